@@ -1,0 +1,3 @@
+"""wacc — the WhatsApp Command Center."""
+
+__version__ = "0.1.0"
