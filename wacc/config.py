@@ -1,0 +1,455 @@
+"""Typed settings, grouped by concern.
+
+Sources, later ones win: defaults < ``wacc.toml`` in the data directory < ``WACC_*``
+environment variables < ``WACC_*_FILE`` (for secrets: the value is read from that file).
+Parsing is strict: an unknown key or variable, or a value of the wrong type, stops the
+program with a message naming the setting. Settings are built once by the composition
+root and passed down; nothing reads them from a global.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "WACC_"
+# Variables in this namespace belong to plugins; wacc itself does not validate them.
+PLUGIN_ENV_PREFIX = "WACC_PLUGIN_"
+
+
+class ConfigError(Exception):
+    """A setting is missing, unknown or malformed. The message names it."""
+
+
+def setting(
+    env: str,
+    default: Any = None,
+    doc: str = "",
+    *,
+    secret: bool = False,
+    choices: tuple[str, ...] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """Declare one setting: its environment variable, default and one-line doc."""
+    meta = {
+        "env": env,
+        "doc": doc,
+        "secret": secret,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "wacc"
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    data_dir: str = setting(
+        "WACC_DATA_DIR", "", "Directory for the database, master key, media and queue files "
+        "(default: $XDG_DATA_HOME/wacc or ~/.local/share/wacc)."
+    )
+    base_url: str = setting(
+        "WACC_BASE_URL", "http://127.0.0.1:8000",
+        "Public URL of this wacc, used in links sent by e-mail (invites, password resets).",
+    )
+    log_level: str = setting(
+        "WACC_LOG_LEVEL", "INFO", "Minimum log level.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )
+    log_format: str = setting(
+        "WACC_LOG_FORMAT", "auto",
+        "auto: readable on a terminal, JSON otherwise; or force json / console.",
+        choices=("auto", "json", "console"),
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = setting(
+        "WACC_DATABASE_URL", "",
+        "sqlite:///path/to/file.db (default: wacc.db in the data directory) or "
+        "postgresql://user:pass@host:5432/db.",
+        secret=True,
+    )
+    pool_min: int = setting("WACC_DATABASE_POOL_MIN", 1, "PostgreSQL: connections kept open.",
+                            minimum=0, maximum=100)
+    pool_max: int = setting("WACC_DATABASE_POOL_MAX", 10, "PostgreSQL: most connections per "
+                            "process.", minimum=1, maximum=500)
+    sqlite_busy_timeout: float = setting(
+        "WACC_DATABASE_SQLITE_BUSY_TIMEOUT", 15.0,
+        "SQLite: seconds a writer waits for the lock before failing.", minimum=0.1,
+    )
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = setting(
+        "WACC_REDIS_URL", "",
+        "redis://host:6379/0. When set, jobs, rate limits and realtime fan-out use Redis "
+        "(scaled mode); when empty everything stays in this process and SQLite (embedded).",
+        secret=True,
+    )
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    secret_key: str = setting(
+        "WACC_SECRET_KEY", "",
+        "Master key (32 bytes, base64) for secrets at rest and token signing. When empty, "
+        "the key file master.key in the data directory is used (made by `wacc init`).",
+        secret=True,
+    )
+    secret_key_previous: list[str] = setting(
+        "WACC_SECRET_KEY_PREVIOUS", [],
+        "Earlier master keys (comma-separated), still accepted for decryption while "
+        "`wacc keys rotate` re-encrypts.", secret=True,
+    )
+    cors_origins: list[str] = setting(
+        "WACC_CORS_ORIGINS", [], "Origins allowed to call the API from a browser "
+        "(comma-separated); empty allows none but our own.",
+    )
+    trusted_proxies: list[str] = setting(
+        "WACC_TRUSTED_PROXIES", [],
+        "Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated).",
+    )
+    max_body_bytes: int = setting(
+        "WACC_MAX_BODY_BYTES", 1_048_576, "Largest request body accepted by JSON endpoints.",
+        minimum=1024,
+    )
+    rate_limit_per_minute: int = setting(
+        "WACC_RATE_LIMIT_PER_MINUTE", 100,
+        "API requests per minute per user, API key or (anonymous) IP address.", minimum=1,
+    )
+    hsts: bool = setting("WACC_HSTS", False, "Send Strict-Transport-Security (behind HTTPS).")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    access_token_minutes: int = setting(
+        "WACC_AUTH_ACCESS_TOKEN_MINUTES", 15, "Lifetime of an access token.", minimum=1,
+        maximum=1440,
+    )
+    refresh_token_days: int = setting(
+        "WACC_AUTH_REFRESH_TOKEN_DAYS", 7, "Lifetime of a refresh token.", minimum=1,
+        maximum=90,
+    )
+    open_signup: bool = setting(
+        "WACC_AUTH_OPEN_SIGNUP", False,
+        "Let anyone register a new organization after the first one exists.",
+    )
+    password_min_length: int = setting(
+        "WACC_AUTH_PASSWORD_MIN_LENGTH", 10, "Shortest password accepted.", minimum=8,
+        maximum=128,
+    )
+    login_max_failures_account: int = setting(
+        "WACC_AUTH_LOGIN_MAX_FAILURES_ACCOUNT", 5,
+        "Failed logins per account within the window before it answers 429.", minimum=1,
+    )
+    login_max_failures_ip: int = setting(
+        "WACC_AUTH_LOGIN_MAX_FAILURES_IP", 20,
+        "Failed logins per client IP within the window before it answers 429.", minimum=1,
+    )
+    login_window_minutes: int = setting(
+        "WACC_AUTH_LOGIN_WINDOW_MINUTES", 15, "Window for the failed-login counters.", minimum=1,
+    )
+    invite_days: int = setting("WACC_AUTH_INVITE_DAYS", 7, "How long an invite link works.",
+                               minimum=1, maximum=90)
+    mfa_issuer: str = setting("WACC_AUTH_MFA_ISSUER", "wacc",
+                              "Issuer name shown in authenticator apps.")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = setting("WACC_HTTP_HOST", "127.0.0.1", "Address the web role listens on.")
+    port: int = setting("WACC_HTTP_PORT", 8000, "Port the web role listens on.", minimum=1,
+                        maximum=65535)
+    shutdown_seconds: int = setting(
+        "WACC_HTTP_SHUTDOWN_SECONDS", 20,
+        "On stop, how long in-flight requests get to finish.", minimum=1,
+    )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    threads: int = setting("WACC_WORKER_THREADS", 4, "Jobs run at once by one worker role.",
+                           minimum=1, maximum=64)
+    heartbeat_seconds: int = setting(
+        "WACC_WORKER_HEARTBEAT_SECONDS", 10,
+        "How often worker, scheduler and wa roles record that they are alive.", minimum=1,
+    )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = setting("WACC_SMTP_HOST", "", "SMTP server; when empty no e-mail is sent and "
+                        "invite links are shown to the inviter instead.")
+    port: int = setting("WACC_SMTP_PORT", 587, "SMTP port.", minimum=1, maximum=65535)
+    username: str = setting("WACC_SMTP_USERNAME", "", "SMTP login.")
+    password: str = setting("WACC_SMTP_PASSWORD", "", "SMTP password.", secret=True)
+    sender: str = setting("WACC_SMTP_SENDER", "wacc@localhost", "From address.")
+    security: str = setting("WACC_SMTP_SECURITY", "starttls", "starttls, tls or none.",
+                            choices=("starttls", "tls", "none"))
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    allow: list[str] = setting(
+        "WACC_PLUGINS", [],
+        "Third-party plugins to load, by entry-point name (comma-separated). Empty loads all "
+        "installed ones; `none` loads none.",
+    )
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    roles: list[str] = setting(
+        "WACC_ROLES", ["web", "worker", "scheduler", "wa"],
+        "Roles `wacc run` starts on this machine.",
+    )
+    restart_max_seconds: float = setting(
+        "WACC_RESTART_MAX_SECONDS", 30.0, "Longest wait before restarting a crashed role.",
+        minimum=0.1,
+    )
+    stop_seconds: float = setting(
+        "WACC_STOP_SECONDS", 25.0, "On SIGTERM, how long roles get to drain before they are "
+        "killed.", minimum=1,
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    core: CoreSettings = field(default_factory=CoreSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    plugins: PluginSettings = field(default_factory=PluginSettings)
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.core.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: queue, limits and realtime live in this machine."""
+        return not self.redis.url
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    section: str
+    name: str
+    env: str
+    type: str
+    default: Any
+    doc: str
+    secret: bool
+    choices: tuple[str, ...] | None
+    minimum: float | None
+    maximum: float | None
+    py_type: Any
+
+
+def describe() -> list[SettingInfo]:
+    """Every setting, in declaration order (the docs and the loader both use this)."""
+    out = []
+    hints = typing.get_type_hints(Settings)
+    for section in dataclasses.fields(Settings):
+        section_cls = hints[section.name]
+        section_hints = typing.get_type_hints(section_cls)
+        for f in dataclasses.fields(section_cls):
+            meta = f.metadata
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            out.append(
+                SettingInfo(
+                    section=section.name, name=f.name, env=meta["env"],
+                    type=_type_name(section_hints[f.name]), default=default, doc=meta["doc"],
+                    secret=meta["secret"], choices=meta["choices"], minimum=meta["minimum"],
+                    maximum=meta["maximum"], py_type=section_hints[f.name],
+                )
+            )
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is list:
+        return "list"
+    return getattr(tp, "__name__", str(tp))
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(info: SettingInfo, value: Any, source: str) -> Any:
+    where = f"{source} ({info.section}.{info.name})" if source != info.env else source
+    tp = info.py_type
+    try:
+        if typing.get_origin(tp) is list:
+            if isinstance(value, str):
+                items = [v.strip() for v in value.split(",") if v.strip()]
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                items = value
+            else:
+                raise ValueError("expected a list of strings")
+            result: Any = items
+        elif tp is bool:
+            if isinstance(value, bool):
+                result = value
+            elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                result = value.strip().lower() in _TRUE
+            else:
+                raise ValueError("expected true or false")
+        elif tp is int:
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            result = int(value) if isinstance(value, int) else int(str(value).strip())
+        elif tp is float:
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            result = float(value) if isinstance(value, int | float) else float(str(value).strip())
+        elif tp is str:
+            if not isinstance(value, str):
+                raise ValueError("expected a string")
+            result = value
+        else:  # pragma: no cover - a new type must be taught here
+            raise ValueError(f"unsupported setting type {tp}")
+    except ValueError as exc:
+        msg = str(exc) if str(exc).startswith("expected") else f"expected {_type_name(tp)}"
+        raise ConfigError(f"{where}: {msg}, got {value!r}") from None
+    if info.choices and result not in info.choices:
+        raise ConfigError(f"{where}: must be one of {', '.join(info.choices)}, got {result!r}")
+    if info.minimum is not None and result < info.minimum:
+        raise ConfigError(f"{where}: must be at least {info.minimum:g}, got {result!r}")
+    if info.maximum is not None and result > info.maximum:
+        raise ConfigError(f"{where}: must be at most {info.maximum:g}, got {result!r}")
+    return result
+
+
+def _read_secret_file(var: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{var}: cannot read {path}: {exc.strerror}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None = None) -> Settings:
+    """Build Settings from the environment and the optional wacc.toml."""
+    env = dict(os.environ if env is None else env)
+    infos = describe()
+    by_env = {i.env: i for i in infos}
+    known = set(by_env) | {f"{i.env}_FILE" for i in infos if i.secret}
+    unknown = sorted(
+        k for k in env
+        if k.startswith(ENV_PREFIX) and k not in known and not k.startswith(PLUGIN_ENV_PREFIX)
+    )
+    if unknown:
+        raise ConfigError(
+            f"{unknown[0]}: unknown setting (see docs/configuration.md for the list)"
+        )
+
+    data_dir = env.get("WACC_DATA_DIR") or str(default_data_dir())
+    values: dict[str, dict[str, Any]] = {}
+
+    toml_file = toml_path or Path(data_dir) / "wacc.toml"
+    if toml_file.is_file():
+        try:
+            doc = tomllib.loads(toml_file.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{toml_file}: not valid TOML: {exc}") from None
+        by_key = {(i.section, i.name): i for i in infos}
+        for section, body in doc.items():
+            if not isinstance(body, dict):
+                raise ConfigError(f"{toml_file}: [{section}] must be a table")
+            for name, raw in body.items():
+                info = by_key.get((section, name))
+                if info is None:
+                    raise ConfigError(f"{toml_file}: unknown setting {section}.{name}")
+                values.setdefault(section, {})[name] = _convert(info, raw, str(toml_file))
+
+    for info in infos:
+        raw_value: str | None = env.get(info.env)
+        source = info.env
+        if info.secret and f"{info.env}_FILE" in env:
+            source = f"{info.env}_FILE"
+            raw_value = _read_secret_file(source, env[source])
+        if raw_value is not None:
+            values.setdefault(info.section, {})[info.name] = _convert(info, raw_value, source)
+
+    values.setdefault("core", {})["data_dir"] = str(
+        Path(values.get("core", {}).get("data_dir") or data_dir).expanduser().absolute()
+    )
+    db_url = values.get("database", {}).get("url") or (
+        f"sqlite:///{Path(values['core']['data_dir']) / 'wacc.db'}"
+    )
+    _check_database_url(db_url)
+    values.setdefault("database", {})["url"] = db_url
+    if values.get("redis", {}).get("url"):
+        _check_redis_url(values["redis"]["url"])
+
+    hints = typing.get_type_hints(Settings)
+    sections = {name: hints[name](**values.get(name, {})) for name in hints}
+    return Settings(**sections)
+
+
+def _check_database_url(url: str) -> None:
+    scheme = url.split(":", 1)[0] if ":" in url else ""
+    if scheme == "sqlite":
+        if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
+            raise ConfigError(
+                "WACC_DATABASE_URL: a SQLite URL looks like sqlite:///path/to/wacc.db"
+            )
+        return
+    if scheme in ("postgres", "postgresql"):
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if not parts.hostname and not parts.path.strip("/"):
+            raise ConfigError(
+                "WACC_DATABASE_URL: a PostgreSQL URL looks like postgresql://user@host:5432/db"
+            )
+        return
+    shown = url.split("@")[-1] if "@" in url else url
+    raise ConfigError(
+        f"WACC_DATABASE_URL: unsupported database {shown!r}; use sqlite:///… or postgresql://…"
+    )
+
+
+def _check_redis_url(url: str) -> None:
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("WACC_REDIS_URL: expected redis://host:6379/0 (or rediss://, unix://)")
+
+
+def redacted(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Settings as a dict with secrets hidden, for `wacc doctor` and logs."""
+    out: dict[str, dict[str, Any]] = {}
+    for info in describe():
+        value = getattr(getattr(settings, info.section), info.name)
+        if info.secret and value:
+            value = "***"
+        out.setdefault(info.section, {})[info.name] = value
+    return out
+
+

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import JSONB, Boolean, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.table import Table
+
+from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk, updated_at
+from wacc.orgs.tables import Organization
+from wacc.tags.tables import Tag
+
+
+class FieldType(str, Enum):
+    TEXT = "TEXT"
+    NUMBER = "NUMBER"
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    DATE = "DATE"
+    SELECT = "SELECT"
+    MULTISELECT = "MULTISELECT"
+    URL = "URL"
+
+
+class Contact(Table, tablename="contact"):
+    id = id_column()
+    organization = org_fk(Organization)
+    whatsapp_id = Varchar(length=64)
+    name = Varchar(length=255, null=True, default=None)
+    phone_number = Varchar(length=32)
+    email = Varchar(length=254, null=True, default=None)
+    profile_pic_url = Varchar(length=1024, null=True, default=None)
+    is_blocked = Boolean(default=False)
+    language = Varchar(length=16, null=True, default=None)
+    timezone = Varchar(length=64, null=True, default=None)
+    custom_fields = JSONB(default={})
+    created_at = created_at()
+    updated_at = updated_at()
+    last_message_at = Timestamptz(null=True, default=None)
+
+
+class ContactTag(Table, tablename="contact_tag"):
+    id = id_column()
+    contact = ForeignKey(Contact, on_delete=OnDelete.cascade, null=False)
+    tag = ForeignKey(Tag, on_delete=OnDelete.cascade, null=False)
+
+
+class CustomField(Table, tablename="custom_field"):
+    id = id_column()
+    organization = org_fk(Organization)
+    name = Varchar(length=120)
+    key = Varchar(length=64)
+    type = enum_column(FieldType, FieldType.TEXT)
+    options = JSONB(null=True, default=None)
+    required = Boolean(default=False)
+    created_at = created_at()
+
+
+class Segment(Table, tablename="segment"):
+    id = id_column()
+    organization = org_fk(Organization)
+    name = Varchar(length=120)
+    conditions = JSONB(default={})
+    created_at = created_at()
+    updated_at = updated_at()
+
+
+class ContactSegment(Table, tablename="contact_segment"):
+    id = id_column()
+    contact = ForeignKey(Contact, on_delete=OnDelete.cascade, null=False)
+    segment = ForeignKey(Segment, on_delete=OnDelete.cascade, null=False)
+
+
+INDEXES = [
+    Index(Contact, "organization", "whatsapp_id", unique=True),
+    Index(ContactTag, "contact", "tag", unique=True),
+    Index(CustomField, "organization", "key", unique=True),
+    Index(ContactSegment, "contact", "segment", unique=True),
+    Index(Contact, "organization", "phone_number"),
+    Index(Segment, "organization"),
+    Index(ContactTag, "tag"),
+]

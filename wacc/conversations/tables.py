@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from wacc.contacts.tables import Contact
+from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk, updated_at
+from wacc.orgs.tables import Organization
+from wacc.sessions.tables import WhatsAppSession
+from wacc.tags.tables import Tag
+from wacc.users.tables import User
+
+
+class ConversationStatus(str, Enum):
+    OPEN = "OPEN"
+    PENDING = "PENDING"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+    SPAM = "SPAM"
+
+
+class Priority(str, Enum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+class Conversation(Table, tablename="conversation"):
+    id = id_column()
+    organization = org_fk(Organization)
+    session = ForeignKey(WhatsAppSession, on_delete=OnDelete.cascade, null=False)
+    contact = ForeignKey(Contact, on_delete=OnDelete.cascade, null=False)
+    status = enum_column(ConversationStatus, ConversationStatus.OPEN)
+    priority = enum_column(Priority, Priority.NORMAL)
+    channel = Varchar(length=32, default="whatsapp")
+    last_message_at = Timestamptz(default=TimestamptzNow())
+    # Optimistic locking: an update names the version it read; a stale one gets 409.
+    version = Integer(default=1)
+    created_at = created_at()
+    updated_at = updated_at()
+
+
+class ConversationAssignment(Table, tablename="conversation_assignment"):
+    id = id_column()
+    conversation = ForeignKey(Conversation, on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    assigned_at = created_at()
+    assigned_by = Varchar(length=36, null=True, default=None)
+
+
+class Note(Table, tablename="note"):
+    id = id_column()
+    conversation = ForeignKey(Conversation, on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    content = Text()
+    created_at = created_at()
+    updated_at = updated_at()
+
+
+class ConversationTag(Table, tablename="conversation_tag"):
+    id = id_column()
+    conversation = ForeignKey(Conversation, on_delete=OnDelete.cascade, null=False)
+    tag = ForeignKey(Tag, on_delete=OnDelete.cascade, null=False)
+
+
+INDEXES = [
+    Index(ConversationAssignment, "conversation", "user", unique=True),
+    Index(ConversationTag, "conversation", "tag", unique=True),
+    Index(Conversation, "organization", "status", "last_message_at"),
+    Index(Conversation, "session", "contact"),
+    Index(Note, "conversation", "created_at"),
+    Index(ConversationAssignment, "user"),
+]

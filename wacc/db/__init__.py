@@ -1,0 +1,1 @@
+"""Database infrastructure: engines, columns shared by all tables, migrations."""

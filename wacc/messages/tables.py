@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import (
+    JSONB,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+from wacc.conversations.tables import Conversation
+from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk
+from wacc.orgs.tables import Organization
+from wacc.sessions.tables import WhatsAppSession
+
+
+class MessageDirection(str, Enum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+
+
+class MessageType(str, Enum):
+    TEXT = "TEXT"
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+    AUDIO = "AUDIO"
+    DOCUMENT = "DOCUMENT"
+    STICKER = "STICKER"
+    LOCATION = "LOCATION"
+    CONTACT = "CONTACT"
+    POLL = "POLL"
+    REACTION = "REACTION"
+
+
+class MessageStatus(str, Enum):
+    PENDING = "PENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    READ = "READ"
+    FAILED = "FAILED"
+
+
+class Message(Table, tablename="message"):
+    id = id_column()
+    # Denormalised from the conversation so tenancy filters need no join.
+    organization = org_fk(Organization)
+    conversation = ForeignKey(Conversation, on_delete=OnDelete.cascade, null=False)
+    session = ForeignKey(WhatsAppSession, on_delete=OnDelete.cascade, null=False)
+    # Unique per session, not globally: two sessions can see the same WhatsApp id.
+    whatsapp_message_id = Varchar(length=128)
+    direction = enum_column(MessageDirection, MessageDirection.INBOUND)
+    type = enum_column(MessageType, MessageType.TEXT)
+    body = Text(null=True, default=None)
+    media_url = Varchar(length=1024, null=True, default=None)
+    media_mime_type = Varchar(length=128, null=True, default=None)
+    metadata = JSONB(null=True, default=None)
+    status = enum_column(MessageStatus, MessageStatus.PENDING)
+    ack_status = Integer(null=True, default=None)
+    timestamp = Timestamptz()
+    created_at = created_at()
+    is_ai_generated = Boolean(default=False)
+    ai_provider = Varchar(length=40, null=True, default=None)
+    ai_model = Varchar(length=120, null=True, default=None)
+    ai_prompt_tokens = Integer(null=True, default=None)
+    ai_completion_tokens = Integer(null=True, default=None)
+
+
+INDEXES = [
+    Index(Message, "session", "whatsapp_message_id", unique=True),
+    Index(Message, "conversation", "timestamp"),
+    Index(Message, "session", "timestamp"),
+    Index(Message, "organization", "timestamp"),
+]

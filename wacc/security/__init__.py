@@ -1,0 +1,1 @@
+"""Security infrastructure: roles and permissions, passwords, tokens, crypto, limits."""

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import JSONB, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk, updated_at
+from wacc.orgs.tables import Organization
+
+
+class SessionStatus(str, Enum):
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+    QR_READY = "QR_READY"
+    LOADING = "LOADING"
+    FAILED = "FAILED"
+
+
+class WhatsAppSession(Table, tablename="whatsapp_session"):
+    id = id_column()
+    organization = org_fk(Organization)
+    name = Varchar(length=120)
+    # Which engine plugin runs it (simulator, web, cloud, or a third-party one).
+    engine = Varchar(length=40, default="simulator")
+    phone_number = Varchar(length=32, null=True, default=None)
+    status = enum_column(SessionStatus, SessionStatus.DISCONNECTED)
+    qr_code = Text(null=True, default=None)
+    last_seen = Timestamptz(null=True, default=None)
+    client_info = JSONB(null=True, default=None)
+    settings = JSONB(null=True, default=None)
+    created_at = created_at()
+    updated_at = updated_at()
+
+
+INDEXES = [Index(WhatsAppSession, "organization")]

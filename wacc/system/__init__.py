@@ -1,0 +1,1 @@
+"""The appliance itself: role heartbeats and health."""
