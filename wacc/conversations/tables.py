@@ -55,7 +55,8 @@ class ConversationAssignment(Table, tablename="conversation_assignment"):
 class Note(Table, tablename="note"):
     id = id_column()
     conversation = ForeignKey(Conversation, on_delete=OnDelete.cascade, null=False)
-    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    # A removed teammate's notes stay, unattributed.
+    user = ForeignKey(User, on_delete=OnDelete.set_null, null=True)
     content = Text()
     created_at = created_at()
     updated_at = updated_at()

@@ -1,1 +1,1 @@
-"""http."""
+"""HTTP infrastructure shared by every feature's controllers."""

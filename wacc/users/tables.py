@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Boolean, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
 from piccolo.table import Table
 
 from wacc.db.columns import (
@@ -26,6 +26,8 @@ class User(Table, tablename="app_user"):  # "user" is reserved in PostgreSQL
     is_active = Boolean(default=True)
     totp_secret = EncryptedText(null=True, default=None)
     totp_enabled = Boolean(default=False)
+    # The last TOTP time step accepted, so a code cannot be replayed within its window.
+    totp_last_step = Integer(null=True, default=None)
     # Hashes of unused recovery codes; a used one is removed.
     recovery_codes = JSONB(default=[])
     last_login_at = Timestamptz(null=True, default=None)

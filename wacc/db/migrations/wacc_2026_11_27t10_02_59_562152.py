@@ -1,12 +1,12 @@
 """Multi-column indexes and unique constraints (see wacc.db.columns.Index).
 
-Written out as DDL so this migration never changes when the code does; a later index
-gets a migration of its own.
+Written out as DDL so this migration never changes when the code does; a later
+index gets a migration of its own (python -m wacc.devtools index-migration).
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-27T09:57:12:347307"
+ID = "2026-11-27T10:02:59:562152"
 VERSION = "1.38.0"
 DESCRIPTION = "multi-column indexes"
 

@@ -1,0 +1,152 @@
+"""Test fixtures: a real wacc web server on a free loopback port, on a real database.
+
+The database is SQLite by default. Set WACC_TEST_DATABASE_URL (a PostgreSQL URL) and
+WACC_TEST_REDIS_URL to run the same suite on PostgreSQL + Redis: a fresh database is
+created for the run and dropped afterwards. Each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+import uvicorn
+from litestar import Litestar
+
+from wacc.app import create_app
+from wacc.config import Settings, load_settings
+from wacc.db.engine import bound_engine, is_sqlite
+from wacc.db.migrate import apply_migrations
+from wacc.schema import ALL_TABLES
+from wacc.security.crypto import Keyring
+
+PG_URL = os.environ.get("WACC_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("WACC_TEST_REDIS_URL", "")
+TEST_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def backend() -> str:
+    return "postgres" if PG_URL else "sqlite"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _create_pg_database() -> str:
+    parts = urlsplit(PG_URL)
+    name = f"wacc_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _drop_pg_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("wacc-data")
+
+
+def test_env(data_dir: Path, database_url: str = "", **extra: str) -> dict[str, str]:
+    env = {
+        "WACC_DATA_DIR": str(data_dir),
+        "WACC_SECRET_KEY": TEST_KEY,
+        "WACC_LOG_FORMAT": "json",
+        "WACC_BASE_URL": "http://wacc.test",
+    }
+    if database_url:
+        env["WACC_DATABASE_URL"] = database_url
+    if REDIS_URL:
+        env["WACC_REDIS_URL"] = REDIS_URL
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+async def database_url(data_dir: Path) -> AsyncIterator[str]:
+    if PG_URL:
+        url = await _create_pg_database()
+        yield url
+        await _drop_pg_database(url)
+    else:
+        yield f"sqlite:///{data_dir / 'wacc.db'}"
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, database_url: str) -> Settings:
+    return load_settings(test_env(data_dir, database_url))
+
+
+@dataclass
+class Server:
+    url: str
+    app: Litestar
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings) -> AsyncIterator[Server]:
+    """A real uvicorn server running the app in this event loop, on a free port."""
+    app = create_app(settings, keyring=Keyring((base64.b64decode(TEST_KEY),)))
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None,
+                            access_log=False)
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    await apply_migrations(bound_engine(), settings.data_path)
+    yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
+    srv.should_exit = True
+    await task
+
+
+async def reset_database() -> None:
+    engine = bound_engine()
+    names = [t._meta.tablename for t in ALL_TABLES]
+    if is_sqlite(engine):
+        # Every foreign key cascades or nulls on delete, so any order works.
+        for name in names:
+            await engine.run_ddl(f'DELETE FROM "{name}"')
+    else:
+        await engine.run_ddl("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " CASCADE")
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    await reset_database()
+    if REDIS_URL:
+        r = aioredis.from_url(REDIS_URL)
+        await r.flushdb()
+        await r.aclose()
+    else:
+        # Embedded mode keeps rate limits in this process: start each test with none.
+        await server.app.state["limiter"].storage.reset()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        yield c

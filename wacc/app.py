@@ -1,0 +1,147 @@
+"""The web application's composition root: settings in, Litestar app out.
+
+Every controller comes from a plugin (wacc's own features register through the same
+hook as third-party plugins), except health, which sits outside /api/v1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from wacc import __version__
+from wacc.assets import static_dir, vendor_dir
+from wacc.audit import services as audit
+from wacc.auth import services as auth
+from wacc.config import Settings
+from wacc.db.engine import bind, close_engine, make_engine, open_engine
+from wacc.http.errors import EXCEPTION_HANDLERS
+from wacc.http.guards import require_permission
+from wacc.http.middleware import (
+    AuditMiddleware,
+    AuthenticationMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    make_before_send,
+)
+from wacc.plugins.manager import PluginManager
+from wacc.runtime import Runtime
+from wacc.schema import ALL_TABLES
+from wacc.security.crypto import Keyring, load_keyring
+from wacc.security.limits import per_minute
+from wacc.system.controllers import HealthController
+
+API_PREFIX = "/api/v1"
+
+# Built-in features, registered exactly like third-party plugins.
+BUILTIN_PLUGINS = [
+    "wacc.system.plugin",
+    "wacc.auth.plugin",
+    "wacc.orgs.plugin",
+    "wacc.users.plugin",
+    "wacc.apikeys.plugin",
+    "wacc.audit.plugin",
+]
+
+
+def make_plugin_manager(settings: Settings) -> PluginManager:
+    return PluginManager(settings.plugins.allow, BUILTIN_PLUGINS)
+
+
+def _openapi() -> OpenAPIConfig:
+    vendor = "/static/vendor/swagger-ui-dist"
+    return OpenAPIConfig(
+        title="wacc API",
+        version=__version__,
+        description="WhatsApp Command Center. Authenticate with `Authorization: Bearer "
+        "<access token>` (from /api/v1/auth/login) or `X-API-Key: <key>`.",
+        path="/api/docs",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{vendor}/swagger-ui-bundle.js",
+                css_url=f"{vendor}/swagger-ui.css",
+                standalone_preset_js_url=f"{vendor}/swagger-ui-standalone-preset.js",
+                path="/",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+            }
+        ),
+        security=[{"bearer": []}, {"apiKey": []}],
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    keyring: Keyring | None = None,
+    plugins: PluginManager | None = None,
+) -> Litestar:
+    keyring = keyring or load_keyring(settings)
+    runtime = Runtime.build(settings, keyring)
+    plugins = plugins or make_plugin_manager(settings)
+    engine = make_engine(settings)
+    bind(engine, ALL_TABLES)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await open_engine(engine, settings)
+        try:
+            yield
+        finally:
+            await close_engine(engine)
+
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=plugins.collect("wacc_controllers"),
+        middleware=[AuthenticationMiddleware(), RateLimitMiddleware(), AuditMiddleware()],
+        guards=[require_permission],
+    )
+    state: dict[str, Any] = {
+        "runtime": runtime,
+        "settings": settings,
+        "plugins": plugins,
+        "limiter": runtime.limiter,
+        "api_rate": per_minute(settings.security.rate_limit_per_minute),
+        "trusted_proxies": settings.security.trusted_proxies,
+        "authenticate": partial(auth.authenticate, runtime),
+        "audit": audit.record,
+    }
+    cors = (
+        CORSConfig(allow_origins=settings.security.cors_origins, allow_credentials=True,
+                   allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+                   expose_headers=["X-Request-ID", "Retry-After"])
+        if settings.security.cors_origins else None
+    )
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            api,
+            create_static_files_router(path="/static/vendor", directories=[vendor_dir()],
+                                       opt={"no_audit": True}, include_in_schema=False),
+            create_static_files_router(path="/static", directories=[static_dir()],
+                                       include_in_schema=False),
+        ],
+        middleware=[RequestContextMiddleware()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[make_before_send(settings.security.hsts)],
+        openapi_config=_openapi(),
+        cors_config=cors,
+        lifespan=[lifespan],
+        state=State(state),
+        request_max_body_size=settings.security.max_body_bytes,
+        debug=False,
+    )

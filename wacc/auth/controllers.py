@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+
+from wacc.auth import services
+from wacc.auth.schemas import (
+    LoginIn,
+    LoginOut,
+    LogoutIn,
+    MeOut,
+    MfaCodeIn,
+    MfaDisableIn,
+    MfaLoginIn,
+    MfaSetupOut,
+    PasswordChangeIn,
+    RecoveryCodesOut,
+    RefreshIn,
+    RegisterIn,
+    TokensOut,
+)
+from wacc.http.context import set_audit_org
+from wacc.http.deps import client_of, principal_of, runtime_of
+from wacc.users import services as users
+from wacc.users.schemas import InviteAccept, InviteInfo, UserOut
+
+
+def _client(request: Request) -> services.Client:
+    ip, ua = client_of(request)
+    return services.Client(ip=ip, user_agent=ua)
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["Authentication"]
+    opt = {"resource": "auth"}
+
+    @post("/register", opt={"public": True, "audit": "auth.register"}, status_code=201)
+    async def register(self, request: Request, data: RegisterIn) -> TokensOut:
+        """Create the organization and its owner. Open on first run; afterwards only when
+        WACC_AUTH_OPEN_SIGNUP is on (teammates join by invite)."""
+        tokens = await services.register(runtime_of(request), data, _client(request))
+        set_audit_org(request.scope, tokens.user.organization_id, tokens.user.id)
+        return tokens
+
+    @post("/login", opt={"public": True, "audit": "auth.login"}, status_code=200)
+    async def login(self, request: Request, data: LoginIn) -> LoginOut:
+        """Sign in. With two-factor on, answers ``mfaRequired`` and an ``mfaToken`` for
+        /auth/login/mfa instead of tokens. Repeated failures answer 429 (Retry-After)."""
+        out, org_id = await services.login(
+            runtime_of(request), data.email, data.password, _client(request)
+        )
+        set_audit_org(request.scope, org_id, out.user.id if out.user else None)
+        return out
+
+    @post("/login/mfa", opt={"public": True, "audit": "auth.login_mfa"}, status_code=200)
+    async def login_mfa(self, request: Request, data: MfaLoginIn) -> TokensOut:
+        """Second step of sign-in: a code from the authenticator app, or a recovery code."""
+        tokens, org_id = await services.login_mfa(
+            runtime_of(request), data.mfa_token, data.code, _client(request)
+        )
+        set_audit_org(request.scope, org_id, tokens.user.id)
+        return tokens
+
+    @post("/refresh", opt={"public": True, "audit": "auth.refresh"}, status_code=200)
+    async def refresh(self, request: Request, data: RefreshIn) -> TokensOut:
+        """Trade a refresh token for new tokens. Each refresh token works once."""
+        tokens, org_id = await services.refresh(
+            runtime_of(request), data.refresh_token, _client(request)
+        )
+        set_audit_org(request.scope, org_id, tokens.user.id)
+        return tokens
+
+    @post("/logout", opt={"permission": "authenticated", "audit": "auth.logout"}, status_code=204)
+    async def logout(self, request: Request, data: LogoutIn | None = None) -> None:
+        """End this sign-in: its refresh tokens and access tokens stop working."""
+        await services.logout(principal_of(request), data.refresh_token if data else None)
+
+    @get("/me", opt={"permission": "authenticated"})
+    async def me(self, request: Request) -> MeOut:
+        return await services.me(principal_of(request))
+
+    @post("/password", opt={"permission": "authenticated", "audit": "auth.password_change"},
+          status_code=204)
+    async def change_password(self, request: Request, data: PasswordChangeIn) -> None:
+        """Change your password; your other sign-ins are ended."""
+        await services.change_password(
+            runtime_of(request), principal_of(request), data.current_password, data.new_password
+        )
+
+    @post("/mfa/setup", opt={"permission": "authenticated", "audit": "auth.mfa_setup"},
+          status_code=200)
+    async def mfa_setup(self, request: Request) -> MfaSetupOut:
+        """Start two-factor enrolment: scan the QR code, then confirm a code at /mfa/enable."""
+        return await services.mfa_setup(runtime_of(request), principal_of(request))
+
+    @post("/mfa/enable", opt={"permission": "authenticated", "audit": "auth.mfa_enable"},
+          status_code=200)
+    async def mfa_enable(self, request: Request, data: MfaCodeIn) -> RecoveryCodesOut:
+        """Confirm enrolment with a current code; returns one-time recovery codes."""
+        return await services.mfa_enable(runtime_of(request), principal_of(request), data.code)
+
+    @post("/mfa/disable", opt={"permission": "authenticated", "audit": "auth.mfa_disable"},
+          status_code=204)
+    async def mfa_disable(self, request: Request, data: MfaDisableIn) -> None:
+        await services.mfa_disable(
+            runtime_of(request), principal_of(request), data.password, data.code
+        )
+
+    @post("/mfa/recovery-codes",
+          opt={"permission": "authenticated", "audit": "auth.mfa_recovery_codes"},
+          status_code=200)
+    async def mfa_recovery_codes(self, request: Request, data: MfaCodeIn) -> RecoveryCodesOut:
+        """Replace the recovery codes (the old ones stop working)."""
+        return await services.mfa_recovery_codes(
+            runtime_of(request), principal_of(request), data.code
+        )
+
+    @get("/invites/{token:str}", opt={"public": True})
+    async def invite_info(self, token: str) -> InviteInfo:
+        """What an invite link is for, so the accept page can greet the invitee."""
+        return await users.invite_info(token)
+
+    @post("/invites/accept", opt={"public": True, "audit": "invite.accept"}, status_code=201)
+    async def accept_invite(self, request: Request, data: InviteAccept) -> UserOut:
+        """Accept an invite by choosing a password; then sign in as usual."""
+        user = await users.accept_invite(runtime_of(request), data.token, data.password, data.name)
+        set_audit_org(request.scope, user.organization_id, user.id)
+        return user

@@ -1,0 +1,26 @@
+"""The auth feature's hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wacc.auth import services
+from wacc.auth.controllers import AuthController
+from wacc.plugins.spec import hookimpl
+
+
+@hookimpl
+def wacc_controllers() -> list[Any]:
+    return [AuthController]
+
+
+@hookimpl
+def wacc_tasks(huey: Any, run: Any) -> None:
+    @huey.task(name="auth.prune_tokens")
+    def prune_tokens() -> int:
+        return run(services.prune_expired())
+
+
+@hookimpl
+def wacc_schedule() -> list[Any]:
+    return [("23 * * * *", "auth.prune_tokens")]

@@ -1,0 +1,34 @@
+"""Route guards: one permission per endpoint, checked for users and API keys alike."""
+
+from __future__ import annotations
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from wacc.http.context import get_principal
+from wacc.lib.errors import AuthenticationError, AuthorizationError
+from wacc.security.roles import PERMISSIONS
+
+
+def require_permission(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Guard applied to every route: reads the route's ``permission`` opt.
+
+    A route is either ``public=True`` (no caller needed) or names a permission;
+    a route that does neither is refused, so a forgotten declaration fails closed.
+    """
+    opt = handler.opt
+    if opt.get("public"):
+        return
+    principal = get_principal(connection.scope)
+    if principal is None:
+        raise AuthenticationError("Authentication required")
+    permission = opt.get("permission")
+    if permission == "authenticated":
+        return
+    if permission not in PERMISSIONS:
+        raise AuthorizationError("This endpoint declares no permission")
+    if not principal.can(permission):
+        raise AuthorizationError(
+            f"Missing permission {permission}",
+            [{"field": "permission", "message": f"requires {permission}"}],
+        )

@@ -1,0 +1,237 @@
+"""The request pipeline shared by every route: context → authentication → rate limit →
+audit → handler. Collaborators (how to authenticate, where to write audit rows) are
+put on ``app.state`` by the composition root, so this layer imports no feature."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import structlog
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from wacc.http.context import (
+    client_ip,
+    get_audit_org,
+    get_principal,
+    request_id,
+    set_principal,
+    user_agent,
+)
+from wacc.http.principal import Principal
+from wacc.lib.errors import AuthenticationError, RateLimitError
+from wacc.logs import get_logger
+
+log = get_logger("wacc.http")
+
+Authenticator = Callable[[str, str], Awaitable[Principal]]
+
+
+@dataclass
+class AuditEntry:
+    organization_id: str
+    action: str
+    resource: str
+    resource_id: str | None
+    user_id: str | None
+    api_key_id: str | None
+    ip_address: str | None
+    user_agent: str | None
+    request_id: str
+    status_code: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+AuditWriter = Callable[[AuditEntry], Awaitable[None]]
+
+
+class RequestContextMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        structlog.contextvars.unbind_contextvars("request_id", "principal")
+        request_id(scope)
+        await next_app(scope, receive, send)
+
+
+class AuthenticationMiddleware(ASGIMiddleware):
+    """Turns credentials into a Principal. Missing credentials leave it empty (the
+    guard decides); wrong credentials are a 401 even on public routes."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        authenticate: Authenticator = scope["app"].state["authenticate"]
+        scheme, credential = _credentials(scope)
+        principal = None
+        if credential:
+            principal = await authenticate(scheme, credential)
+            structlog.contextvars.bind_contextvars(
+                principal=principal.rate_key, org=principal.organization_id
+            )
+        set_principal(scope, principal)
+        await next_app(scope, receive, send)
+
+
+def _credentials(scope: Scope) -> tuple[str, str]:
+    auth = api_key = None
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            auth = value.decode("latin-1")
+        elif key == b"x-api-key":
+            api_key = value.decode("latin-1").strip()
+    if api_key:
+        return "api-key", api_key
+    if auth:
+        kind, _, cred = auth.partition(" ")
+        if kind.lower() != "bearer" or not cred.strip():
+            raise AuthenticationError("Use 'Authorization: Bearer <token>' or X-API-Key")
+        return "bearer", cred.strip()
+    return "", ""
+
+
+class RateLimitMiddleware(ASGIMiddleware):
+    """Requests per minute per user, API key or anonymous IP (seed 6.3)."""
+
+    scopes = (ScopeType.HTTP,)
+    exclude_opt_key = "no_rate_limit"
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        state = scope["app"].state
+        principal = get_principal(scope)
+        key = principal.rate_key if principal else f"ip:{client_ip(scope, state['trusted_proxies'])}"
+        try:
+            verdict = await state["limiter"].hit(state["api_rate"], "api", key)
+        except Exception:  # Redis down: degrade to no limit rather than refuse all
+            log.warning("rate limiter unavailable; request allowed", exc_info=True)
+            await next_app(scope, receive, send)
+            return
+        if not verdict.allowed:
+            raise RateLimitError(
+                f"Rate limit of {verdict.limit} requests per minute exceeded",
+                verdict.retry_after,
+            )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-ratelimit-limit", str(verdict.limit).encode()))
+                headers.append((b"x-ratelimit-remaining", str(verdict.remaining).encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)
+
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+_MAX_CAPTURE = 65_536
+
+
+class AuditMiddleware(ASGIMiddleware):
+    """Every mutating request leaves an ActivityLog row: who, what, which, from where."""
+
+    scopes = (ScopeType.HTTP,)
+    exclude_opt_key = "no_audit"
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        method = scope.get("method", "GET")
+        if method not in _VERBS:
+            await next_app(scope, receive, send)
+            return
+        status = 500
+        body = bytearray()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and len(body) < _MAX_CAPTURE:
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await next_app(scope, receive, capture)
+        except Exception as exc:
+            status = getattr(exc, "status", getattr(exc, "status_code", 500))
+            await self._record(scope, method, status, b"")
+            raise
+        await self._record(scope, method, status, bytes(body))
+
+    async def _record(self, scope: Scope, method: str, status: int, body: bytes) -> None:
+        if status == 429:
+            return  # a flood of refused requests must not become a flood of rows
+        principal = get_principal(scope)
+        org_user = get_audit_org(scope)
+        if principal is not None:
+            org_id, user_id = principal.organization_id, principal.user_id
+        elif org_user is not None:
+            org_id, user_id = org_user
+        else:
+            return  # nobody known to attribute it to (e.g. a login for an unknown e-mail)
+        handler = scope["route_handler"]
+        resource = handler.opt.get("resource") or handler.handler_name
+        action = handler.opt.get("audit") or f"{resource}.{_VERBS[method]}"
+        state = scope["app"].state
+        entry = AuditEntry(
+            organization_id=org_id,
+            action=action,
+            resource=resource,
+            resource_id=_resource_id(scope, body, status),
+            user_id=user_id,
+            api_key_id=principal.api_key_id if principal else None,
+            ip_address=client_ip(scope, state["trusted_proxies"]),
+            user_agent=user_agent(scope),
+            request_id=request_id(scope),
+            status_code=status,
+            metadata={"method": method, "path": scope.get("path", "")},
+        )
+        try:
+            writer: AuditWriter = state["audit"]
+            await writer(entry)
+        except Exception:
+            log.exception("audit row not written", action=action)
+
+
+def _resource_id(scope: Scope, body: bytes, status: int) -> str | None:
+    if status in (200, 201) and body[:1] == b"{":
+        with contextlib.suppress(msgspec.DecodeError, TypeError):
+            value = msgspec.json.decode(body)
+            if isinstance(value, dict) and isinstance(value.get("id"), str):
+                return value["id"]
+    params = scope.get("path_params") or {}
+    ids = [str(v) for k, v in params.items() if k == "id" or k.endswith("Id")]
+    return ids[-1] if ids else None
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+        b"base-uri 'self'; form-action 'self'",
+    ),
+]
+
+
+def make_before_send(hsts: bool) -> Callable[[Message, Scope], Awaitable[None]]:
+    extra = [(b"strict-transport-security", b"max-age=31536000; includeSubDomains")] if hsts else []
+
+    async def before_send(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {k.lower() for k, _ in headers}
+            headers.append((b"x-request-id", request_id(scope).encode()))
+            headers.extend(h for h in [*SECURITY_HEADERS, *extra] if h[0] not in present)
+            message["headers"] = headers
+
+    return before_send

@@ -1,0 +1,42 @@
+"""The public plugin interface: hook specifications, one line each.
+
+A plugin is a module (or object) with functions marked ``@hookimpl`` whose names match
+the specs below, published under the ``wacc`` entry-point group::
+
+    [project.entry-points.wacc]
+    hello = "wacc_hello"
+
+wacc's built-in features register through these same hooks. A plugin should import
+only this module, ``wacc.lib`` and its own dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "wacc"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def wacc_controllers() -> list[Any]:
+    """Litestar controllers or route handlers to mount under /api/v1."""
+
+
+@hookspec
+def wacc_tasks(huey: Any, run: Any) -> None:
+    """Register job functions on the Huey instance; ``run(coro)`` runs async code."""
+
+
+@hookspec
+def wacc_schedule() -> list[Any]:
+    """(cron expression, task name) pairs the scheduler role enqueues."""
+
+
+@hookspec
+def wacc_cli(app: Any) -> None:
+    """Add Typer commands or sub-apps to the ``wacc`` command."""
+

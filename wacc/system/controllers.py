@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get
+
+from wacc import __version__
+from wacc.http.deps import runtime_of
+from wacc.system import services
+from wacc.system.schemas import Check, Health, Readiness
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["Health"]
+    opt = {"public": True, "no_rate_limit": True}
+
+    @get("/")
+    async def health(self) -> Health:
+        """Alive: the web process answers. Touches nothing else."""
+        return Health(status="ok", version=__version__)
+
+    @get("/ready")
+    async def ready(self, request: Request) -> Response[Readiness]:
+        """Ready: the database answers, Redis answers (when configured), and a worker
+        has reported in recently. 503 with the failing checks otherwise."""
+        rt = runtime_of(request)
+        checks: dict[str, Check] = {}
+        db_error = await services.check_database()
+        checks["database"] = Check(ok=db_error is None, detail=db_error)
+        if rt.settings.redis.url:
+            redis_error = await services.check_redis(rt.settings.redis.url)
+            checks["redis"] = Check(ok=redis_error is None, detail=redis_error)
+        if db_error is None:
+            window = rt.settings.worker.heartbeat_seconds * 3
+            workers = await services.alive("worker", window)
+            checks["worker"] = Check(
+                ok=bool(workers),
+                detail=f"{len(workers)} alive" if workers else f"no heartbeat in {window}s",
+            )
+        ok = all(c.ok for c in checks.values())
+        return Response(
+            Readiness(status="ok" if ok else "unavailable", checks=checks),
+            status_code=200 if ok else 503,
+        )
