@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -150,3 +151,32 @@ async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
         await server.app.state["limiter"].storage.reset()
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
         yield c
+
+
+@pytest.fixture
+async def make_client(server: Server, data_dir: Path, database_url: str):
+    """Build a second app with other settings or plugins, served in-process.
+
+    create_app binds the tables to its own engine; the session server's engine is
+    bound again afterwards so later tests are unaffected.
+    """
+    from litestar.testing import AsyncTestClient
+
+    from wacc.db.engine import bind
+
+    original = bound_engine()
+    clients = []
+
+    async def factory(env: dict[str, str] | None = None, plugins: Any = None):
+        settings = load_settings(test_env(data_dir, database_url, **(env or {})))
+        app = create_app(settings, keyring=Keyring((base64.b64decode(TEST_KEY),)),
+                         plugins=plugins)
+        test_client = AsyncTestClient(app=app, raise_server_exceptions=False)
+        await test_client.__aenter__()
+        clients.append(test_client)
+        return test_client
+
+    yield factory
+    for test_client in clients:
+        await test_client.__aexit__(None, None, None)
+    bind(original, ALL_TABLES)

@@ -65,3 +65,43 @@ async def add_member(
     r = await client.post(f"{API}/auth/invites/accept", json={"token": token, "password": PASSWORD})
     assert r.status_code == 201, r.text
     return await login(client, email)
+
+
+# -- runtimes and a second organization (auth, team, API key and audit suites) -------
+
+
+def runtime_of(server: Any) -> Any:
+    """The running app's Runtime (settings, keyring, limiter, mailer)."""
+    return server.app.state["runtime"]
+
+
+def with_settings(rt: Any, **sections: dict[str, Any]) -> Any:
+    """A copy of Runtime *rt* with some settings changed, e.g. ``auth={"open_signup": True}``.
+
+    The mailer is rebuilt, so ``smtp={...}`` takes effect; the limiter is shared."""
+    import dataclasses
+
+    from wacc.mail import Mailer
+
+    settings = rt.settings
+    for name, changes in sections.items():
+        section = dataclasses.replace(getattr(settings, name), **changes)
+        settings = dataclasses.replace(settings, **{name: section})
+    return dataclasses.replace(rt, settings=settings, mailer=Mailer(settings.smtp))
+
+
+async def register_other_org(
+    server: Any, email: str = "gary@globex.example", org: str = "Globex",
+    name: str = "Gary Other",
+) -> dict[str, Any]:
+    """A second organization, made the way open sign-up makes one; returns the same
+    camelCase JSON as POST /auth/register."""
+    import msgspec
+
+    from wacc.auth import services as auth
+    from wacc.auth.schemas import RegisterIn
+
+    rt = with_settings(runtime_of(server), auth={"open_signup": True})
+    data = RegisterIn(organization_name=org, name=name, email=email, password=PASSWORD)
+    tokens = await auth.register(rt, data, auth.Client(ip="127.0.0.1"))
+    return msgspec.to_builtins(tokens)

@@ -71,6 +71,7 @@ def _openapi() -> OpenAPIConfig:
                 js_url=f"{vendor}/swagger-ui-bundle.js",
                 css_url=f"{vendor}/swagger-ui.css",
                 standalone_preset_js_url=f"{vendor}/swagger-ui-standalone-preset.js",
+                favicon="<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>",
                 path="/",
             )
         ],

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "WACC_"
-# Variables in this namespace belong to plugins; wacc itself does not validate them.
+# Variables in these namespaces belong to plugins and to wacc's own test suite; the
+# loader does not validate them.
 PLUGIN_ENV_PREFIX = "WACC_PLUGIN_"
+TEST_ENV_PREFIX = "WACC_TEST_"
 
 
 class ConfigError(Exception):
@@ -363,7 +365,8 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
     known = set(by_env) | {f"{i.env}_FILE" for i in infos if i.secret}
     unknown = sorted(
         k for k in env
-        if k.startswith(ENV_PREFIX) and k not in known and not k.startswith(PLUGIN_ENV_PREFIX)
+        if k.startswith(ENV_PREFIX) and k not in known
+        and not k.startswith((PLUGIN_ENV_PREFIX, TEST_ENV_PREFIX))
     )
     if unknown:
         raise ConfigError(

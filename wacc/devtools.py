@@ -19,7 +19,7 @@ from wacc.security.roles import PERMISSIONS, Role
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
-BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
+BEGIN, END = "<!-- BEGIN GENERATED{} -->", "<!-- END GENERATED{} -->"
 
 
 def _fmt_default(value: object) -> str:
@@ -57,18 +57,60 @@ def permissions_table() -> str:
     return "\n".join(rows)
 
 
-def replace_generated(text: str, table: str) -> str:
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
+def endpoint_rows() -> list[tuple[str, str, str]]:
+    """(method, path, permission) for every API route of the app with its plugins."""
+    import base64
+
+    from wacc.app import create_app
+    from wacc.config import load_settings
+    from wacc.security.crypto import Keyring
+
+    # Built-in features only: installed third-party plugins do not belong in our docs.
+    settings = load_settings({"WACC_DATA_DIR": "/nonexistent-wacc-docs", "WACC_PLUGINS": "none",
+                              "WACC_SECRET_KEY": base64.b64encode(bytes(32)).decode()})
+    app = create_app(settings, keyring=Keyring((bytes(32),)))
+    rows = []
+    for route in app.routes:
+        if not route.path.startswith("/api/v1"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in sorted(handler.http_methods - {"OPTIONS"}):
+                opt = handler.opt
+                perm = "public" if opt.get("public") else opt.get("permission", "(none)")
+                rows.append((method, route.path.replace(":str", ""), perm))
+    return sorted(rows, key=lambda r: (r[1], r[0]))
+
+
+def endpoints_table() -> str:
+    rows = ["| Method | Path | Permission |", "|---|---|---|"]
+    rows += [f"| {m} | `{p}` | `{perm}` |" for m, p, perm in endpoint_rows()]
+    return "\n".join(rows)
+
+
+def replace_generated(text: str, table: str, name: str = "") -> str:
+    tag = f": {name}" if name else ""
+    begin, end = BEGIN.format(tag), END.format(tag)
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise SystemExit("generated-section markers missing")
-    return pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text)
+        raise SystemExit(f"generated-section markers {begin!r} missing")
+    return pattern.sub(lambda _: f"{begin}\n{table}\n{end}", text)
+
+
+def generated_docs() -> dict[Path, str]:
+    """Each generated doc's expected full text (the drift test compares these)."""
+    config = DOCS / "configuration.md"
+    perms = DOCS / "permissions.md"
+    perms_text = replace_generated(perms.read_text(), permissions_table())
+    perms_text = replace_generated(perms_text, endpoints_table(), "endpoints")
+    return {
+        config: replace_generated(config.read_text(), configuration_table()),
+        perms: perms_text,
+    }
 
 
 def write_docs() -> None:
-    for name, table in (("configuration.md", configuration_table()),
-                        ("permissions.md", permissions_table())):
-        path = DOCS / name
-        path.write_text(replace_generated(path.read_text(), table))
+    for path, text in generated_docs().items():
+        path.write_text(text)
         print(f"wrote {path.relative_to(REPO)}")
 
 

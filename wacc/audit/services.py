@@ -30,14 +30,16 @@ async def record(entry: AuditEntry) -> None:
 async def record_event(
     organization_id: str, action: str, resource: str, resource_id: str | None, *,
     user_id: str | None = None, ip: str | None = None, user_agent: str | None = None,
-    status: int | None = None, metadata: dict[str, Any] | None = None,
+    request_id: str | None = None, status: int | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> None:
     """A security event that is not a successful request (failed login, token reuse)."""
     await ActivityLog.insert(
         ActivityLog(
             id=new_id(), organization=organization_id, user=user_id, action=action,
             resource=resource, resource_id=resource_id, metadata=metadata or {},
-            ip_address=ip, user_agent=(user_agent or "")[:255] or None, status_code=status,
+            ip_address=(ip or "")[:64] or None, user_agent=(user_agent or "")[:255] or None,
+            request_id=request_id, status_code=status,
         )
     )
 

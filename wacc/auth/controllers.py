@@ -18,7 +18,7 @@ from wacc.auth.schemas import (
     RegisterIn,
     TokensOut,
 )
-from wacc.http.context import set_audit_org
+from wacc.http.context import request_id, set_audit_org
 from wacc.http.deps import client_of, principal_of, runtime_of
 from wacc.users import services as users
 from wacc.users.schemas import InviteAccept, InviteInfo, UserOut
@@ -26,7 +26,7 @@ from wacc.users.schemas import InviteAccept, InviteInfo, UserOut
 
 def _client(request: Request) -> services.Client:
     ip, ua = client_of(request)
-    return services.Client(ip=ip, user_agent=ua)
+    return services.Client(ip=ip, user_agent=ua, request_id=request_id(request.scope))
 
 
 class AuthController(Controller):

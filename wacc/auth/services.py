@@ -55,6 +55,7 @@ class Client:
 
     ip: str
     user_agent: str | None = None
+    request_id: str | None = None
 
 
 # -- registration --------------------------------------------------------------------
@@ -115,7 +116,8 @@ async def login(rt: Runtime, email: str, password: str, client: Client) -> tuple
         if row is not None:
             await audit.record_event(
                 row["organization"], "auth.login_failed", "user", row["id"], user_id=row["id"],
-                ip=client.ip, user_agent=client.user_agent, status=401,
+                ip=client.ip, user_agent=client.user_agent, request_id=client.request_id,
+                status=401,
             )
         raise AuthenticationError("Invalid e-mail or password")
     if not row["is_active"]:
@@ -151,7 +153,8 @@ async def login_mfa(rt: Runtime, mfa_token: str, code: str, client: Client) -> t
         await _count_failure(rt, throttles)
         await audit.record_event(
             row["organization"], "auth.mfa_failed", "user", row["id"], user_id=row["id"],
-            ip=client.ip, user_agent=client.user_agent, status=401,
+            ip=client.ip, user_agent=client.user_agent, request_id=client.request_id,
+                status=401,
         )
         raise AuthenticationError(
             "Wrong two-factor code", [{"field": "code", "message": "wrong or already used"}]
@@ -232,7 +235,9 @@ async def refresh(rt: Runtime, refresh_token: str, client: Client) -> tuple[Toke
     ).first()
     if row is None:
         raise AuthenticationError("Invalid refresh token")
-    if row["revoked_at"] is not None:
+    # The family, not just this row: a token issued by a refresh that raced with the
+    # reuse which revoked the family is written after the revocation, yet is as dead.
+    if await family_revoked(row["family_id"]):
         raise AuthenticationError("This sign-in was ended; sign in again")
     if row["expires_at"] <= now:
         raise AuthenticationError("Refresh token expired; sign in again")
@@ -247,7 +252,8 @@ async def refresh(rt: Runtime, refresh_token: str, client: Client) -> tuple[Toke
         if user is not None:
             await audit.record_event(
                 user["organization"], "auth.refresh_reuse", "user", user["id"],
-                user_id=user["id"], ip=client.ip, user_agent=client.user_agent, status=401,
+                user_id=user["id"], ip=client.ip, user_agent=client.user_agent,
+                request_id=client.request_id, status=401,
             )
         log.warning("refresh token reused; family revoked", family=row["family_id"])
         raise AuthenticationError(
@@ -260,6 +266,13 @@ async def refresh(rt: Runtime, refresh_token: str, client: Client) -> tuple[Toke
         raise AuthenticationError("This account has been deactivated")
     tokens = await _issue_tokens(rt, row["user"], client, family_id=row["family_id"])
     return tokens, user_row["organization"]
+
+
+async def family_revoked(family_id: str) -> bool:
+    """A login is over once any of its refresh tokens is revoked (logout, reuse)."""
+    return await RefreshToken.exists().where(
+        (RefreshToken.family_id == family_id) & RefreshToken.revoked_at.is_not_null()
+    )
 
 
 async def revoke_family(family_id: str) -> None:
@@ -303,9 +316,7 @@ async def authenticate(rt: Runtime, scheme: str, credential: str) -> Principal:
     if member is None:
         raise AuthenticationError("Access token not valid: account inactive or removed")
     family = claims.get("fam")
-    if family and await RefreshToken.exists().where(
-        (RefreshToken.family_id == family) & RefreshToken.revoked_at.is_not_null()
-    ):
+    if family and await family_revoked(family):
         raise AuthenticationError("Access token not valid: signed out")
     return Principal(
         organization_id=member["organization"], user_id=member["id"],
@@ -327,6 +338,7 @@ async def change_password(
     row = await _user_row(principal)
     if not verify_password(row["password_hash"], current):
         raise ValidationError.field("currentPassword", "is not your current password")
+    users.check_password(rt, new, row["email"], row["name"], field="newPassword")
     await users.set_password(rt, row["id"], new)
     await revoke_user_sessions(row["id"], keep_family=principal.token_family)
 

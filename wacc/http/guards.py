@@ -17,7 +17,8 @@ def require_permission(connection: ASGIConnection, handler: BaseRouteHandler) ->
     a route that does neither is refused, so a forgotten declaration fails closed.
     """
     opt = handler.opt
-    if opt.get("public"):
+    # OPTIONS is answered by Litestar itself (allowed methods, CORS preflight): no data.
+    if opt.get("public") or connection.scope.get("method") == "OPTIONS":
         return
     principal = get_principal(connection.scope)
     if principal is None:

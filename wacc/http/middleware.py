@@ -223,15 +223,25 @@ SECURITY_HEADERS = [
 ]
 
 
+# The API docs page starts Swagger UI with an inline script (Litestar renders it).
+_DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    b"script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+)
+
+
 def make_before_send(hsts: bool) -> Callable[[Message, Scope], Awaitable[None]]:
     extra = [(b"strict-transport-security", b"max-age=31536000; includeSubDomains")] if hsts else []
+    docs_headers = [_DOCS_CSP if h[0] == b"content-security-policy" else h for h in SECURITY_HEADERS]
 
     async def before_send(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
             present = {k.lower() for k, _ in headers}
             headers.append((b"x-request-id", request_id(scope).encode()))
-            headers.extend(h for h in [*SECURITY_HEADERS, *extra] if h[0] not in present)
+            base = docs_headers if scope.get("path", "").startswith("/api/docs") else SECURITY_HEADERS
+            headers.extend(h for h in [*base, *extra] if h[0] not in present)
             message["headers"] = headers
 
     return before_send

@@ -32,11 +32,14 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password(rt: Runtime, password: str, email: str, name: str) -> None:
+def check_password(
+    rt: Runtime, password: str, email: str, name: str, *, field: str = "password"
+) -> None:
+    """Raise ValidationError naming *field* (the request's field) when the policy fails."""
     try:
         check_policy(password, rt.settings.auth.password_min_length, email=email, name=name)
     except PasswordPolicyError as exc:
-        raise ValidationError.field("password", str(exc)) from None
+        raise ValidationError.field(field, str(exc)) from None
 
 
 async def create(

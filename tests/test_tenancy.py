@@ -1,0 +1,88 @@
+"""A second organization's owner tries every endpoint with the first organization's
+ids: every one answers 404, no list shows the first organization's data, and nothing
+of the first organization changes. New routes join by existing; a route whose path
+parameter or body this test cannot fill makes it fail until it is taught here."""
+
+from __future__ import annotations
+
+from tests.helpers import API, PASSWORD, add_member, bearer, login, register
+from tests.routes import api_endpoints, body_type_name
+from wacc.apikeys.tables import ApiKey
+from wacc.orgs import services as orgs
+from wacc.orgs.tables import Organization
+from wacc.security.roles import Role
+from wacc.users import services as users
+from wacc.users.tables import Invite, User
+
+# Valid bodies for request types with required fields (the rest accept {}).
+SAMPLE_BODIES = {
+    "InviteCreate": {"email": "intruder-invite@example.com", "role": "VIEWER"},
+    "ApiKeyCreate": {"name": "k", "scopes": ["read:users"]},
+    "OrganizationDelete": {"confirmSlug": "acme"},
+    "UserUpdate": {"name": "Renamed by intruder", "role": "VIEWER", "isActive": False},
+    "OrganizationUpdate": {"name": "Renamed by intruder"},
+}
+# Path parameters that are not ids of org-owned rows.
+NOT_TENANT_PARAMS = {"token"}
+
+
+async def _second_org(client, server):
+    org = await orgs.create("Beta")
+    await users.create(server.app.state["runtime"], org.id, "beta-owner@example.com",
+                       "Bea Beta", PASSWORD, Role.OWNER)
+    return (await login(client, "beta-owner@example.com"))["accessToken"]
+
+
+async def _snapshot():
+    return {
+        "orgs": await Organization.select(Organization.id, Organization.name).order_by(Organization.id),
+        "users": await User.select(User.id, User.name, User.role, User.is_active).order_by(User.id),
+        "invites": await Invite.select(Invite.id, Invite.revoked_at).order_by(Invite.id),
+        "keys": await ApiKey.select(ApiKey.id, ApiKey.revoked_at).order_by(ApiKey.id),
+    }
+
+
+async def test_other_organization_ids_answer_404_and_change_nothing(client, server):
+    a = await register(client)
+    a_head = bearer(a["accessToken"])
+    a_org = a["user"]["organizationId"]
+    member = await add_member(client, a["accessToken"], a_org, "AGENT")
+    r = await client.post(f"{API}/organizations/{a_org}/users", headers=a_head,
+                          json={"email": "pending@example.com", "role": "VIEWER"})
+    invite_id = r.json()["id"]
+    r = await client.post(f"{API}/api-keys", headers=a_head,
+                          json={"name": "a key", "scopes": ["read:users"]})
+    key_id = r.json()["id"]
+    ids = {"orgId": a_org, "userId": member["user"]["id"], "inviteId": invite_id, "keyId": key_id}
+    secrets = [a_org, member["user"]["id"], invite_id, key_id, "owner@example.com",
+               "agent@example.com", "pending@example.com"]
+
+    b_head = bearer(await _second_org(client, server))
+    before = await _snapshot()
+    endpoints = [
+        e for e in api_endpoints(server.app)
+        if e.permission and e.permission != "authenticated"
+        and not (e.params and all(p in NOT_TENANT_PARAMS for p in e.params))
+    ]
+    walked = 0
+    # Lists first: later, B's own audit log will (rightly) show the ids B tried.
+    for endpoint in (e for e in endpoints if not e.params and e.method == "GET"):
+        r = await client.get(endpoint.url({}), headers=b_head)
+        assert r.status_code == 200, f"{endpoint}: {r.text}"
+        for secret in secrets:
+            assert secret not in r.text, f"{endpoint} leaks {secret}"
+        walked += 1
+    for endpoint in (e for e in endpoints if e.params):
+        params = [p for p in endpoint.params if p not in NOT_TENANT_PARAMS]
+        missing = [p for p in params if p not in ids]
+        assert not missing, f"{endpoint}: teach this test an id for {missing}"
+        kwargs = {}
+        name = body_type_name(endpoint.body_type)
+        if name is not None:
+            kwargs["json"] = SAMPLE_BODIES.get(name, {})
+        r = await client.request(endpoint.method, endpoint.url(ids), headers=b_head, **kwargs)
+        assert r.status_code == 404, f"{endpoint} with another org's ids: {r.status_code} {r.text}"
+        assert r.json()["error"]["code"] == "NOT_FOUND"
+        walked += 1
+    assert walked >= 12
+    assert await _snapshot() == before
