@@ -12,8 +12,8 @@ import base64
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -165,6 +165,7 @@ async def make_client(server: Server, data_dir: Path, database_url: str):
     from wacc.db.engine import bind
 
     original = bound_engine()
+    await reset_database()
     clients = []
 
     async def factory(env: dict[str, str] | None = None, plugins: Any = None):

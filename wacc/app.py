@@ -95,10 +95,12 @@ def create_app(
     runtime = Runtime.build(settings, keyring)
     plugins = plugins or make_plugin_manager(settings)
     engine = make_engine(settings)
-    bind(engine, ALL_TABLES)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # Bound at startup, not when the app object is made, so building an app (docs,
+        # introspection) never repoints a running process's tables.
+        bind(engine, ALL_TABLES)
         await open_engine(engine, settings)
         try:
             yield

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import JSONB, Array, Boolean, Integer, Text, Varchar
 from piccolo.table import Table
@@ -17,7 +17,7 @@ from wacc.db.columns import (
 from wacc.orgs.tables import Organization
 
 
-class AiProviderType(str, Enum):
+class AiProviderType(StrEnum):
     OPENAI = "OPENAI"
     ANTHROPIC = "ANTHROPIC"
     GEMINI = "GEMINI"

@@ -8,6 +8,7 @@ access token of that login.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -103,6 +104,12 @@ async def _count_failure(rt: Runtime, throttles: list[tuple[Any, str]]) -> None:
         await rt.limiter.hit(item, "login-failures", key)
 
 
+async def _clear_account_failures(rt: Runtime, throttles: list[tuple[Any, str]]) -> None:
+    """After a complete sign-in: the account's count restarts (the address's does not)."""
+    item, key = throttles[0]
+    await rt.limiter.clear(item, "login-failures", key)
+
+
 async def login(rt: Runtime, email: str, password: str, client: Client) -> tuple[LoginOut, str]:
     """Returns the response and the user's organization id (for the audit log)."""
     email = users.normalize_email(email)
@@ -122,12 +129,14 @@ async def login(rt: Runtime, email: str, password: str, client: Client) -> tuple
         raise AuthenticationError("Invalid e-mail or password")
     if not row["is_active"]:
         raise AuthenticationError("This account has been deactivated")
-    await rt.limiter.clear(throttles[0][0], "login-failures", throttles[0][1])
     if needs_rehash(row["password_hash"]):
         await User.update({User.password_hash: hash_password(password)}).where(User.id == row["id"])
     if row["totp_enabled"]:
+        # The failure count survives until the second factor passes too: clearing it
+        # here would let the password alone buy unlimited guesses at the code.
         challenge = issue(rt.keyring, {"sub": row["id"]}, MFA_CHALLENGE_TTL, MFA)
         return LoginOut(mfa_required=True, mfa_token=challenge), row["organization"]
+    await _clear_account_failures(rt, throttles)
     tokens = await _issue_tokens(rt, row["id"], client)
     return LoginOut(mfa_required=False, **_token_fields(tokens)), row["organization"]
 
@@ -159,6 +168,7 @@ async def login_mfa(rt: Runtime, mfa_token: str, code: str, client: Client) -> t
         raise AuthenticationError(
             "Wrong two-factor code", [{"field": "code", "message": "wrong or already used"}]
         )
+    await _clear_account_failures(rt, throttles)
     return await _issue_tokens(rt, row["id"], client), row["organization"]
 
 
@@ -176,16 +186,23 @@ async def _verify_second_factor(rt: Runtime, row: dict[str, Any], code: str) -> 
         ).returning(User.id)
         return bool(updated)
     hashed = hash_secret(code.lower())
-    remaining = list(row["recovery_codes"] or [])
-    if isinstance(remaining, str):
-        import json
-
-        remaining = json.loads(remaining)
+    remaining = _json_list(row["recovery_codes"])
     if hashed not in remaining:
         return False
     remaining.remove(hashed)
-    await User.update({User.recovery_codes: remaining}).where(User.id == row["id"])
-    return True
+    # Conditional on the row being unchanged since it was read (every update moves
+    # updated_at), so one recovery code cannot pass in two concurrent sign-ins.
+    updated = await User.update({User.recovery_codes: remaining}).where(
+        (User.id == row["id"]) & (User.updated_at == row["updated_at"])
+    ).returning(User.id)
+    return bool(updated)
+
+
+def _json_list(value: Any) -> list[Any]:
+    """A JSON column's list: Piccolo returns JSON columns as text unless asked not to."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return list(value or [])
 
 
 def _matching_step(secret: str, code: str) -> int | None:
@@ -223,7 +240,7 @@ async def _issue_tokens(
     )
     await User.update({User.last_login_at: now}).where(User.id == user.id)
     return TokensOut(
-        access_token=access, refresh_token=secret, token_type="Bearer",
+        access_token=access, refresh_token=secret, token_type="Bearer",  # noqa: S106
         expires_in=minutes * 60, user=user,
     )
 
@@ -363,7 +380,9 @@ async def mfa_setup(rt: Runtime, principal: Principal) -> MfaSetupOut:
     await User.update(
         {User.totp_secret: rt.keyring.encrypt(secret, TOTP_CONTEXT), User.totp_last_step: None}
     ).where(User.id == row["id"])
-    uri = pyotp.TOTP(secret).provisioning_uri(row["email"], issuer_name=rt.settings.auth.mfa_issuer)
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=row["email"], issuer_name=rt.settings.auth.mfa_issuer
+    )
     qr = segno.make(uri, error="m")
     return MfaSetupOut(secret=secret, otpauth_url=uri, qr_data_uri=qr.svg_data_uri(scale=4))
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import JSONB, Boolean, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -11,7 +11,7 @@ from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk, u
 from wacc.orgs.tables import Organization
 
 
-class ExecutionStatus(str, Enum):
+class ExecutionStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"

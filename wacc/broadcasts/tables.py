@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import JSONB, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -10,7 +10,7 @@ from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk
 from wacc.orgs.tables import Organization
 
 
-class BroadcastStatus(str, Enum):
+class BroadcastStatus(StrEnum):
     DRAFT = "DRAFT"
     SCHEDULED = "SCHEDULED"
     SENDING = "SENDING"
@@ -19,7 +19,7 @@ class BroadcastStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
 
-class RecipientStatus(str, Enum):
+class RecipientStatus(StrEnum):
     PENDING = "PENDING"
     SENT = "SENT"
     DELIVERED = "DELIVERED"

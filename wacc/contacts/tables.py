@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import JSONB, Boolean, ForeignKey, OnDelete, Timestamptz, Varchar
 from piccolo.table import Table
@@ -10,7 +10,7 @@ from wacc.orgs.tables import Organization
 from wacc.tags.tables import Tag
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     TEXT = "TEXT"
     NUMBER = "NUMBER"
     EMAIL = "EMAIL"

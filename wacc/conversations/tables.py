@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
@@ -14,7 +14,7 @@ from wacc.tags.tables import Tag
 from wacc.users.tables import User
 
 
-class ConversationStatus(str, Enum):
+class ConversationStatus(StrEnum):
     OPEN = "OPEN"
     PENDING = "PENDING"
     RESOLVED = "RESOLVED"
@@ -22,7 +22,7 @@ class ConversationStatus(str, Enum):
     SPAM = "SPAM"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     LOW = "LOW"
     NORMAL = "NORMAL"
     HIGH = "HIGH"

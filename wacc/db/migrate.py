@@ -34,7 +34,8 @@ async def _migration_lock(engine: Engine, lock_dir: Path) -> AsyncIterator[None]
                 await conn.execute("SELECT pg_advisory_unlock($1)", _PG_LOCK_ID)
             await conn.close()
     else:
-        lock_dir.mkdir(parents=True, exist_ok=True)
+        # Blocking on purpose: nothing else should run while another process migrates.
+        lock_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
         with (lock_dir / "migrate.lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import (
     JSONB,
@@ -20,12 +20,12 @@ from wacc.orgs.tables import Organization
 from wacc.sessions.tables import WhatsAppSession
 
 
-class MessageDirection(str, Enum):
+class MessageDirection(StrEnum):
     INBOUND = "INBOUND"
     OUTBOUND = "OUTBOUND"
 
 
-class MessageType(str, Enum):
+class MessageType(StrEnum):
     TEXT = "TEXT"
     IMAGE = "IMAGE"
     VIDEO = "VIDEO"
@@ -38,7 +38,7 @@ class MessageType(str, Enum):
     REACTION = "REACTION"
 
 
-class MessageStatus(str, Enum):
+class MessageStatus(StrEnum):
     PENDING = "PENDING"
     SENT = "SENT"
     DELIVERED = "DELIVERED"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import JSONB, Varchar
 from piccolo.table import Table
@@ -8,7 +8,7 @@ from piccolo.table import Table
 from wacc.db.columns import created_at, enum_column, id_column, updated_at
 
 
-class Plan(str, Enum):
+class Plan(StrEnum):
     FREE = "FREE"
     STARTER = "STARTER"
     PROFESSIONAL = "PROFESSIONAL"

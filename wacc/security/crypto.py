@@ -153,5 +153,5 @@ def write_key_file(path: Path, keys: list[bytes]) -> None:
         handle.write("".join(encode_key(k) + "\n" for k in keys))
         handle.flush()
         os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    tmp.chmod(0o600)
+    tmp.replace(path)

@@ -8,10 +8,10 @@ guard checks both. docs/permissions.md is generated from this table
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     OWNER = "OWNER"
     ADMIN = "ADMIN"
     MANAGER = "MANAGER"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import JSONB, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -9,7 +9,7 @@ from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk, u
 from wacc.orgs.tables import Organization
 
 
-class SessionStatus(str, Enum):
+class SessionStatus(StrEnum):
     CONNECTED = "CONNECTED"
     DISCONNECTED = "DISCONNECTED"
     QR_READY = "QR_READY"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import (
     JSONB,
@@ -18,7 +18,7 @@ from wacc.db.columns import EncryptedText, Index, created_at, enum_column, id_co
 from wacc.orgs.tables import Organization
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     PENDING = "PENDING"
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"

@@ -1,0 +1,161 @@
+"""`wacc run`: the supervisor. It starts each role as a child process, restarts a role
+that exits with exponential backoff, and on SIGTERM/SIGINT drains them all.
+
+Children are ``python -m wacc.cli.main run --role NAME``, each in its own process group:
+a Ctrl-C on the terminal reaches the supervisor alone, which then stops the roles with
+SIGTERM, the one signal every role drains on. A role that does not stop within
+WACC_STOP_SECONDS is killed together with its process group (browsers included).
+The supervisor imports no feature code, so it stays small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from wacc.config import ConfigError, Settings
+from wacc.logs import get_logger
+from wacc.roles import EXIT_CONFIG, ROLES
+from wacc.roles.common import migrate
+from wacc.security.crypto import load_keyring
+
+log = get_logger(__name__)
+
+# A role that ran this long before exiting starts over at the shortest restart delay.
+STABLE_SECONDS = 60.0
+FIRST_RESTART_SECONDS = 0.5
+
+
+@dataclass
+class Child:
+    role: str
+    argv: list[str]
+    process: asyncio.subprocess.Process | None = None
+    failures: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+
+def role_argv(role: str, settings: Settings) -> list[str]:
+    argv = [sys.executable, "-m", "wacc.cli.main", "run", "--role", role,
+            "--supervisor-pid", str(os.getpid())]
+    if role == "web":  # `wacc run --host/--port` may have overridden the settings
+        argv += ["--host", settings.http.host, "--port", str(settings.http.port)]
+    return argv
+
+
+def restart_delay(failures: int, cap: float) -> float:
+    return min(cap, FIRST_RESTART_SECONDS * 2 ** max(failures - 1, 0))
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, children: list[Child]) -> None:
+        self.settings = settings
+        self.children = children
+        self.exit_code = 0
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> int:
+        """Run until a stop signal (exit 0) or a role's configuration error (its code)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        keepers = [
+            asyncio.create_task(self._keep_running(child), name=f"keep-{child.role}")
+            for child in self.children
+        ]
+        await self._stopping.wait()
+        done, pending = await asyncio.wait(keepers, timeout=self.settings.supervisor.stop_seconds)
+        if pending:
+            late = [c.role for c in self.children if c.running]
+            log.warning("roles did not stop in time; killing them", roles=late)
+            for child in self.children:
+                self._kill(child)
+            await asyncio.wait(pending)
+        for task in done:
+            task.result()  # surface a bug in _keep_running rather than hide it
+        log.info("stopped", exit_code=self.exit_code)
+        return self.exit_code
+
+    async def _keep_running(self, child: Child) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            started = loop.time()
+            child.process = await asyncio.create_subprocess_exec(
+                *child.argv, stdin=subprocess.DEVNULL, process_group=0
+            )
+            log.info("role started", child_role=child.role, pid=child.process.pid)
+            if self._stopping.is_set():  # the stop came while it was being started
+                self._terminate(child)
+            code = await child.process.wait()
+            if self._stopping.is_set():
+                log.info("role stopped", child_role=child.role, exit_code=code)
+                return
+            if code == EXIT_CONFIG:
+                log.error("role has a configuration error; stopping wacc", child_role=child.role)
+                self.exit_code = code
+                self._stop()
+                return
+            ran = loop.time() - started
+            child.failures = 1 if ran >= STABLE_SECONDS else child.failures + 1
+            delay = restart_delay(child.failures, self.settings.supervisor.restart_max_seconds)
+            log.warning(
+                "role exited; restarting", child_role=child.role, exit_code=code,
+                signal=signal.Signals(-code).name if code < 0 else None,
+                ran_seconds=round(ran, 1), restart_in_seconds=delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    def _on_signal(self, sig: int) -> None:
+        if self._stopping.is_set():
+            log.warning("second stop signal: killing roles now", signal=signal.Signals(sig).name)
+            for child in self.children:
+                self._kill(child)
+            return
+        log.info("stopping roles", signal=signal.Signals(sig).name,
+                 timeout_seconds=self.settings.supervisor.stop_seconds)
+        self._stop()
+
+    def _stop(self) -> None:
+        self._stopping.set()
+        for child in self.children:
+            self._terminate(child)
+
+    @staticmethod
+    def _terminate(child: Child) -> None:
+        # The role itself only: it stops its own helpers (e.g. a browser) in order.
+        if child.running:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+
+    @staticmethod
+    def _kill(child: Child) -> None:
+        if child.running:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+
+
+def supervise(settings: Settings) -> int:
+    """Check what every role needs, migrate once, then start WACC_ROLES and keep them
+    running; returns the process exit code."""
+    roles = settings.supervisor.roles
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ConfigError(f"WACC_ROLES: {'unknown role ' + repr(unknown[0]) if unknown else 'empty'}"
+                          f"; choose from {', '.join(ROLES)}")
+    # Fail here, once and clearly, rather than in every role, restarting forever.
+    load_keyring(settings)
+    asyncio.run(migrate(settings))
+    if "web" in roles:
+        log.info("wacc is starting", url=f"http://{settings.http.host}:{settings.http.port}",
+                 roles=roles)
+    children = [Child(role, role_argv(role, settings)) for role in roles]
+    return asyncio.run(Supervisor(settings, children).run())

@@ -1,0 +1,54 @@
+"""The worker role: a Huey consumer running the jobs that features register.
+
+Jobs are sync functions on Huey's worker threads; the async services they call run on
+one event loop in a background thread (AsyncBridge), which owns the database engine and
+the heartbeat. SIGTERM is Huey's graceful signal here: the consumer takes no new jobs
+and waits for the running ones (up to just under WACC_STOP_SECONDS) before exiting.
+SIGINT stops at once.
+"""
+
+from __future__ import annotations
+
+from wacc.app import make_plugin_manager
+from wacc.config import Settings
+from wacc.db.engine import close_engine
+from wacc.queue import AsyncBridge, make_huey
+from wacc.roles.common import Heartbeat, connect
+
+# How long an idle worker thread may sleep between polls of an SQLite queue (Huey backs
+# off up to this). Redis is not polled: Huey blocks on it.
+MAX_POLL_SECONDS = 1.0
+
+
+def main(settings: Settings) -> None:
+    huey = make_huey(settings)
+    bridge = AsyncBridge()
+    make_plugin_manager(settings).call("wacc_tasks", huey=huey, run=bridge.run)
+    heartbeat = Heartbeat("worker", settings.worker.heartbeat_seconds)
+    engine = None
+
+    async def startup() -> None:
+        nonlocal engine
+        engine = await connect(settings)
+        await heartbeat.start()
+
+    async def shutdown() -> None:
+        await heartbeat.stop()
+        if engine is not None:
+            await close_engine(engine)
+
+    consumer = huey.create_consumer(
+        workers=settings.worker.threads,
+        worker_type="thread",
+        # Recurring jobs come from the scheduler role, never from Huey's own periodic tasks.
+        periodic=False,
+        graceful_signal="TERM",
+        # Finish before the supervisor's kill, so Huey can record what it interrupted.
+        shutdown_timeout=max(settings.supervisor.stop_seconds - 1, 1),
+        max_delay=MAX_POLL_SECONDS,
+    )
+    try:
+        bridge.start(startup)
+        consumer.run()
+    finally:
+        bridge.stop(shutdown)
