@@ -139,3 +139,26 @@ async def test_echo_round_trip_keeps_unicode(make_client):
     c = await make_client(plugins=plugins)
     r = await c.post(f"{API}/echo", json={"text": "héllo ✓ 🙂"})
     assert r.status_code == 201 and r.json() == {"text": "héllo ✓ 🙂"}
+
+
+async def test_request_id_appears_in_the_json_log_of_an_error(make_client, capsys):
+    import json
+    import logging
+
+    from wacc.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    plugins = PluginManager(["none"], [*BUILTIN_PLUGINS, "tests.boom_plugin"])
+    c = await make_client({"WACC_LOG_FORMAT": "json"}, plugins=plugins)
+    try:
+        configure_logging(c.app.state["settings"], role="web")
+        r = await c.get(f"{API}/boom", headers={"X-Request-ID": "trace-me-42"})
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    assert r.status_code == 500 and r.headers["x-request-id"] == "trace-me-42"
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if line.startswith("{")]
+    errors = [x for x in lines if x.get("event") == "unhandled error"]
+    assert errors and errors[0]["request_id"] == "trace-me-42"
+    assert errors[0]["role"] == "web" and "RuntimeError" in errors[0]["exception"]

@@ -283,7 +283,8 @@ def describe() -> list[SettingInfo]:
         section_hints = typing.get_type_hints(section_cls)
         for f in dataclasses.fields(section_cls):
             meta = f.metadata
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            factory: Any = f.default_factory
+            default = f.default if f.default is not dataclasses.MISSING else factory()
             out.append(
                 SettingInfo(
                     section=section.name, name=f.name, env=meta["env"],

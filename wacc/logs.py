@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -53,7 +53,7 @@ def configure_logging(settings: Settings, role: str = "cli") -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info if fmt == "json" else _noop,
+                cast(Any, structlog.processors.format_exc_info if fmt == "json" else _noop),
                 renderer,
             ],
         )

@@ -65,7 +65,8 @@ def make_engine(settings: Settings) -> Engine:
 
 def bind(engine: Engine, tables: Iterable[type[Table]]) -> None:
     """Point every table (and Piccolo's migration table) at *engine*."""
-    for table in [*tables, Migration]:
+    all_tables: list[type[Table]] = [*tables, Migration]
+    for table in all_tables:
         table._meta.db = engine
     _bound["engine"] = engine
 

@@ -94,8 +94,8 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response[Any]:
         log.error("server error", status=status, detail=exc.detail)
         return _respond(request, status, _MESSAGES.get(status, "Internal error"))
     headers = dict(exc.headers or {})
-    message = _MESSAGES.get(status) if status in (401, 403, 404, 405, 413) else exc.detail
-    return _respond(request, status, message or _MESSAGES.get(status, "Error"), headers=headers)
+    text = _MESSAGES.get(status) if status in (401, 403, 404, 405, 413) else exc.detail
+    return _respond(request, status, text or _MESSAGES.get(status) or "Error", headers=headers)
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response[Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,7 +40,7 @@ class AsyncBridge:
         self._thread = threading.Thread(target=self.loop.run_forever, name="wacc-loop",
                                         daemon=True)
 
-    def start(self, startup: Callable[[], Awaitable[None]] | None = None) -> None:
+    def start(self, startup: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         self._thread.start()
         if startup is not None:
             self.run(startup())
@@ -48,7 +48,7 @@ class AsyncBridge:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def stop(self, shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+    def stop(self, shutdown: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         if shutdown is not None:
             self.run(shutdown(), timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
