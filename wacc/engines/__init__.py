@@ -1,0 +1,1 @@
+"""WhatsApp engines: one contract (contract.py), several implementations (plugins)."""
