@@ -25,6 +25,8 @@ class Contact(Table, tablename="contact"):
     id = id_column()
     organization = org_fk(Organization)
     whatsapp_id = Varchar(length=64)
+    # WhatsApp's hidden id for this person ("…@lid"), once known.
+    lid = Varchar(length=64, null=True, default=None)
     name = Varchar(length=255, null=True, default=None)
     phone_number = Varchar(length=32)
     email = Varchar(length=254, null=True, default=None)
@@ -71,6 +73,7 @@ class ContactSegment(Table, tablename="contact_segment"):
 
 
 INDEXES = [
+    Index(Contact, "organization", "lid"),
     Index(Contact, "organization", "whatsapp_id", unique=True),
     Index(ContactTag, "contact", "tag", unique=True),
     Index(CustomField, "organization", "key", unique=True),

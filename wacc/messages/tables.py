@@ -69,9 +69,14 @@ class Message(Table, tablename="message"):
     ai_model = Varchar(length=120, null=True, default=None)
     ai_prompt_tokens = Integer(null=True, default=None)
     ai_completion_tokens = Integer(null=True, default=None)
+    # Outbound only: a caller-chosen key, unique per organization, so a retried API call
+    # or job never creates or sends a second message.
+    idempotency_key = Varchar(length=128, null=True, default=None)
+    error = Text(null=True, default=None)
 
 
 INDEXES = [
+    Index(Message, "organization", "idempotency_key", unique=True),
     Index(Message, "session", "whatsapp_message_id", unique=True),
     Index(Message, "conversation", "timestamp"),
     Index(Message, "session", "timestamp"),

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from piccolo.columns import JSONB, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk, updated_at
+from wacc.db.columns import EncryptedText, Index, created_at, enum_column, id_column, org_fk, updated_at
 from wacc.orgs.tables import Organization
 
 
@@ -29,8 +29,25 @@ class WhatsAppSession(Table, tablename="whatsapp_session"):
     last_seen = Timestamptz(null=True, default=None)
     client_info = JSONB(null=True, default=None)
     settings = JSONB(null=True, default=None)
+    # What the user asked for (CONNECTED or DISCONNECTED); `status` is what is.
+    desired_state = Varchar(length=16, default="DISCONNECTED")
+    # Engine credentials (Cloud API token, app secret), encrypted at rest.
+    credentials = EncryptedText(null=True, default=None)
+    last_error = Text(null=True, default=None)
     created_at = created_at()
     updated_at = updated_at()
+
+
+class SessionLease(Table, tablename="session_lease"):
+    """Which `wa` process runs a session. Claimed with a conditional write, renewed by a
+    heartbeat; an expired lease is taken over by another process."""
+
+    id = id_column()
+    session = ForeignKey(WhatsAppSession, on_delete=OnDelete.cascade, unique=True)
+    node_id = Varchar(length=200)
+    rpc_url = Varchar(length=255)
+    expires_at = Timestamptz()
+    acquired_at = Timestamptz()
 
 
 INDEXES = [Index(WhatsAppSession, "organization")]
