@@ -208,6 +208,48 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    max_bytes: int = setting(
+        "WACC_MEDIA_MAX_BYTES", 16 * 1024 * 1024,
+        "Largest media file stored or sent (WhatsApp's own limit for most types is 16 MB).",
+        minimum=1024,
+    )
+    allowed_types: list[str] = setting(
+        "WACC_MEDIA_ALLOWED_TYPES",
+        ["image/", "video/", "audio/", "application/pdf", "application/vnd.", "application/msword",
+         "application/zip", "text/plain", "text/vcard", "text/csv"],
+        "MIME types (or prefixes ending in /) accepted for media; others are refused.",
+    )
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    reopen: str = setting(
+        "WACC_WA_REOPEN", "reopen",
+        "When a customer writes to a resolved conversation: reopen it, or start a new one.",
+        choices=("reopen", "new"),
+    )
+    lease_seconds: int = setting(
+        "WACC_WA_LEASE_SECONDS", 15,
+        "A `wa` process holds each session under a lease this long, renewed every third; "
+        "when a process dies another takes its sessions over after at most this long.",
+        minimum=3,
+    )
+    rpc_host: str = setting(
+        "WACC_WA_RPC_HOST", "127.0.0.1",
+        "Address a `wa` process listens on for commands from web and worker processes "
+        "(set an internal address when they run on other machines).",
+    )
+    rpc_port: int = setting("WACC_WA_RPC_PORT", 0, "Port for that listener (0: any free port).",
+                            minimum=0, maximum=65535)
+    send_retry_hours: int = setting(
+        "WACC_WA_SEND_RETRY_HOURS", 24,
+        "How long a message waits for its session to reconnect before it is marked failed.",
+        minimum=1,
+    )
+
+
+@dataclass(frozen=True)
 class PluginSettings:
     allow: list[str] = setting(
         "WACC_PLUGINS", [],
@@ -242,6 +284,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     plugins: PluginSettings = field(default_factory=PluginSettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
 

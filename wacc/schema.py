@@ -19,6 +19,7 @@ from wacc.audit import tables as audit
 from wacc.auth import tables as auth
 from wacc.automations import tables as automations
 from wacc.broadcasts import tables as broadcasts
+from wacc.bus import tables as bus
 from wacc.contacts import tables as contacts
 from wacc.conversations import tables as conversations
 from wacc.db.columns import Index
@@ -33,7 +34,7 @@ from wacc.webhooks import tables as webhooks
 _MODULES = [
     orgs, users, auth, apikeys, audit, sessions, tags, contacts, conversations, messages,
     automations, ai, broadcasts, webhooks,
-    analytics, system,
+    analytics, system, bus,
 ]
 
 ALL_TABLES: list[type[Table]] = [

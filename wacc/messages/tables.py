@@ -72,6 +72,9 @@ class Message(Table, tablename="message"):
     # Outbound only: a caller-chosen key, unique per organization, so a retried API call
     # or job never creates or sends a second message.
     idempotency_key = Varchar(length=128, null=True, default=None)
+    # Set when a sender takes the message; never cleared by a crash, so an interrupted
+    # send is not repeated (at most once beats twice on WhatsApp).
+    claimed_at = Timestamptz(null=True, default=None)
     error = Text(null=True, default=None)
 
 

@@ -37,6 +37,11 @@ def wacc_schedule() -> list[Any]:
 
 
 @hookspec
+def wacc_engines() -> dict[str, Any]:
+    """WhatsApp engines by name: {"name": factory(host) -> Engine} (wacc.engines.contract)."""
+
+
+@hookspec
 def wacc_cli(app: Any) -> None:
     """Add Typer commands or sub-apps to the ``wacc`` command."""
 
