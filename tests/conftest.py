@@ -181,3 +181,86 @@ async def make_client(server: Server, data_dir: Path, database_url: str):
     for test_client in clients:
         await test_client.__aexit__(None, None, None)
     bind(original, ALL_TABLES)
+
+
+@pytest.fixture
+async def worker(server: Server) -> AsyncIterator[Any]:
+    """A job worker: pulls jobs from the real queue (SQLite file or Redis) in a thread
+    and runs their async work on this event loop, like the worker role does on its own."""
+    import threading
+    import time as _time
+
+    from wacc.app import make_plugin_manager
+    from wacc.queue import make_huey
+    from wacc.queue.jobs import Jobs
+
+    loop = asyncio.get_running_loop()
+    runtime = server.app.state["runtime"]
+    jobs = Jobs(make_huey(server.settings))
+    jobs.huey.flush()
+
+    def run(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
+
+    make_plugin_manager(server.settings).call("wacc_tasks", jobs=jobs, run=run, runtime=runtime)
+    stop = threading.Event()
+    done: list[Any] = []
+
+    def consume() -> None:
+        huey = jobs.huey
+        while not stop.is_set():
+            for task in huey.read_schedule():
+                huey.enqueue(task)
+            task = huey.dequeue()
+            if task is None:
+                _time.sleep(0.02)
+                continue
+            done.append(huey.execute(task))
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    jobs.done = done  # type: ignore[attr-defined]
+    yield jobs
+    stop.set()
+    await asyncio.to_thread(thread.join, 10)
+
+
+@pytest.fixture
+async def wa(server: Server, data_dir: Path) -> AsyncIterator[Any]:
+    """A `wa` role's session manager running in this loop (short leases for tests)."""
+    from wacc.messages import outbound
+    from wacc.messages.ingest import Pipeline
+    from wacc.sessions.manager import SessionManager
+
+    runtime = server.app.state["runtime"]
+
+    async def kick(session_id: str) -> None:
+        for message_id in await outbound.pending_for_session(session_id):
+            runtime.jobs.enqueue("messages.send", message_id)
+
+    def build(lease_seconds: int = 3) -> SessionManager:
+        return SessionManager(
+            engines=runtime.engines, pipeline=Pipeline(runtime.bus, runtime.media),
+            bus=runtime.bus, keyring=runtime.keyring, data_dir=data_dir,
+            lease_seconds=lease_seconds, rpc_host="127.0.0.1", rpc_port=0, on_ready=kick,
+        )
+
+    stops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    async def start(lease_seconds: int = 3) -> SessionManager:
+        manager = build(lease_seconds)
+        stop = asyncio.Event()
+        task = asyncio.create_task(manager.serve(stop))
+        while not manager.rpc_url:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        stops.append((stop, task))
+        manager.task = task  # type: ignore[attr-defined]
+        return manager
+
+    yield start
+    for stop, task in stops:
+        stop.set()
+        if not task.done():
+            await asyncio.wait_for(task, 30)

@@ -51,6 +51,8 @@ BUILTIN_PLUGINS = [
     "wacc.users.plugin",
     "wacc.apikeys.plugin",
     "wacc.audit.plugin",
+    "wacc.sessions.plugin",
+    "wacc.messages.plugin",
 ]
 
 
@@ -92,8 +94,8 @@ def create_app(
     plugins: PluginManager | None = None,
 ) -> Litestar:
     keyring = keyring or load_keyring(settings)
-    runtime = Runtime.build(settings, keyring)
     plugins = plugins or make_plugin_manager(settings)
+    runtime = Runtime.build(settings, keyring, plugins)
     engine = make_engine(settings)
 
     @asynccontextmanager
@@ -105,6 +107,7 @@ def create_app(
         try:
             yield
         finally:
+            await runtime.bus.close()
             await close_engine(engine)
 
     api = Router(

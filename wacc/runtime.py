@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
+from wacc.bus import Bus, make_bus
 from wacc.config import Settings
+from wacc.engines.contract import EngineFactory
 from wacc.mail import Mailer
+from wacc.queue import make_huey
+from wacc.queue.jobs import Jobs
 from wacc.security.crypto import Keyring
 from wacc.security.limits import Limiter, make_limiter
+from wacc.sessions.rpc import SessionRpc
+from wacc.storage import MediaStore
+
+
+def _not_here(coro: Coroutine[Any, Any, Any]) -> Any:
+    coro.close()
+    raise RuntimeError("jobs run in the worker role, not in this process")
 
 
 @dataclass
@@ -16,10 +29,23 @@ class Runtime:
     keyring: Keyring
     limiter: Limiter
     mailer: Mailer
+    bus: Bus
+    media: MediaStore
+    rpc: SessionRpc
+    jobs: Jobs
+    engines: dict[str, EngineFactory] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, keyring: Keyring) -> Runtime:
-        return cls(
+    def build(cls, settings: Settings, keyring: Keyring, plugins: Any = None) -> Runtime:
+        """Everything services need; with *plugins*, their engines and jobs are known
+        (jobs are registered in every process so any process can enqueue them)."""
+        runtime = cls(
             settings=settings, keyring=keyring, limiter=make_limiter(settings),
-            mailer=Mailer(settings.smtp),
+            mailer=Mailer(settings.smtp), bus=make_bus(settings), media=MediaStore(settings),
+            rpc=SessionRpc(keyring), jobs=Jobs(make_huey(settings)),
         )
+        if plugins is not None:
+            for engines in plugins.call("wacc_engines"):
+                runtime.engines.update(engines)
+            plugins.call("wacc_tasks", jobs=runtime.jobs, run=_not_here, runtime=runtime)
+        return runtime

@@ -15,8 +15,8 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(huey: Any, run: Any) -> None:
-    @huey.task(name="auth.prune_tokens")
+def wacc_tasks(jobs: Any, run: Any) -> None:
+    @jobs.register("auth.prune_tokens")
     def prune_tokens() -> int:
         return run(services.prune_expired())
 

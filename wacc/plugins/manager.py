@@ -47,7 +47,8 @@ class PluginManager:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else ""
-            if allowed is not None and ep.name not in allowed:
+            # The allowlist is for third-party plugins; wacc's own (its engines) always load.
+            if allowed is not None and ep.name not in allowed and dist != "wacc":
                 self.statuses.append(PluginStatus(ep.name, dist, version, "disabled",
                                                   "not in WACC_PLUGINS"))
                 continue

@@ -27,8 +27,9 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookspec
-def wacc_tasks(huey: Any, run: Any) -> None:
-    """Register job functions on the Huey instance; ``run(coro)`` runs async code."""
+def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+    """Register jobs with ``@jobs.register(name)``; ``run(coro)`` runs async code in the
+    worker; ``runtime`` is the process's wacc.runtime.Runtime."""
 
 
 @hookspec

@@ -10,8 +10,8 @@ from wacc.system import services
 
 
 @hookimpl
-def wacc_tasks(huey: Any, run: Any) -> None:
-    @huey.task(name="system.prune_heartbeats")
+def wacc_tasks(jobs: Any, run: Any) -> None:
+    @jobs.register("system.prune_heartbeats")
     def prune_heartbeats() -> int:
         return run(services.prune_heartbeats(older_than_seconds=24 * 3600))
 

@@ -1,0 +1,282 @@
+"""The simulator engine: a fake WhatsApp network inside wacc, the embedded default.
+
+A session "pairs" by a fake QR scan; a customer-phone API (``simulate``) plays the
+customer: sends messages of every type, reads, reacts, edits, revokes, logs the phone
+out. What the business sent is kept (``outbox``) with its acks. Deterministic: ids come
+from counters and idempotency keys, acks follow fixed steps, so tests and the demo
+behave the same every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+from typing import Any, ClassVar
+
+from wacc.engines.contract import (
+    Ack,
+    Authenticated,
+    BlockChanged,
+    Disconnected,
+    DisconnectReason,
+    Edited,
+    EngineHost,
+    IdentityMapped,
+    InboundMessage,
+    Location,
+    Media,
+    NotConnectedError,
+    OutboundMessage,
+    PairingCode,
+    Peer,
+    PermanentEngineError,
+    Poll,
+    QrCode,
+    Reaction,
+    Ready,
+    Revoked,
+    SendResult,
+)
+from wacc.plugins.spec import hookimpl
+
+
+def _digits(seed: str, n: int) -> str:
+    return str(int(hashlib.sha256(seed.encode()).hexdigest(), 16))[:n]
+
+
+def customer(phone: str, name: str | None = None) -> Peer:
+    digits = phone.lstrip("+")
+    return Peer(wa_id=f"{digits}@c.us", phone=f"+{digits}", name=name)
+
+
+class SimulatorEngine:
+    name: ClassVar[str] = "simulator"
+    default_rate: ClassVar[float] = 20.0
+    # Engine-specific calls the session RPC may forward (the customer phone).
+    rpc_methods: ClassVar[tuple[str, ...]] = ("simulate", "outbox")
+
+    def __init__(self, host: EngineHost) -> None:
+        self.host = host
+        phone = host.settings.get("phone") or "+1555" + _digits(host.session_id, 7)
+        self.me = customer(phone, host.settings.get("name", "wacc simulator"))
+        self.ack_delay = float(host.settings.get("ack_delay", 0.05))
+        self._state_file = host.data_dir / "simulator.json"
+        self._ready = False
+        self._qr_attempt = 0
+        self._counter = 0
+        self._sent: dict[str, dict[str, Any]] = {}  # WhatsApp id -> what was sent
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _paired(self) -> bool:
+        try:
+            return bool(json.loads(self._state_file.read_text()).get("paired"))
+        except (OSError, ValueError):
+            return False
+
+    def _set_paired(self, paired: bool) -> None:
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        self._state_file.write_text(json.dumps({"paired": paired}))
+
+    async def start(self) -> None:
+        if self._paired():
+            await self._become_ready()
+        else:
+            await self._next_qr()
+
+    async def _next_qr(self) -> None:
+        self._qr_attempt += 1
+        await self.host.emit(QrCode(code=f"wacc-simulator:{self.host.session_id}:{self._qr_attempt}",
+                                    attempt=self._qr_attempt))
+
+    async def _become_ready(self) -> None:
+        self._set_paired(True)
+        self._ready = True
+        await self.host.emit(Authenticated())
+        await self.host.emit(Ready(me=self.me))
+
+    async def stop(self) -> None:
+        self._ready = False
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def logout(self) -> None:
+        self._set_paired(False)
+        self._ready = False
+        await self.host.emit(Disconnected(reason=DisconnectReason.LOGGED_OUT, detail="logged out"))
+
+    async def request_pairing_code(self, phone: str) -> str:
+        code = _digits(f"{self.host.session_id}:{phone}", 8)
+        await self.host.emit(PairingCode(code=code, phone=phone))
+        return code
+
+    # -- actions ---------------------------------------------------------------------
+
+    def _require_ready(self) -> None:
+        if not self._ready:
+            raise NotConnectedError("the simulated phone is not connected")
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self._require_ready()
+        wa_id = "SIM" + hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:20].upper()
+        if wa_id in self._sent:  # the same key again: the same message, not a new one
+            return SendResult(id=wa_id, timestamp=self._sent[wa_id]["timestamp"])
+        if message.type == "TEXT" and not (message.body or "").strip():
+            raise PermanentEngineError("empty text message")
+        record = {
+            "id": wa_id, "to": message.to.wa_id, "type": message.type, "body": message.body,
+            "quotedId": message.quoted_id, "reactionTo": message.reaction_to,
+            "location": message.location and {"latitude": message.location.latitude,
+                                               "longitude": message.location.longitude},
+            "vcard": message.vcard,
+            "poll": message.poll and {"question": message.poll.question,
+                                      "options": message.poll.options},
+            "media": message.media and {"mimeType": message.media.mime_type,
+                                        "filename": message.media.filename},
+            "timestamp": time.time(), "ack": 1,
+        }
+        self._sent[wa_id] = record
+        await self.host.emit(Ack(id=wa_id, chat=message.to, ack=1))
+        self._later(self.ack_delay, self._ack(wa_id, message.to, 2))
+        return SendResult(id=wa_id, timestamp=record["timestamp"])
+
+    async def _ack(self, wa_id: str, chat: Peer, ack: int) -> None:
+        record = self._sent.get(wa_id)
+        if record is None or record["ack"] >= ack:
+            return
+        record["ack"] = ack
+        await self.host.emit(Ack(id=wa_id, chat=chat, ack=ack))
+
+    def _later(self, delay: float, coro: Any) -> None:
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            await coro
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def edit(self, chat: Peer, message_id: str, body: str) -> None:
+        self._require_ready()
+        self._owned(message_id)["body"] = body
+
+    async def revoke(self, chat: Peer, message_id: str) -> None:
+        self._require_ready()
+        self._owned(message_id)["revoked"] = True
+
+    def _owned(self, message_id: str) -> dict[str, Any]:
+        if message_id not in self._sent:
+            raise PermanentEngineError(f"no message {message_id} sent by this session")
+        return self._sent[message_id]
+
+    async def mark_read(self, chat: Peer, message_ids: list[str]) -> None:
+        self._require_ready()
+
+    async def typing(self, chat: Peer, on: bool) -> None:
+        self._require_ready()
+
+    async def profile_picture(self, peer: Peer) -> str | None:
+        return None
+
+    async def set_blocked(self, peer: Peer, blocked: bool) -> None:
+        self._require_ready()
+        await self.host.emit(BlockChanged(peer=peer, blocked=blocked))
+
+    async def download_media(self, media: Media) -> bytes:
+        if media.data is None:
+            raise PermanentEngineError("the simulator keeps media inline only")
+        return media.data
+
+    # -- the customer's phone -------------------------------------------------------------
+
+    async def outbox(self, to: str | None = None) -> list[dict[str, Any]]:
+        """What the business sent (optionally to one customer phone), oldest first."""
+        records = sorted(self._sent.values(), key=lambda r: r["timestamp"])
+        if to:
+            wa_id = customer(to).wa_id
+            records = [r for r in records if r["to"] == wa_id]
+        return records
+
+    async def simulate(self, action: str, **payload: Any) -> dict[str, Any]:
+        """Play the customer (or the phone): scan, message, read, react, edit, revoke,
+        logout, identity, block."""
+        handler = getattr(self, f"_sim_{action}", None)
+        if handler is None:
+            raise PermanentEngineError(f"unknown simulator action {action!r}")
+        return await handler(**payload)
+
+    async def _sim_scan(self) -> dict[str, Any]:
+        await self._become_ready()
+        return {"phone": self.me.phone}
+
+    async def _sim_qr(self) -> dict[str, Any]:
+        await self._next_qr()
+        return {"attempt": self._qr_attempt}
+
+    async def _sim_message(
+        self, phone: str, type: str = "TEXT", body: str | None = None, name: str | None = None,
+        id: str | None = None, timestamp: float | None = None, media: dict[str, Any] | None = None,
+        location: dict[str, Any] | None = None, vcard: str | None = None,
+        poll: dict[str, Any] | None = None, quoted_id: str | None = None,
+        reaction_to: str | None = None, from_me: bool = False, lid: str | None = None,
+    ) -> dict[str, Any]:
+        self._require_ready()
+        self._counter += 1
+        who = customer(phone, name)
+        if lid:
+            who = Peer(wa_id=lid, phone=None, name=name)
+        message_id = id or f"SIMIN{self._counter:08d}"
+        event = InboundMessage(
+            id=message_id, chat=who, sender=self.me if from_me else who, from_me=from_me,
+            type=type,  # type: ignore[arg-type]
+            timestamp=timestamp if timestamp is not None else time.time(), body=body,
+            media=media and Media(mime_type=media["mimeType"], filename=media.get("filename"),
+                                  data=base64.b64decode(media["data"]),
+                                  size=len(base64.b64decode(media["data"]))),
+            location=location and Location(**location), vcard=vcard,
+            poll=poll and Poll(question=poll["question"], options=list(poll["options"]),
+                               selectable_count=int(poll.get("selectableCount", 1))),
+            quoted_id=quoted_id, reaction_to=reaction_to,
+        )
+        await self.host.emit(event)
+        return {"id": message_id}
+
+    async def _sim_read(self, phone: str) -> dict[str, Any]:
+        who = customer(phone)
+        read = [r["id"] for r in self._sent.values() if r["to"] == who.wa_id and r["ack"] < 3]
+        for wa_id in read:
+            await self._ack(wa_id, who, 3)
+        return {"read": read}
+
+    async def _sim_react(self, phone: str, message_id: str, emoji: str) -> dict[str, Any]:
+        who = customer(phone)
+        await self.host.emit(Reaction(message_id=message_id, chat=who, sender=who, emoji=emoji,
+                                      timestamp=time.time()))
+        return {}
+
+    async def _sim_edit(self, phone: str, message_id: str, body: str) -> dict[str, Any]:
+        await self.host.emit(Edited(id=message_id, chat=customer(phone), body=body,
+                                    timestamp=time.time()))
+        return {}
+
+    async def _sim_revoke(self, phone: str, message_id: str) -> dict[str, Any]:
+        who = customer(phone)
+        await self.host.emit(Revoked(id=message_id, chat=who, by=who))
+        return {}
+
+    async def _sim_logout(self) -> dict[str, Any]:
+        await self.logout()
+        return {}
+
+    async def _sim_identity(self, lid: str, phone: str) -> dict[str, Any]:
+        await self.host.emit(IdentityMapped(lid=lid, phone=phone))
+        return {}
+
+
+@hookimpl
+def wacc_engines() -> dict[str, Any]:
+    return {"simulator": SimulatorEngine}

@@ -1,0 +1,164 @@
+"""Outbound: a message is written PENDING, then a durable job sends it, once.
+
+The job claims the row with a conditional write (``claimed_at``), asks the session's
+`wa` process to send it (which paces sends per session), and records WhatsApp's id.
+Transient failures (the session is offline, a 5xx, a rate limit) release the claim and
+retry later with backoff, for up to WACC_WA_SEND_RETRY_HOURS; permanent ones mark the
+message FAILED with the reason. A send interrupted by a crash keeps its claim and is
+not repeated: it is marked FAILED ("interrupted") by the sweeper instead, because
+sending twice is worse than asking an agent to resend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from wacc.bus import Bus, org_topic
+from wacc.contacts.tables import Contact
+from wacc.conversations.tables import Conversation
+from wacc.engines.contract import (
+    EngineError,
+    Location,
+    Media,
+    NotConnectedError,
+    OutboundMessage,
+    Peer,
+    Poll,
+)
+from wacc.lib.clock import utcnow
+from wacc.logs import get_logger
+from wacc.messages.tables import Message, MessageStatus
+from wacc.sessions.rpc import SessionRpc
+from wacc.storage import MediaStore
+
+log = get_logger(__name__)
+
+INTERRUPTED_AFTER = timedelta(minutes=10)
+
+
+@dataclass
+class Outcome:
+    state: str  # sent | retry | failed | skipped
+    delay: float = 0.0
+    detail: str = ""
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(300, 5 * 2 ** min(attempt, 6)))
+
+
+async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
+                  attempt: int = 0, retry_hours: int = 24) -> Outcome:
+    row = await Message.select().where(Message.id == message_id).output(load_json=True).first()
+    if row is None or row["status"] != MessageStatus.PENDING.value or row["direction"] != "OUTBOUND":
+        return Outcome("skipped", detail="not a pending outbound message")
+    claimed = await Message.update({Message.claimed_at: utcnow()}).where(
+        (Message.id == message_id) & Message.claimed_at.is_null()
+        & (Message.status == MessageStatus.PENDING.value)
+    ).returning(Message.id)
+    if not claimed:
+        return Outcome("skipped", detail="another sender has it")
+    try:
+        outbound = await _build(row, media)
+        result = await rpc.call(row["session"], "send",
+                                message=msgspec.to_builtins(outbound))
+    except NotConnectedError as exc:
+        return await _retry_or_fail(bus, row, attempt, retry_hours, f"session offline: {exc}")
+    except EngineError as exc:
+        if exc.permanent:
+            return await _fail(bus, row, str(exc))
+        return await _retry_or_fail(bus, row, attempt, retry_hours, str(exc))
+    await _record_sent(bus, row, result["id"])
+    return Outcome("sent", detail=result["id"])
+
+
+async def _build(row: dict[str, Any], media_store: MediaStore) -> OutboundMessage:
+    conversation = await Conversation.select(Conversation.contact).where(
+        Conversation.id == row["conversation"]).first()
+    assert conversation is not None
+    contact = await Contact.select(Contact.whatsapp_id, Contact.phone_number, Contact.lid).where(
+        Contact.id == conversation["contact"]).first()
+    assert contact is not None
+    meta = row["metadata"] or {}
+    media = None
+    if row["media_url"]:
+        data = media_store.path(row["media_url"]).read_bytes()
+        media = Media(mime_type=row["media_mime_type"] or "application/octet-stream",
+                      filename=(meta.get("media") or {}).get("filename"), data=data,
+                      size=len(data))
+    loc = meta.get("location")
+    poll = meta.get("poll")
+    return OutboundMessage(
+        idempotency_key=row["id"],
+        to=Peer(wa_id=contact["whatsapp_id"], phone=contact["phone_number"] or None),
+        type=row["type"], body=row["body"], media=media,
+        location=Location(**loc) if loc else None, vcard=meta.get("vcard"),
+        poll=Poll(question=poll["question"], options=poll["options"],
+                  selectable_count=poll.get("selectableCount", 1)) if poll else None,
+        quoted_id=meta.get("quotedId"), reaction_to=meta.get("reactionTo"),
+        template=meta.get("template"), interactive=meta.get("interactive"),
+    )
+
+
+async def _retry_or_fail(bus: Bus, row: dict[str, Any], attempt: int, retry_hours: int,
+                         reason: str) -> Outcome:
+    if utcnow() - row["created_at"] > timedelta(hours=retry_hours):
+        return await _fail(bus, row, f"not sent within {retry_hours} h: {reason}")
+    await Message.update({Message.claimed_at: None, Message.error: reason[:500]}).where(
+        Message.id == row["id"])
+    return Outcome("retry", delay=_backoff(attempt), detail=reason)
+
+
+async def _fail(bus: Bus, row: dict[str, Any], reason: str) -> Outcome:
+    await Message.update({Message.status: MessageStatus.FAILED.value, Message.ack_status: -1,
+                          Message.error: reason[:500]}).where(Message.id == row["id"])
+    await bus.publish(org_topic(row["organization"]), {
+        "type": "message:ack", "messageId": row["id"], "conversationId": row["conversation"],
+        "ack": -1, "status": "FAILED", "error": reason[:500]})
+    return Outcome("failed", detail=reason)
+
+
+async def fail(bus: Bus, message_id: str, reason: str) -> None:
+    row = await Message.select().where(Message.id == message_id).first()
+    if row is not None and row["status"] == MessageStatus.PENDING.value:
+        await _fail(bus, row, reason)
+
+
+async def _record_sent(bus: Bus, row: dict[str, Any], wa_id: str) -> None:
+    # The engine may have reported our own message back (as from_me) before we got
+    # here; that copy is the same message, so it gives way to this row.
+    await Message.delete().where(
+        (Message.session == row["session"]) & (Message.whatsapp_message_id == wa_id)
+        & (Message.id != row["id"]))
+    await Message.update({
+        Message.whatsapp_message_id: wa_id, Message.status: MessageStatus.SENT.value,
+        Message.error: None,
+    }).where((Message.id == row["id"]) & (Message.status == MessageStatus.PENDING.value))
+    await Message.update({Message.ack_status: 1}).where(
+        (Message.id == row["id"]) & Message.ack_status.is_null())
+    await bus.publish(org_topic(row["organization"]), {
+        "type": "message:ack", "messageId": row["id"], "conversationId": row["conversation"],
+        "ack": 1, "status": "SENT"})
+
+
+async def pending_for_session(session_id: str) -> list[str]:
+    rows = await Message.select(Message.id).where(
+        (Message.session == session_id) & (Message.status == MessageStatus.PENDING.value)
+        & (Message.direction == "OUTBOUND") & Message.claimed_at.is_null()
+    ).order_by(Message.created_at)
+    return [r["id"] for r in rows]
+
+
+async def sweep_interrupted(bus: Bus) -> int:
+    """Mark sends that were claimed long ago and never finished as failed."""
+    rows = await Message.select(Message.id).where(
+        (Message.status == MessageStatus.PENDING.value) & Message.claimed_at.is_not_null()
+        & (Message.claimed_at < utcnow() - INTERRUPTED_AFTER))
+    for row in rows:
+        await fail(bus, row["id"], "interrupted during sending; not retried to avoid a duplicate — "
+                   "check the phone and resend if needed")
+    return len(rows)

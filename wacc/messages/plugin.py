@@ -1,0 +1,37 @@
+"""The messages feature's hooks: the API and the outbound send job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wacc.messages import outbound
+from wacc.messages.controllers import MessageController
+from wacc.messages.services import SEND_JOB
+from wacc.plugins.spec import hookimpl
+
+
+@hookimpl
+def wacc_controllers() -> list[Any]:
+    return [MessageController]
+
+
+@hookimpl
+def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+    retry_hours = runtime.settings.whatsapp.send_retry_hours
+
+    @jobs.register(SEND_JOB)
+    def send_message(message_id: str, attempt: int = 0) -> str:
+        outcome = run(outbound.deliver(runtime.rpc, runtime.bus, runtime.media, message_id,
+                                       attempt=attempt, retry_hours=retry_hours))
+        if outcome.state == "retry":
+            jobs.enqueue(SEND_JOB, message_id, attempt + 1, delay=outcome.delay)
+        return outcome.state
+
+    @jobs.register("messages.sweep_interrupted")
+    def sweep_interrupted() -> int:
+        return run(outbound.sweep_interrupted(runtime.bus))
+
+
+@hookimpl
+def wacc_schedule() -> list[Any]:
+    return [("*/5 * * * *", "messages.sweep_interrupted")]

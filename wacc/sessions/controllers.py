@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import segno
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.response import ServerSentEvent
+
+from wacc.bus import org_topic
+from wacc.http.deps import principal_of, runtime_of
+from wacc.http.params import SessionId
+from wacc.lib.errors import NotFoundError, ValidationError
+from wacc.messages import services as messages
+from wacc.messages.schemas import MessageOut, SendToPhone
+from wacc.sessions import services
+from wacc.sessions.schemas import (
+    PairingIn,
+    PairingOut,
+    QrOut,
+    SessionCreate,
+    SessionOut,
+    SessionUpdate,
+    SimulateIn,
+)
+
+_SESSION_EVENTS = ("session:status", "session:qr", "session:pairing_code")
+
+
+class SessionController(Controller):
+    path = "/whatsapp/sessions"
+    tags = ["WhatsApp sessions"]
+    opt = {"resource": "session"}
+
+    @get("/", opt={"permission": "read:sessions"})
+    async def list_sessions(self, request: Request) -> list[SessionOut]:
+        return await services.list_sessions(principal_of(request))
+
+    @post("/", opt={"permission": "write:sessions"}, status_code=201)
+    async def create_session(self, request: Request, data: SessionCreate) -> SessionOut:
+        """Add a session (engine simulator, web or cloud); it connects unless ``connect``
+        is false. Watch its QR code at /qr or on /events."""
+        rt = runtime_of(request)
+        return await services.create(principal_of(request), data, set(rt.engines), rt.keyring)
+
+    @get("/events", opt={"permission": "read:sessions"})
+    async def session_events(self, request: Request) -> ServerSentEvent:
+        """Server-sent events: status, QR and pairing-code changes of this organization's
+        sessions, as they happen."""
+        principal = principal_of(request)
+        bus = runtime_of(request).bus
+
+        async def stream() -> AsyncIterator[dict[str, Any]]:
+            async with bus.subscribe(org_topic(principal.organization_id)) as events:
+                async for _, payload in events:
+                    if payload.get("type") in _SESSION_EVENTS:
+                        yield {"event": payload["type"], "data": _json(payload)}
+
+        return ServerSentEvent(stream())
+
+    @get("/{sessionId:str}", opt={"permission": "read:sessions"})
+    async def get_session(self, request: Request, session_id: SessionId) -> SessionOut:
+        return await services.get(principal_of(request), session_id)
+
+    @patch("/{sessionId:str}", opt={"permission": "write:sessions"})
+    async def update_session(self, request: Request, session_id: SessionId,
+                             data: SessionUpdate) -> SessionOut:
+        rt = runtime_of(request)
+        return await services.update(principal_of(request), session_id, data, rt.keyring)
+
+    @delete("/{sessionId:str}", opt={"permission": "write:sessions"}, status_code=204)
+    async def delete_session(self, request: Request, session_id: SessionId) -> None:
+        """Log the phone out, wipe the session's browser profile and delete it."""
+        rt = runtime_of(request)
+        await services.delete(principal_of(request), session_id, rt.rpc, rt.settings.data_path)
+
+    @get("/{sessionId:str}/qr", opt={"permission": "read:sessions"},
+         responses=None)
+    async def get_qr(self, request: Request, session_id: SessionId,
+                     format: str = "json") -> Response[Any]:  # noqa: A002
+        """The current QR code: ``?format=png`` for an image, else JSON with the raw string."""
+        status, code = await services.qr(principal_of(request), session_id)
+        if format == "png":
+            if not code:
+                raise NotFoundError("No QR code right now (session status: " + status + ")")
+            image = segno.make(code, error="l")
+            import io
+
+            buffer = io.BytesIO()
+            image.save(buffer, kind="png", scale=6, border=2)
+            return Response(buffer.getvalue(), media_type="image/png")
+        if format != "json":
+            raise ValidationError.field("format", "json or png")
+        return Response(QrOut(status=status, qr=code))
+
+    @post("/{sessionId:str}/connect", opt={"permission": "write:sessions", "audit": "session.connect"},
+          status_code=200)
+    async def connect(self, request: Request, session_id: SessionId) -> SessionOut:
+        return await services.set_desired(principal_of(request), session_id, True)
+
+    @post("/{sessionId:str}/disconnect",
+          opt={"permission": "write:sessions", "audit": "session.disconnect"}, status_code=200)
+    async def disconnect(self, request: Request, session_id: SessionId) -> SessionOut:
+        """Stop the session, keeping its login (connect again needs no QR)."""
+        return await services.set_desired(principal_of(request), session_id, False)
+
+    @post("/{sessionId:str}/pairing-code",
+          opt={"permission": "write:sessions", "audit": "session.pairing_code"}, status_code=200)
+    async def pairing_code(self, request: Request, session_id: SessionId,
+                           data: PairingIn) -> PairingOut:
+        """Log in by phone number: type the returned code on the phone."""
+        rt = runtime_of(request)
+        code = await services.command(principal_of(request), session_id, rt.rpc,
+                                      "request_pairing_code", phone=data.phone)
+        return PairingOut(code=code)
+
+    @post("/{sessionId:str}/messages", opt={"permission": "write:messages", "resource": "message"},
+          status_code=201)
+    async def send_to_phone(self, request: Request, session_id: SessionId,
+                            data: SendToPhone) -> Response[MessageOut]:
+        """Send to a phone number (E.164) through this session; queued, then sent once.
+        Repeat a request with the same ``idempotencyKey`` safely: you get the first one."""
+        rt = runtime_of(request)
+        out, created = await messages.queue_to_phone(
+            principal_of(request), session_id, data.to, data, jobs=rt.jobs, bus=rt.bus,
+            media=rt.media)
+        return Response(out, status_code=201 if created else 200)
+
+    @post("/{sessionId:str}/simulator", opt={"permission": "write:sessions",
+                                              "audit": "session.simulate"}, status_code=200)
+    async def simulate(self, request: Request, session_id: SessionId,
+                       data: SimulateIn) -> dict[str, Any]:
+        """The simulator's customer phone: scan, message, read, react, edit, revoke,
+        logout, identity (simulator sessions only)."""
+        principal = principal_of(request)
+        if await services.engine_of(principal, session_id) != "simulator":
+            raise ValidationError.field("sessionId", "not a simulator session")
+        rt = runtime_of(request)
+        return await services.command(principal, session_id, rt.rpc, "simulate",
+                                      action=data.action, **data.payload)
+
+    @get("/{sessionId:str}/simulator/outbox", opt={"permission": "read:sessions"})
+    async def simulator_outbox(self, request: Request, session_id: SessionId,
+                               to: str | None = None) -> list[dict[str, Any]]:
+        """What the business sent, as the simulated customers' phones received it."""
+        principal = principal_of(request)
+        if await services.engine_of(principal, session_id) != "simulator":
+            raise ValidationError.field("sessionId", "not a simulator session")
+        rt = runtime_of(request)
+        return await services.command(principal, session_id, rt.rpc, "outbox", to=to)
+
+
+def _json(payload: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(payload, default=str)

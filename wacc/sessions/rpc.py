@@ -1,0 +1,86 @@
+"""Commands to a running session, across processes.
+
+A session's engine lives in exactly one `wa` process (the lease holder). Web and worker
+processes reach it through a small HTTP listener that process runs (address in the
+lease row), authenticated with a token derived from the master key. Embedded and
+scaled mode use the same path; only the address differs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import msgspec
+from litestar import Litestar, Request, post
+from litestar.exceptions import NotAuthorizedException
+
+from wacc.engines.contract import EngineError, NotConnectedError, PermanentEngineError, TransientEngineError
+from wacc.lib.clock import utcnow
+from wacc.security.crypto import Keyring
+from wacc.sessions.tables import SessionLease
+
+HEADER = "X-Wacc-Rpc"
+_PURPOSE = "wacc wa rpc v1"
+TIMEOUT = httpx.Timeout(connect=3.0, read=120.0, write=30.0, pool=5.0)
+
+Dispatcher = Callable[[str, str, dict[str, Any]], Awaitable[Any]]
+
+
+def rpc_token(keyring: Keyring) -> str:
+    return base64.urlsafe_b64encode(keyring.derive(_PURPOSE)).decode()
+
+
+def make_rpc_app(keyring: Keyring, dispatch: Dispatcher) -> Litestar:
+    """The listener a `wa` process runs: POST /rpc/{session}/{method} with JSON args."""
+    token = rpc_token(keyring)
+
+    @post("/rpc/{session_id:str}/{method:str}", status_code=200)
+    async def call(request: Request, session_id: str, method: str) -> dict[str, Any]:
+        if not hmac.compare_digest(request.headers.get(HEADER, ""), token):
+            raise NotAuthorizedException()
+        args = msgspec.json.decode(await request.body()) if await request.body() else {}
+        try:
+            result = await dispatch(session_id, method, args)
+        except NotConnectedError as exc:
+            return {"error": {"kind": "not_connected", "message": str(exc)}}
+        except EngineError as exc:
+            kind = "permanent" if exc.permanent else "transient"
+            return {"error": {"kind": kind, "message": str(exc), "code": exc.code}}
+        return {"result": msgspec.to_builtins(result)}
+
+    return Litestar(route_handlers=[call], openapi_config=None, debug=False)
+
+
+class SessionRpc:
+    """Client side: find the session's process and call it."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._token = rpc_token(keyring)
+
+    async def call(self, session_id: str, method: str, **args: Any) -> Any:
+        lease = await SessionLease.select(SessionLease.rpc_url).where(
+            (SessionLease.session == session_id) & (SessionLease.expires_at > utcnow())
+        ).first()
+        if lease is None:
+            raise NotConnectedError("the session is not running in any wa process")
+        try:
+            async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+                response = await client.post(
+                    f"{lease['rpc_url']}/rpc/{session_id}/{method}",
+                    content=msgspec.json.encode(args), headers={HEADER: self._token},
+                )
+        except httpx.HTTPError as exc:
+            raise NotConnectedError(f"the session's wa process did not answer ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise TransientEngineError(f"wa process answered {response.status_code}")
+        body = response.json()
+        error = body.get("error")
+        if error:
+            cls = {"not_connected": NotConnectedError, "permanent": PermanentEngineError}.get(
+                error["kind"], TransientEngineError)
+            raise cls(error["message"], code=error.get("code", ""))
+        return body["result"]

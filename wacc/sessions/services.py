@@ -1,0 +1,149 @@
+"""WhatsApp sessions: create, list, connect, disconnect, delete, QR — scoped to the
+caller's organization. The engine itself runs in a `wa` process (manager.py); these
+services record what the user wants and ask that process through SessionRpc."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from wacc.engines.contract import EngineError, NotConnectedError
+from wacc.http.principal import Principal
+from wacc.lib.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+from wacc.lib.ids import new_id
+from wacc.security.crypto import Keyring
+from wacc.sessions.rpc import SessionRpc
+from wacc.sessions.schemas import SessionCreate, SessionOut, SessionUpdate
+from wacc.sessions.tables import SessionStatus, WhatsAppSession
+
+CREDENTIALS_CONTEXT = "whatsapp_session.credentials"
+MAX_SETTINGS_BYTES = 16_384
+
+
+def _out(row: dict[str, Any]) -> SessionOut:
+    settings = row["settings"]
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    return SessionOut(
+        id=row["id"], name=row["name"], engine=row["engine"], status=row["status"],
+        desired_state=row["desired_state"], phone_number=row["phone_number"],
+        has_qr=bool(row["qr_code"]), last_seen=row["last_seen"], last_error=row["last_error"],
+        settings=settings or {}, created_at=row["created_at"],
+    )
+
+
+async def _row(principal: Principal, session_id: str) -> dict[str, Any]:
+    row = await WhatsAppSession.select().where(
+        (WhatsAppSession.id == session_id)
+        & (WhatsAppSession.organization == principal.organization_id)
+    ).first()
+    if row is None:
+        raise NotFoundError("Session not found")
+    return row
+
+
+def _check_settings(settings: dict[str, Any], field: str) -> None:
+    if len(msgspec.json.encode(settings)) > MAX_SETTINGS_BYTES:
+        raise ValidationError.field(field, f"larger than {MAX_SETTINGS_BYTES} bytes")
+
+
+async def create(principal: Principal, data: SessionCreate, engines: set[str],
+                 keyring: Keyring) -> SessionOut:
+    if data.engine not in engines:
+        raise ValidationError.field(
+            "engine", f"unknown engine {data.engine!r}; installed: {', '.join(sorted(engines))}")
+    _check_settings(data.settings, "settings")
+    _check_settings(data.credentials, "credentials")
+    session_id = new_id()
+    creds = (keyring.encrypt(msgspec.json.encode(data.credentials).decode(), CREDENTIALS_CONTEXT)
+             if data.credentials else None)
+    await WhatsAppSession.insert(WhatsAppSession(
+        id=session_id, organization=principal.organization_id, name=data.name.strip(),
+        engine=data.engine, settings=data.settings, credentials=creds,
+        desired_state=(SessionStatus.CONNECTED if data.connect else SessionStatus.DISCONNECTED).value,
+        status=(SessionStatus.LOADING if data.connect else SessionStatus.DISCONNECTED).value,
+    ))
+    return _out(await _row(principal, session_id))
+
+
+async def list_sessions(principal: Principal) -> list[SessionOut]:
+    rows = await WhatsAppSession.select().where(
+        WhatsAppSession.organization == principal.organization_id
+    ).order_by(WhatsAppSession.created_at)
+    return [_out(r) for r in rows]
+
+
+async def get(principal: Principal, session_id: str) -> SessionOut:
+    return _out(await _row(principal, session_id))
+
+
+async def update(principal: Principal, session_id: str, data: SessionUpdate,
+                 keyring: Keyring) -> SessionOut:
+    await _row(principal, session_id)
+    values: dict[Any, Any] = {}
+    if data.name is not None:
+        values[WhatsAppSession.name] = data.name.strip()
+    if data.settings is not None:
+        _check_settings(data.settings, "settings")
+        values[WhatsAppSession.settings] = data.settings
+    if data.credentials is not None:
+        _check_settings(data.credentials, "credentials")
+        values[WhatsAppSession.credentials] = keyring.encrypt(
+            msgspec.json.encode(data.credentials).decode(), CREDENTIALS_CONTEXT)
+    if values:
+        await WhatsAppSession.update(values).where(WhatsAppSession.id == session_id)
+    return await get(principal, session_id)
+
+
+async def set_desired(principal: Principal, session_id: str, connected: bool) -> SessionOut:
+    row = await _row(principal, session_id)
+    desired = SessionStatus.CONNECTED if connected else SessionStatus.DISCONNECTED
+    values: dict[Any, Any] = {WhatsAppSession.desired_state: desired.value}
+    if connected and row["status"] in (SessionStatus.DISCONNECTED.value, SessionStatus.FAILED.value):
+        values[WhatsAppSession.status] = SessionStatus.LOADING.value
+        values[WhatsAppSession.last_error] = None
+    await WhatsAppSession.update(values).where(WhatsAppSession.id == session_id)
+    return await get(principal, session_id)
+
+
+async def delete(principal: Principal, session_id: str, rpc: SessionRpc, data_dir: Path) -> None:
+    """Log the phone out (when running), wipe the session's files, delete it (its
+    conversations and messages go with it)."""
+    await _row(principal, session_id)
+    await WhatsAppSession.update({WhatsAppSession.desired_state: "DISCONNECTED"}).where(
+        WhatsAppSession.id == session_id)
+    with contextlib.suppress(EngineError):
+        await rpc.call(session_id, "logout")
+    await WhatsAppSession.delete().where(WhatsAppSession.id == session_id)
+    profile = data_dir / "sessions" / session_id
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+async def qr(principal: Principal, session_id: str) -> tuple[str, str | None]:
+    row = await _row(principal, session_id)
+    return row["status"], row["qr_code"]
+
+
+async def command(principal: Principal, session_id: str, rpc: SessionRpc, method: str,
+                  **args: Any) -> Any:
+    """Run an engine command on the session's process; clear errors when it can't."""
+    row = await _row(principal, session_id)
+    try:
+        return await rpc.call(session_id, method, **args)
+    except NotConnectedError as exc:
+        if row["desired_state"] != SessionStatus.CONNECTED.value:
+            raise ConflictError("The session is disconnected; connect it first") from None
+        raise ServiceUnavailableError(f"The session is not running yet: {exc}") from None
+    except EngineError as exc:
+        if exc.permanent:
+            raise ValidationError(str(exc), [{"field": "engine", "message": str(exc)}]) from None
+        raise ServiceUnavailableError(str(exc)) from None
+
+
+async def engine_of(principal: Principal, session_id: str) -> str:
+    return (await _row(principal, session_id))["engine"]
