@@ -77,7 +77,7 @@ class SessionController(Controller):
     @get("/{sessionId:str}/qr", opt={"permission": "read:sessions"},
          responses=None)
     async def get_qr(self, request: Request, session_id: SessionId,
-                     format: str = "json") -> Response[Any]:  # noqa: A002
+                     format: str = "json") -> Response[Any]:
         """The current QR code: ``?format=png`` for an image, else JSON with the raw string."""
         status, code = await services.qr(principal_of(request), session_id)
         if format == "png":
@@ -148,6 +148,35 @@ class SessionController(Controller):
             raise ValidationError.field("sessionId", "not a simulator session")
         rt = runtime_of(request)
         return await services.command(principal, session_id, rt.rpc, "outbox", to=to)
+
+
+class EngineWebhookController(Controller):
+    """Where an engine's provider calls us (the Cloud API's webhook). Public: the engine
+    checks the provider's signature; nothing reaches the pipeline without it."""
+
+    path = "/whatsapp/sessions/{sessionId:str}/webhook"
+    tags = ["WhatsApp sessions"]
+    opt = {"public": True, "no_rate_limit": True, "no_audit": True}
+
+    @get("/")
+    async def verify_webhook(self, request: Request, session_id: SessionId) -> Response[str]:
+        """The provider's subscription handshake (hub.mode / hub.verify_token / hub.challenge)."""
+        rt = runtime_of(request)
+        challenge = await services.webhook_call(
+            rt.rpc, session_id, "subscribe", params=dict(request.query_params))
+        return Response(str(challenge), media_type="text/plain")
+
+    @post("/", status_code=200, request_max_body_size=4 * 1024 * 1024)
+    async def receive_webhook(self, request: Request, session_id: SessionId) -> dict[str, Any]:
+        """A provider event (messages, statuses), signed with X-Hub-Signature-256."""
+        import base64
+
+        rt = runtime_of(request)
+        body = await request.body()
+        count = await services.webhook_call(
+            rt.rpc, session_id, "webhook", body=base64.b64encode(body).decode(),
+            signature=request.headers.get("x-hub-signature-256"))
+        return {"received": count}
 
 
 def _json(payload: dict[str, Any]) -> str:

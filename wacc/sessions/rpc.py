@@ -74,7 +74,8 @@ class SessionRpc:
                     content=msgspec.json.encode(args), headers={HEADER: self._token},
                 )
         except httpx.HTTPError as exc:
-            raise NotConnectedError(f"the session's wa process did not answer ({type(exc).__name__})") from None
+            reason = type(exc).__name__
+            raise NotConnectedError(f"the session's wa process did not answer ({reason})") from None
         if response.status_code != 200:
             raise TransientEngineError(f"wa process answered {response.status_code}")
         body = response.json()

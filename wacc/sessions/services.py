@@ -145,5 +145,28 @@ async def command(principal: Principal, session_id: str, rpc: SessionRpc, method
         raise ServiceUnavailableError(str(exc)) from None
 
 
+async def webhook_call(rpc: SessionRpc, session_id: str, method: str, **args: Any) -> Any:
+    """Hand a provider's webhook to the session's engine. A forged or malformed one is
+    refused (401/400); while the session is not running we answer 503 so the provider
+    retries later (Meta keeps retrying for days)."""
+    from wacc.lib.errors import AuthenticationError, AuthorizationError
+
+    exists = await WhatsAppSession.exists().where(WhatsAppSession.id == session_id)
+    if not exists:
+        raise NotFoundError("Session not found")
+    try:
+        return await rpc.call(session_id, method, **args)
+    except NotConnectedError:
+        raise ServiceUnavailableError("The session is not running; retry later") from None
+    except EngineError as exc:
+        if not exc.permanent:
+            raise ServiceUnavailableError(str(exc)) from None
+        if exc.code == "BAD_SIGNATURE":
+            raise AuthenticationError(str(exc)) from None
+        if exc.code == "FORBIDDEN":
+            raise AuthorizationError(str(exc)) from None
+        raise ValidationError(str(exc), [{"field": "body", "message": str(exc)}]) from None
+
+
 async def engine_of(principal: Principal, session_id: str) -> str:
     return (await _row(principal, session_id))["engine"]
