@@ -1,1 +1,1 @@
-"""cli."""
+"""The `wacc` command line (entry point: wacc.cli.main:run)."""

@@ -12,7 +12,6 @@ import importlib
 import os
 
 from wacc.config import Settings
-from wacc.logs import configure_logging
 
 ROLES = ("web", "worker", "scheduler", "wa")
 
@@ -23,6 +22,7 @@ EXIT_CONFIG = getattr(os, "EX_CONFIG", 78)
 
 def run_role(name: str, settings: Settings, supervisor_pid: int | None = None) -> None:
     """Run role *name* in this process until it is told to stop (SIGTERM/SIGINT).
+    Logging is the caller's to configure (with ``role=name``).
 
     Run alone (one machine of several), it applies pending migrations first; that is
     safe when several start at once, since migrating takes a lock. Under the supervisor,
@@ -32,7 +32,6 @@ def run_role(name: str, settings: Settings, supervisor_pid: int | None = None) -
         raise ValueError(f"unknown role {name!r}")
     from wacc.roles.common import follow_supervisor, migrate
 
-    configure_logging(settings, role=name)
     if supervisor_pid is None:
         asyncio.run(migrate(settings))
     else:

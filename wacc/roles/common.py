@@ -13,6 +13,7 @@ import os
 import signal
 import sqlite3
 import sys
+import warnings
 from collections.abc import AsyncIterator
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -52,20 +53,25 @@ def database_location(settings: Settings) -> str:
 
 async def connect(settings: Settings) -> Engine:
     """Build the engine, bind every table to it and check that the database answers."""
-    engine = make_engine(settings)
-    bind(engine, ALL_TABLES)
-    try:
-        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
-            await open_engine(engine, settings)
-            await ping(engine)
-    except _CONNECT_ERRORS as exc:
-        with contextlib.suppress(Exception):
-            await close_engine(engine)
-        reason = "no answer" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
-        raise DatabaseUnavailable(
-            f"cannot reach the database at {database_location(settings)}: {reason}"
-        ) from exc
-    return engine
+    # Piccolo also warns, in colour and on lines of its own, when it cannot connect
+    # (PostgreSQL: already while building the engine); the error raised below says it once.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine = make_engine(settings)
+        bind(engine, ALL_TABLES)
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+                await open_engine(engine, settings)
+                await ping(engine)
+            return engine
+        except _CONNECT_ERRORS as exc:
+            with contextlib.suppress(Exception):
+                await close_engine(engine)
+            reason = "no answer" if isinstance(exc, TimeoutError) else str(exc)
+            raise DatabaseUnavailable(
+                f"cannot reach the database at {database_location(settings)}: "
+                f"{reason or type(exc).__name__}"
+            ) from exc
 
 
 @contextlib.asynccontextmanager

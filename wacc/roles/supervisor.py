@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from wacc.config import ConfigError, Settings
 from wacc.logs import get_logger
 from wacc.roles import EXIT_CONFIG, ROLES
-from wacc.roles.common import migrate
 from wacc.security.crypto import load_keyring
 
 log = get_logger(__name__)
@@ -49,6 +48,16 @@ def role_argv(role: str, settings: Settings) -> list[str]:
     if role == "web":  # `wacc run --host/--port` may have overridden the settings
         argv += ["--host", settings.http.host, "--port", str(settings.http.port)]
     return argv
+
+
+def _signal_name(exit_code: int | None) -> str | None:
+    """The signal that killed a process (asyncio reports it as a negative exit code)."""
+    if exit_code is None or exit_code >= 0:
+        return None
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return f"signal {-exit_code}"
 
 
 def restart_delay(failures: int, cap: float) -> float:
@@ -88,19 +97,24 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             started = loop.time()
-            child.process = await asyncio.create_subprocess_exec(
-                *child.argv, stdin=subprocess.DEVNULL, process_group=0
-            )
-            log.info("role started", child_role=child.role, pid=child.process.pid)
-            if self._stopping.is_set():  # the stop came while it was being started
-                self._terminate(child)
-            code = await child.process.wait()
+            code: int | None = None
+            try:
+                child.process = await asyncio.create_subprocess_exec(
+                    *child.argv, stdin=subprocess.DEVNULL, process_group=0
+                )
+            except OSError as exc:  # e.g. out of processes or memory: retry like a crash
+                log.error("role could not be started", child_role=child.role, error=str(exc))
+            else:
+                log.info("role started", child_role=child.role, pid=child.process.pid)
+                if self._stopping.is_set():  # the stop came while it was being started
+                    self._terminate(child)
+                code = await child.process.wait()
             if self._stopping.is_set():
                 log.info("role stopped", child_role=child.role, exit_code=code)
                 return
             if code == EXIT_CONFIG:
                 log.error("role has a configuration error; stopping wacc", child_role=child.role)
-                self.exit_code = code
+                self.exit_code = EXIT_CONFIG
                 self._stop()
                 return
             ran = loop.time() - started
@@ -108,7 +122,7 @@ class Supervisor:
             delay = restart_delay(child.failures, self.settings.supervisor.restart_max_seconds)
             log.warning(
                 "role exited; restarting", child_role=child.role, exit_code=code,
-                signal=signal.Signals(-code).name if code < 0 else None,
+                signal=_signal_name(code),
                 ran_seconds=round(ran, 1), restart_in_seconds=delay,
             )
             with contextlib.suppress(TimeoutError):
@@ -143,17 +157,33 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
 
 
+def _migrate() -> int:
+    """Apply migrations in a short-lived `wacc migrate`: loading every table and
+    migration costs some 30 MB, which would otherwise stay with the supervisor for good.
+    Its errors reach stderr as they are; its report becomes a log line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "wacc.cli.main", "migrate"], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, text=True, check=False,
+    )
+    if done.returncode == 0:
+        lines = done.stdout.strip().splitlines()
+        log.info("migrations applied", report=lines[-1].strip() if lines else "")
+    return done.returncode
+
+
 def supervise(settings: Settings) -> int:
     """Check what every role needs, migrate once, then start WACC_ROLES and keep them
-    running; returns the process exit code."""
+    running; returns the process exit code. (Logging is the caller's to configure.)"""
     roles = settings.supervisor.roles
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
-        raise ConfigError(f"WACC_ROLES: {'unknown role ' + repr(unknown[0]) if unknown else 'empty'}"
-                          f"; choose from {', '.join(ROLES)}")
+        problem = f"unknown role {unknown[0]!r}" if unknown else "no roles"
+        raise ConfigError(f"WACC_ROLES: {problem}; choose from {', '.join(ROLES)}")
     # Fail here, once and clearly, rather than in every role, restarting forever.
     load_keyring(settings)
-    asyncio.run(migrate(settings))
+    migrated = _migrate()
+    if migrated != 0:
+        return migrated
     if "web" in roles:
         log.info("wacc is starting", url=f"http://{settings.http.host}:{settings.http.port}",
                  roles=roles)

@@ -1,21 +1,46 @@
-"""The wa role: the WhatsApp session manager.
+"""The wa role: the WhatsApp session manager (wacc.sessions.manager).
 
-For now a placeholder that keeps a heartbeat, so the process model (supervision,
-restarts, draining) is in place before the engines arrive.
+It runs the sessions this process holds a lease on, listens for commands from web and
+worker processes, and reports in like every role. On SIGTERM it stops its sessions and
+releases their leases, so another `wa` process can take them over at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from wacc.app import make_plugin_manager
 from wacc.config import Settings
+from wacc.messages import outbound
+from wacc.messages.ingest import Pipeline
+from wacc.messages.services import SEND_JOB
 from wacc.roles.common import Heartbeat, database, stop_on_signals
+from wacc.runtime import Runtime
+from wacc.security.crypto import load_keyring
+from wacc.sessions.manager import SessionManager
 
 
 async def _run(settings: Settings) -> None:
     stop = stop_on_signals()
-    async with database(settings), Heartbeat("wa", settings.worker.heartbeat_seconds):
-        await stop.wait()
+    runtime = Runtime.build(settings, load_keyring(settings), make_plugin_manager(settings))
+
+    async def send_pending(session_id: str) -> None:
+        # Messages written while the session was down go out once it is ready.
+        for message_id in await outbound.pending_for_session(session_id):
+            runtime.jobs.enqueue(SEND_JOB, message_id)
+
+    manager = SessionManager(
+        engines=runtime.engines,
+        pipeline=Pipeline(runtime.bus, runtime.media, reopen=settings.whatsapp.reopen),
+        bus=runtime.bus, keyring=runtime.keyring, data_dir=settings.data_path,
+        lease_seconds=settings.whatsapp.lease_seconds, rpc_host=settings.whatsapp.rpc_host,
+        rpc_port=settings.whatsapp.rpc_port, on_ready=send_pending,
+    )
+    try:
+        async with database(settings), Heartbeat("wa", settings.worker.heartbeat_seconds):
+            await manager.serve(stop)
+    finally:
+        await runtime.bus.close()
 
 
 def main(settings: Settings) -> None:

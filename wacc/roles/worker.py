@@ -1,19 +1,23 @@
 """The worker role: a Huey consumer running the jobs that features register.
 
 Jobs are sync functions on Huey's worker threads; the async services they call run on
-one event loop in a background thread (AsyncBridge), which owns the database engine and
-the heartbeat. SIGTERM is Huey's graceful signal here: the consumer takes no new jobs
-and waits for the running ones (up to just under WACC_STOP_SECONDS) before exiting.
-SIGINT stops at once.
+one event loop in a background thread (AsyncBridge), which owns the database engine,
+the bus and the heartbeat. SIGTERM is Huey's graceful signal here: the consumer takes
+no new jobs and waits for the running ones (up to just under WACC_STOP_SECONDS) before
+exiting. SIGINT stops at once.
 """
 
 from __future__ import annotations
 
+from piccolo.engine.base import Engine
+
 from wacc.app import make_plugin_manager
 from wacc.config import Settings
 from wacc.db.engine import close_engine
-from wacc.queue import AsyncBridge, make_huey
+from wacc.queue import AsyncBridge
 from wacc.roles.common import Heartbeat, connect
+from wacc.runtime import Runtime
+from wacc.security.crypto import load_keyring
 
 # How long an idle worker thread may sleep between polls of an SQLite queue (Huey backs
 # off up to this). Redis is not polled: Huey blocks on it.
@@ -21,11 +25,14 @@ MAX_POLL_SECONDS = 1.0
 
 
 def main(settings: Settings) -> None:
-    huey = make_huey(settings)
     bridge = AsyncBridge()
-    make_plugin_manager(settings).call("wacc_tasks", huey=huey, run=bridge.run)
+    # Built without plugins, which would register the jobs with a `run` that refuses to
+    # run them; here they are registered with the bridge's.
+    runtime = Runtime.build(settings, load_keyring(settings))
+    make_plugin_manager(settings).call("wacc_tasks", jobs=runtime.jobs, run=bridge.run,
+                                       runtime=runtime)
     heartbeat = Heartbeat("worker", settings.worker.heartbeat_seconds)
-    engine = None
+    engine: Engine | None = None
 
     async def startup() -> None:
         nonlocal engine
@@ -34,10 +41,11 @@ def main(settings: Settings) -> None:
 
     async def shutdown() -> None:
         await heartbeat.stop()
+        await runtime.bus.close()
         if engine is not None:
             await close_engine(engine)
 
-    consumer = huey.create_consumer(
+    consumer = runtime.jobs.huey.create_consumer(
         workers=settings.worker.threads,
         worker_type="thread",
         # Recurring jobs come from the scheduler role, never from Huey's own periodic tasks.

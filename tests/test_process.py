@@ -1,0 +1,253 @@
+"""`wacc run` as a real process tree: it becomes healthy and ready, runs jobs enqueued
+from elsewhere on its worker, restarts a killed role, and drains in-flight requests and
+jobs on SIGTERM. Embedded (SQLite, SQLite queue) always; PostgreSQL + Redis as well when
+WACC_TEST_DATABASE_URL and WACC_TEST_REDIS_URL are set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PG_URL, REDIS_URL, _create_pg_database, _drop_pg_database, free_port
+from tests.test_cli import query, wacc_env, write_test_plugin
+from wacc.app import BUILTIN_PLUGINS
+from wacc.config import Settings, load_settings
+from wacc.plugins.manager import PluginManager
+from wacc.queue.jobs import Jobs
+from wacc.runtime import Runtime
+from wacc.security.crypto import encode_key, load_keyring, new_key
+
+pytestmark = pytest.mark.slow
+
+STOP_SECONDS = 15
+TIMING = {
+    "WACC_WORKER_HEARTBEAT_SECONDS": "1",
+    "WACC_RESTART_MAX_SECONDS": "2",
+    "WACC_STOP_SECONDS": str(STOP_SECONDS),
+    "WACC_HTTP_SHUTDOWN_SECONDS": "10",
+    "WACC_WORKER_THREADS": "2",
+}
+
+
+@dataclass
+class Deployment:
+    env: dict[str, str]
+    settings: Settings
+    database_url: str
+    url: str
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_test_plugin(tmp_path_factory.mktemp("plugins"))
+
+
+def _backends() -> list[str]:
+    return ["embedded", "scaled"] if PG_URL and REDIS_URL else ["embedded"]
+
+
+@pytest.fixture(params=_backends())
+async def deployment(request: pytest.FixtureRequest, tmp_path: Path,
+                     plugin_dir: Path) -> AsyncIterator[Deployment]:
+    port = free_port()
+    data = tmp_path / "data"
+    extra = {**TIMING, "WACC_HTTP_PORT": str(port)}
+    if request.param == "scaled":
+        url = await _create_pg_database()
+        # With a shared database the key must come from outside; `wacc run` never makes one.
+        extra |= {"WACC_REDIS_URL": REDIS_URL, "WACC_SECRET_KEY": encode_key(new_key())}
+    else:
+        url = f"sqlite:///{data / 'wacc.db'}"  # no key: the first `wacc run` makes it
+    env = wacc_env(data, url if request.param == "scaled" else "", plugin_dir=plugin_dir,
+                   **extra)
+    settings = load_settings({k: v for k, v in env.items() if k.startswith("WACC_")})
+    yield Deployment(env, settings, url, f"http://127.0.0.1:{port}", tmp_path / "wacc.log")
+    if request.param == "scaled":
+        await _drop_pg_database(url)
+
+
+@contextlib.contextmanager
+def running(env: dict[str, str], log: Path, *args: str) -> Any:
+    """`wacc run ARGS` in the background; killed with its roles if a test fails."""
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "wacc.cli.main", "run", *args],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            roles = role_pids(process.pid)
+            process.kill()
+            for pid in roles.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            process.wait()
+
+
+def role_pids(supervisor: int) -> dict[str, int]:
+    """The supervisor's children by role, from /proc (their command lines name it)."""
+    try:
+        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    except OSError:
+        return {}
+    found = {}
+    for pid in map(int, children):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"--role" in argv:
+                found[argv[argv.index(b"--role") + 1].decode()] = pid
+    return found
+
+
+async def eventually(check: Callable[[], Any], timeout: float, what: str, log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; log:\n{log.read_text()[-4000:]}")
+        await asyncio.sleep(0.05)
+
+
+def status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def jobs_of(settings: Settings, plugin_dir: Path) -> Jobs:
+    """The job queue as another process (the web role, say) sees it: wacc's own jobs and
+    the test plugin's, registered under the names the worker knows them by."""
+    runtime = Runtime.build(settings, load_keyring(settings),
+                            PluginManager(["none"], BUILTIN_PLUGINS))
+    spec = importlib.util.spec_from_file_location("wacc_test_plugin",
+                                                  plugin_dir / "wacc_test_plugin.py")
+    assert spec and spec.loader
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)  # not on sys.path: other tests never see it
+    plugin.wacc_tasks(jobs=runtime.jobs, run=None)
+    return runtime.jobs
+
+
+async def test_run_supervises_roles(deployment: Deployment, plugin_dir: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    d = deployment
+    started = time.monotonic()
+    with running(d.env, d.log) as supervisor:
+        await eventually(lambda: status(f"{d.url}/health") == 200, 60, "/health", d.log)
+        healthy = time.monotonic() - started
+        await eventually(lambda: status(f"{d.url}/health/ready") == 200, 60, "ready", d.log)
+        ready = time.monotonic() - started
+        with capsys.disabled():
+            print(f"\n[{'embedded' if d.settings.embedded else 'scaled'}] `wacc run`: "
+                  f"/health 200 after {healthy:.2f}s, /health/ready 200 after {ready:.2f}s")
+        assert set(role_pids(supervisor.pid)) == {"web", "worker", "scheduler", "wa"}
+        if d.settings.embedded:
+            assert (d.settings.data_path / "master.key").stat().st_mode & 0o777 == 0o600
+
+        # A job enqueued outside the worker (as the web role would) runs on the worker.
+        jobs = jobs_of(d.settings, plugin_dir)
+        assert jobs.enqueue("system.prune_heartbeats").get(blocking=True, timeout=30) == 0
+
+        # A killed role is started again, and the new process reports in.
+        worker = role_pids(supervisor.pid)["worker"]
+        os.kill(worker, signal.SIGKILL)
+        new_worker = await eventually(
+            lambda: (pid := role_pids(supervisor.pid).get("worker")) not in (None, worker)
+            and pid, 30, "a new worker", d.log)
+
+        async def new_worker_beats() -> bool:
+            rows = await query(d.database_url,
+                               "SELECT pid FROM role_heartbeat WHERE role = 'worker'")
+            return (new_worker,) in rows
+
+        await eventually(new_worker_beats, 30, "the new worker's heartbeat", d.log)
+        roles = role_pids(supervisor.pid)
+
+        # SIGTERM while a request and a job are in flight: both finish, then all exit 0.
+        job_started, request_started = tmp_path / "job-started", tmp_path / "request-started"
+        job = jobs.enqueue("test.sleep", 3.0, str(job_started))
+        responses: list[httpx.Response] = []
+        request = threading.Thread(target=lambda: responses.append(httpx.get(
+            f"{d.url}/api/v1/test/slow", params={"seconds": 3, "started": str(request_started)},
+            timeout=30)))
+        request.start()
+        await eventually(job_started.exists, 30, "the slow job to start", d.log)
+        await eventually(request_started.exists, 30, "the slow request to start", d.log)
+        stop_sent = time.monotonic()
+        supervisor.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(supervisor.wait, STOP_SECONDS + 5)
+        stopped_in = time.monotonic() - stop_sent
+        request.join(30)
+
+    assert code == 0, d.log.read_text()[-4000:]
+    assert stopped_in < STOP_SECONDS, stopped_in
+    assert responses and responses[0].status_code == 200, responses
+    assert responses[0].json() == {"slept": 3}
+    assert job.get(blocking=True, timeout=10) == "slept 3.0"
+    for pid in roles.values():
+        assert not Path(f"/proc/{pid}").exists(), f"role process {pid} outlived the supervisor"
+    # Every line the process tree wrote is a structured (JSON) log line.
+    lines = d.log.read_text().splitlines()
+    assert lines and all(json.loads(line)["event"] for line in lines)
+    stop_lines = [json.loads(line) for line in lines if '"role stopped"' in line]
+    assert {entry["child_role"] for entry in stop_lines} == {"web", "worker", "scheduler", "wa"}
+    assert all(entry["exit_code"] == 0 for entry in stop_lines), stop_lines
+
+
+async def test_single_web_role(tmp_path: Path) -> None:
+    """`wacc run --role web` alone (one machine of several): migrates, serves, and is not
+    ready without a worker anywhere."""
+    port = free_port()
+    env = wacc_env(tmp_path / "data", WACC_SECRET_KEY=encode_key(new_key()), **TIMING)
+    log = tmp_path / "web.log"
+    with running(env, log, "--role", "web", "--port", str(port)) as web:
+        url = f"http://127.0.0.1:{port}"
+        await eventually(lambda: status(f"{url}/health") == 200, 60, "/health", log)
+        ready = httpx.get(f"{url}/health/ready").json()
+        assert ready["checks"]["database"]["ok"] is True
+        assert ready["checks"]["worker"]["ok"] is False
+        web.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(web.wait, STOP_SECONDS) == 0, log.read_text()
+
+
+def test_scheduler_enqueues_the_plugins_entries(tmp_path: Path) -> None:
+    """The scheduler role's entries come from wacc_schedule, and they only enqueue."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from wacc.roles.scheduler import build_scheduler
+
+    settings = load_settings({"WACC_DATA_DIR": str(tmp_path),
+                              "WACC_SECRET_KEY": encode_key(new_key())})
+    plugins = PluginManager(["none"], BUILTIN_PLUGINS)
+    jobs = Runtime.build(settings, load_keyring(settings), plugins).jobs
+    scheduler = build_scheduler(plugins, jobs)
+    entries = {job.name: job for job in scheduler.get_jobs()}
+    assert {"auth.prune_tokens", "system.prune_heartbeats"} <= set(entries)
+    assert str(entries["system.prune_heartbeats"].trigger) == str(
+        CronTrigger.from_crontab("17 3 * * *", timezone="UTC"))
+    entries["auth.prune_tokens"].func(*entries["auth.prune_tokens"].args)
+    [queued] = [jobs.huey.deserialize_task(raw) for raw in jobs.huey.storage.enqueued_items()]
+    assert queued.name == "auth.prune_tokens"

@@ -1,0 +1,201 @@
+"""`wacc doctor`: check an installation and say what to fix.
+
+Read-only: it never creates, migrates or repairs anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wacc.cli.common import explain, state
+from wacc.config import ConfigError, Settings, redacted
+from wacc.security.crypto import key_file, key_file_is_private, load_keyring
+
+MIN_PYTHON = (3, 11)
+DISK_WARN_BYTES = 1 << 30
+DISK_FAIL_BYTES = 100 << 20
+CHROMIUM_PATHS = ("/usr/bin/chromium",)
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str  # OK | WARN | FAIL
+    name: str
+    detail: str
+
+
+def check_python() -> Check:
+    version = platform.python_version()
+    if sys.version_info >= MIN_PYTHON:
+        return Check("OK", "python", version)
+    return Check("FAIL", "python", f"{version}: wacc needs Python "
+                 f"{'.'.join(map(str, MIN_PYTHON))} or newer")
+
+
+def check_data_dir(settings: Settings) -> Iterator[Check]:
+    path = settings.data_path
+    if not path.is_dir():
+        yield Check("FAIL", "data dir", f"{path} does not exist: run `wacc init`")
+        return
+    if not os.access(path, os.W_OK | os.X_OK):
+        yield Check("FAIL", "data dir", f"{path} is not writable by this user "
+                    f"(uid {os.getuid()}): fix its owner")
+        return
+    yield Check("OK", "data dir", str(path))
+    free = shutil.disk_usage(path).free
+    shown = f"{free / (1 << 30):.1f} GiB free in {path}"
+    if free < DISK_FAIL_BYTES:
+        yield Check("FAIL", "disk", f"{shown}: free some space")
+    elif free < DISK_WARN_BYTES:
+        yield Check("WARN", "disk", f"{shown}: media and the database will need more")
+    else:
+        yield Check("OK", "disk", shown)
+
+
+def check_master_key(settings: Settings) -> Check:
+    if settings.security.secret_key:
+        try:
+            keyring = load_keyring(settings)
+        except ConfigError as exc:
+            return Check("FAIL", "master key", str(exc))
+        return Check("OK", "master key", f"WACC_SECRET_KEY (key {keyring.current_id})")
+    path = key_file(settings)
+    if not path.exists():
+        return Check("FAIL", "master key", f"{path} is missing: run `wacc init` (or set "
+                     "WACC_SECRET_KEY)")
+    try:
+        keyring = load_keyring(settings)
+    except ConfigError as exc:
+        return Check("FAIL", "master key", str(exc))
+    if not key_file_is_private(path):
+        return Check("FAIL", "master key", f"{path} is readable by others: chmod 600 {path}")
+    extra = f"; {len(keyring.keys)} keys: finish the rotation with `wacc keys rotate`" \
+        if len(keyring.keys) > 1 else ""
+    return Check("WARN" if extra else "OK", "master key",
+                 f"{path} (0600, key {keyring.current_id}){extra}")
+
+
+async def _pending_migrations() -> int:
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+
+    from wacc.schema import APP_CONFIG
+
+    finder = BaseMigrationManager()
+    ids = set(finder.get_migration_modules(APP_CONFIG.resolved_migrations_folder_path))
+    if not await Migration.table_exists():
+        return len(ids)
+    applied = await Migration.select(Migration.name).where(
+        Migration.app_name == APP_CONFIG.app_name
+    )
+    return len(ids - {row["name"] for row in applied})
+
+
+async def _database_check(settings: Settings, exists: bool) -> Check:
+    from wacc.roles.common import database, database_location
+
+    where = database_location(settings)
+    if not exists:
+        return Check("WARN", "database", f"{where} does not exist yet: `wacc init` or "
+                     "`wacc run` creates it")
+    try:
+        async with database(settings):
+            pending = await _pending_migrations()
+    except Exception as exc:
+        return Check("FAIL", "database", explain(exc))
+    if pending:
+        return Check("WARN", "database", f"{where}: {pending} migration(s) pending: run "
+                     "`wacc migrate` (`wacc run` also applies them)")
+    return Check("OK", "database", f"{where}, migrations applied")
+
+
+async def _redis_check(settings: Settings) -> Check:
+    from wacc.system.services import check_redis
+
+    if not settings.redis.url:
+        return Check("OK", "redis", "not used (embedded mode)")
+    error = await check_redis(settings.redis.url)
+    if error:
+        return Check("FAIL", "redis", f"no answer ({error}): check WACC_REDIS_URL and that "
+                     "Redis runs")
+    return Check("OK", "redis", "answers")
+
+
+def check_chromium() -> Check:
+    found = next((p for p in CHROMIUM_PATHS if Path(p).is_file()), None) or next(
+        (w for w in map(shutil.which, CHROMIUM_NAMES) if w), None
+    )
+    if found is None:
+        return Check("WARN", "chromium", "not found; needed only for the WhatsApp Web engine "
+                     "(Debian/Ubuntu: apt-get install chromium)")
+    try:
+        out = subprocess.run(  # noqa: S603 - a fixed program path, no shell
+            [found, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("FAIL", "chromium", f"{found} does not run ({type(exc).__name__}): "
+                     "reinstall it")
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return Check("FAIL", "chromium", f"{found} --version failed: {last}")
+    return Check("OK", "chromium", f"{found}: {out.stdout.strip()}")
+
+
+def run_checks(ctx: typer.Context) -> Iterator[Check]:
+    yield check_python()
+    try:
+        settings = state(ctx).settings
+    except ConfigError as exc:
+        yield Check("FAIL", "config", f"{exc}; the remaining checks need it")
+        return
+    yield Check("OK", "config", "settings parse (environment and wacc.toml)")
+    yield from check_data_dir(settings)
+    yield check_master_key(settings)
+    url = settings.database.url
+    # Connecting to SQLite would create the file; the doctor only looks.
+    exists = not url.startswith("sqlite:") or Path(url[len("sqlite:///"):]).exists()
+    yield asyncio.run(_database_check(settings, exists))
+    yield asyncio.run(_redis_check(settings))
+    yield check_chromium()
+
+
+def print_settings(settings: Settings) -> None:
+    typer.echo("\nEffective settings (secrets hidden):")
+    for section, values in redacted(settings).items():
+        for name, value in values.items():
+            shown = ", ".join(value) if isinstance(value, list) else value
+            typer.echo(f"  {section}.{name} = {shown}")
+
+
+def doctor(
+    ctx: typer.Context,
+    settings: Annotated[bool, typer.Option(
+        "--settings", help="Also print the effective settings, secrets hidden.")] = False,
+) -> None:
+    """Check this installation and say what to fix.
+
+    Checks Python, the configuration, the data directory and its disk, the master key,
+    the database and its migrations, Redis and Chromium. Each line is OK, WARN or FAIL
+    with what to do; exits 1 if anything FAILs.
+    """
+    failed = False
+    checks = list(run_checks(ctx))
+    for check in checks:
+        typer.echo(f"{check.status:<5} {check.name:<11} {check.detail}")
+        failed = failed or check.status == "FAIL"
+    if settings and not any(c.name == "config" and c.status == "FAIL" for c in checks):
+        print_settings(state(ctx).settings)
+    if failed:
+        raise typer.Exit(1)
