@@ -260,7 +260,8 @@ async def test_bad_access_tokens_are_401(client, server):
     claims = jwt.decode(good, options={"verify_signature": False})
     user_claims = {k: claims[k] for k in ("sub", "org", "fam")}
     header, payload, signature = good.split(".")
-    forged_signature = f"{header}.{payload}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
+    tampered = "AAAA" if signature[-4:] != "AAAA" else "BBBB"
+    forged_signature = f"{header}.{payload}.{signature[:-4]}{tampered}"
     other_key = jwt.encode(
         {**claims}, b"x" * 32, algorithm="HS256", headers={"kid": keyring.current_id}
     )
@@ -421,3 +422,12 @@ async def test_password_change_refuses_bad_input_and_changes_nothing(client):
     assert [d["field"] for d in error["details"]] == ["newPassword"]
     assert await User.select(User.password_hash).first() == before
     await login(client, "owner@example.com")
+
+
+async def test_concurrent_first_registrations_make_one_organization(client):
+    bodies = [_register_body(email=f"first{i}@example.com") for i in range(3)]
+    responses = await asyncio.gather(
+        *[client.post(f"{API}/auth/register", json=b) for b in bodies])
+    assert sorted(r.status_code for r in responses) == [201, 403, 403], [
+        r.text for r in responses]
+    assert await _counts() == (1, 1)

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyotp
 
 from tests.helpers import API, PASSWORD, assert_error, bearer, register, runtime_of
+from wacc.audit.tables import ActivityLog
 from wacc.users.tables import User
 
 STEP = 30
@@ -104,12 +105,22 @@ async def test_two_step_login_and_no_replay(client):
     t0 = await _quiet_step()
     totp, codes = await _enrol(client, owner["accessToken"], t0)
     assert len(codes) == 10 and len(set(codes)) == 10
+    # Stored with a fast hash, so they must be too long to enumerate: 80 bits or more.
+    assert all(len(c.replace("-", "")) >= 20 and int(c.replace("-", ""), 16) >= 0
+               for c in codes)
     me = await client.get(f"{API}/auth/me", headers=bearer(owner["accessToken"]))
     assert me.json()["user"]["twoFactorEnabled"] is True
     r = await client.post(f"{API}/auth/mfa/setup", headers=bearer(owner["accessToken"]))
     assert_error(r, 409, "CONFLICT")
 
     challenge = await _challenge(client)
+    # The first step is audited as this user's, though no tokens were issued yet.
+    for _ in range(100):  # the row is written just after the response is sent
+        row = await ActivityLog.select().where(ActivityLog.action == "auth.login").first()
+        if row is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert row is not None and row["user"] == owner["user"]["id"]
     # The challenge is not an access token.
     assert_error(await client.get(f"{API}/auth/me", headers=bearer(challenge)), 401,
                  "AUTHENTICATION_ERROR")

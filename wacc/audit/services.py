@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from piccolo.custom_types import Combinable
+
 from wacc.audit.schemas import ActivityOut, ActivityPage
 from wacc.audit.tables import ActivityLog
 from wacc.http.middleware import AuditEntry
@@ -63,7 +65,7 @@ async def list_entries(
     after: str | None = None, limit: int = 50,
 ) -> ActivityPage:
     """Newest first; filter by who, what, which and when."""
-    where = ActivityLog.organization == principal.organization_id
+    where: Combinable = ActivityLog.organization == principal.organization_id
     if user_id:
         where &= ActivityLog.user == user_id
     if action:

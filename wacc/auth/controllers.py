@@ -46,10 +46,10 @@ class AuthController(Controller):
     async def login(self, request: Request, data: LoginIn) -> LoginOut:
         """Sign in. With two-factor on, answers ``mfaRequired`` and an ``mfaToken`` for
         /auth/login/mfa instead of tokens. Repeated failures answer 429 (Retry-After)."""
-        out, org_id = await services.login(
+        out, org_id, user_id = await services.login(
             runtime_of(request), data.email, data.password, _client(request)
         )
-        set_audit_org(request.scope, org_id, out.user.id if out.user else None)
+        set_audit_org(request.scope, org_id, user_id)
         return out
 
     @post("/login/mfa", opt={"public": True, "audit": "auth.login_mfa"}, status_code=200)

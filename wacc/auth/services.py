@@ -65,6 +65,7 @@ class Client:
 async def register(rt: Runtime, data: RegisterIn, client: Client) -> TokensOut:
     users.check_password(rt, data.password, data.email, data.name)
     async with transaction():
+        await orgs.lock_for_create()  # so two first-run sign-ups cannot both pass
         if await orgs.count() > 0 and not rt.settings.auth.open_signup:
             raise AuthorizationError(
                 "Registration is closed: ask an administrator of your organization for an invite"
@@ -110,8 +111,11 @@ async def _clear_account_failures(rt: Runtime, throttles: list[tuple[Any, str]])
     await rt.limiter.clear(item, "login-failures", key)
 
 
-async def login(rt: Runtime, email: str, password: str, client: Client) -> tuple[LoginOut, str]:
-    """Returns the response and the user's organization id (for the audit log)."""
+async def login(
+    rt: Runtime, email: str, password: str, client: Client
+) -> tuple[LoginOut, str, str]:
+    """Returns the response and the user's organization and id (for the audit log: the
+    response names no user when a second factor is still due)."""
     email = users.normalize_email(email)
     throttles = _throttles(rt, email, client.ip)
     await _check_throttles(rt, throttles)
@@ -135,10 +139,10 @@ async def login(rt: Runtime, email: str, password: str, client: Client) -> tuple
         # The failure count survives until the second factor passes too: clearing it
         # here would let the password alone buy unlimited guesses at the code.
         challenge = issue(rt.keyring, {"sub": row["id"]}, MFA_CHALLENGE_TTL, MFA)
-        return LoginOut(mfa_required=True, mfa_token=challenge), row["organization"]
+        return LoginOut(mfa_required=True, mfa_token=challenge), row["organization"], row["id"]
     await _clear_account_failures(rt, throttles)
     tokens = await _issue_tokens(rt, row["id"], client)
-    return LoginOut(mfa_required=False, **_token_fields(tokens)), row["organization"]
+    return LoginOut(mfa_required=False, **_token_fields(tokens)), row["organization"], row["id"]
 
 
 def _token_fields(tokens: TokensOut) -> dict[str, Any]:
@@ -388,7 +392,9 @@ async def mfa_setup(rt: Runtime, principal: Principal) -> MfaSetupOut:
 
 
 def _new_recovery_codes() -> tuple[list[str], list[str]]:
-    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+    # 80 random bits each: they are stored with hash_secret (fast, unsalted), which is
+    # only safe for secrets nobody can enumerate, even with the database in hand.
+    codes = [f"{secrets.token_hex(5)}-{secrets.token_hex(5)}" for _ in range(RECOVERY_CODES)]
     return codes, [hash_secret(c) for c in codes]
 
 

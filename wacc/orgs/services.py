@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from wacc.db.engine import transaction
+from wacc.db.engine import is_sqlite, transaction
 from wacc.http.principal import Principal
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.lib.text import slugify
-from wacc.orgs.schemas import OrganizationOut, OrganizationSettings, OrganizationUpdate
+from wacc.orgs.schemas import (
+    OrganizationOut,
+    OrganizationSettings,
+    OrganizationSettingsPatch,
+    OrganizationUpdate,
+)
 from wacc.orgs.tables import Organization
 
 
@@ -39,6 +45,18 @@ async def _unique_slug(name: str) -> str:
     return slug
 
 
+async def lock_for_create() -> None:
+    """Hold off other organization creations until this transaction ends.
+
+    Creating one reads before it writes (is this the first run? is the slug free?), so
+    two at once could both pass. SQLite's write transactions are serialized already; on
+    PostgreSQL this takes a table lock that only conflicts with itself and writers, so
+    reads go on. Organizations are created rarely, so the wait costs nothing.
+    """
+    if not is_sqlite():
+        await Organization.raw("LOCK TABLE organization IN SHARE ROW EXCLUSIVE MODE")
+
+
 async def create(name: str) -> OrganizationOut:
     """Create an organization (used by registration and the CLI, inside their transaction)."""
     name = name.strip()
@@ -46,10 +64,12 @@ async def create(name: str) -> OrganizationOut:
         raise ValidationError.field("organizationName", "must not be empty")
     org_id = new_id()
     default_settings = msgspec.to_builtins(OrganizationSettings())
-    await Organization.insert(
-        Organization(id=org_id, name=name, slug=await _unique_slug(name),
-                     settings=default_settings)
-    )
+    async with transaction():  # the caller's, when there is one
+        await lock_for_create()
+        await Organization.insert(
+            Organization(id=org_id, name=name, slug=await _unique_slug(name),
+                         settings=default_settings)
+        )
     return await get_by_id(org_id)
 
 
@@ -83,10 +103,34 @@ async def update(principal: Principal, org_id: str, data: OrganizationUpdate) ->
             raise ValidationError.field("name", "must not be empty")
         values[Organization.name] = data.name.strip()
     if data.settings is not None:
-        values[Organization.settings] = msgspec.to_builtins(data.settings)
+        values[Organization.settings] = msgspec.to_builtins(
+            _patched_settings(await settings_of(org_id), data.settings)
+        )
     if values:
         await Organization.update(values).where(Organization.id == org_id)
     return await get_by_id(org_id)
+
+
+def _patched_settings(
+    stored: dict[str, Any], patch: OrganizationSettingsPatch
+) -> OrganizationSettings:
+    """The stored settings with the patch's named fields changed, checked as a whole."""
+    known = {f.encode_name for f in msgspec.structs.fields(OrganizationSettings)}
+    # Keys of settings since removed are dropped; settings added since get defaults.
+    current = msgspec.convert({k: v for k, v in stored.items() if k in known},
+                              OrganizationSettings)
+    changes = {
+        name: value for name in patch.__struct_fields__
+        if (value := getattr(patch, name)) is not msgspec.UNSET
+    }
+    merged = msgspec.structs.replace(current, **changes)
+    try:
+        ZoneInfo(merged.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError.field(
+            "settings.timezone", "not a known time zone name (such as Europe/Paris)"
+        ) from None
+    return merged
 
 
 async def delete(principal: Principal, org_id: str, confirm_slug: str) -> None:

@@ -17,7 +17,9 @@ class UserController(Controller):
     async def list_users(self, request: Request, org_id: OrgId) -> list[UserOut]:
         return await services.list_members(principal_of(request), org_id)
 
-    @post("/users", opt={"permission": "write:users", "audit": "user.invite"}, status_code=201)
+    # resource "invite": the audit row's resourceId is the new invite's id, not a user's.
+    @post("/users", opt={"permission": "write:users", "audit": "user.invite", "resource": "invite"},
+          status_code=201)
     async def invite_user(
         self, request: Request, org_id: OrgId, data: InviteCreate
     ) -> InviteOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from wacc.db.engine import transaction
+from wacc.db.engine import is_sqlite, transaction
 from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import AuthorizationError, ConflictError, NotFoundError, ValidationError
@@ -115,10 +115,26 @@ def _actor_role(principal: Principal) -> Role:
     return principal.role or Role.ADMIN
 
 
-async def _owner_count(org_id: str) -> int:
-    return await User.count().where(
-        (User.organization == org_id) & (User.role == Role.OWNER.value) & (User.is_active == True)  # noqa: E712
+async def _keep_an_owner(org_id: str, user_id: str) -> None:
+    """Refuse a change to *user_id* that would leave no other active OWNER.
+
+    Call inside the write transaction. On PostgreSQL the owners' rows are locked (in id
+    order, so two callers cannot deadlock) until it ends: two owners demoting each other
+    at once are then serialized, and the second one sees a single owner left. SQLite's
+    write transactions are serialized already.
+    """
+    query = (
+        User.select(User.id)
+        .where(
+            (User.organization == org_id) & (User.role == Role.OWNER.value)
+            & (User.is_active == True)  # noqa: E712
+        )
+        .order_by(User.id)
     )
+    if not is_sqlite():
+        query = query.lock_rows()
+    if not any(row["id"] != user_id for row in await query):
+        raise ConflictError("The organization needs at least one owner")
 
 
 async def update(principal: Principal, org_id: str, user_id: str, data: UserUpdate) -> UserOut:
@@ -134,16 +150,16 @@ async def update(principal: Principal, org_id: str, user_id: str, data: UserUpda
                 raise AuthorizationError("You cannot change your own role")
             if not can_manage(actor, target) or not can_manage(actor, data.role):
                 raise AuthorizationError("Your role cannot give or take this role")
-            if target is Role.OWNER and await _owner_count(org_id) <= 1:
-                raise ConflictError("The organization needs at least one owner")
+            if target is Role.OWNER:
+                await _keep_an_owner(org_id, user_id)
             values[User.role] = data.role.value
         if data.is_active is not None and data.is_active != row["is_active"]:
             if is_self:
                 raise AuthorizationError("You cannot deactivate yourself")
             if not can_manage(actor, target):
                 raise AuthorizationError("Your role cannot change this member")
-            if not data.is_active and target is Role.OWNER and await _owner_count(org_id) <= 1:
-                raise ConflictError("The organization needs at least one owner")
+            if not data.is_active and target is Role.OWNER:
+                await _keep_an_owner(org_id, user_id)
             values[User.is_active] = data.is_active
         if data.name is not None and not is_self and not can_manage(actor, target):
             raise AuthorizationError("Your role cannot change this member")
@@ -159,8 +175,8 @@ async def remove(principal: Principal, org_id: str, user_id: str) -> None:
             raise AuthorizationError("You cannot remove yourself")
         if not can_manage(_actor_role(principal), Role(row["role"])):
             raise AuthorizationError("Your role cannot remove this member")
-        if row["role"] == Role.OWNER.value and await _owner_count(org_id) <= 1:
-            raise ConflictError("The organization needs at least one owner")
+        if row["role"] == Role.OWNER.value:
+            await _keep_an_owner(org_id, user_id)
         await User.delete().where(User.id == user_id)
 
 
@@ -173,6 +189,8 @@ async def is_active_member(user_id: str, org_id: str) -> dict[str, Any] | None:
 
 
 # -- invites -------------------------------------------------------------------------
+
+INVITE_GONE = "This invite link is not valid (used, revoked or expired)"
 
 
 def _invite_out(row: dict[str, Any], url: str | None = None, emailed: bool = False) -> InviteOut:
@@ -257,7 +275,7 @@ async def _open_invite(secret: str) -> dict[str, Any]:
         row is None or row["accepted_at"] is not None or row["revoked_at"] is not None
         or row["expires_at"] <= utcnow()
     ):
-        raise NotFoundError("This invite link is not valid (used, revoked or expired)")
+        raise NotFoundError(INVITE_GONE)
     return row
 
 
@@ -275,9 +293,11 @@ async def accept_invite(rt: Runtime, secret: str, password: str, name: str | Non
         row = await _open_invite(secret)
         final_name = (name or row["name"] or row["email"].split("@")[0]).strip()
         # Mark it used first, conditionally: of two concurrent accepts only one wins.
-        await Invite.update({Invite.accepted_at: utcnow()}).where(
+        won = await Invite.update({Invite.accepted_at: utcnow()}).where(
             (Invite.id == row["id"]) & Invite.accepted_at.is_null()
-        )
+        ).returning(Invite.id)
+        if not won:
+            raise NotFoundError(INVITE_GONE)
         user = await create(
             rt, row["organization"], row["email"], final_name, password, Role(row["role"])
         )
