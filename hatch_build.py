@@ -59,6 +59,16 @@ VENDOR: dict[str, dict[str, Any]] = {
             "swagger-ui-standalone-preset.js": "Swagger UI standalone layout preset",
         },
     },
+    "@wppconnect/wa-js": {
+        "files": {
+            # Not for the web UI: the `web` engine injects it into WhatsApp Web inside
+            # Chromium (wacc.engines.web), where it exposes WhatsApp's internal modules
+            # as the WPP API our adapter calls. The engine checks this file against the
+            # manifest's hash before injecting it. Its webpack notices ride along in
+            # wppconnect-wa.js.LICENSE.txt, which the companion rule below copies.
+            "dist/wppconnect-wa.js": "wa-js, the WhatsApp Web API bundle the web engine injects",
+        },
+    },
 }
 
 # Top-level file names that carry a package's license terms or required notices

@@ -1,0 +1,158 @@
+"""A fake WhatsApp Web for the ``web`` engine's offline tests.
+
+:class:`FakeWhatsAppWeb` plays WhatsApp's servers for one browser context: installed as
+the engine's ``context_hook``, it answers ``https://web.whatsapp.com/`` through
+Playwright routing with a small page (``fake_wpp.js``) under a nonce-based
+Content-Security-Policy, and refuses every other request, so nothing leaves the box.
+The page replaces wa-js's ``window.WPP`` with a stand-in that follows wa-js's API (see
+the comment at the top of fake_wpp.js for why) and exposes ``window.__fake``, which the
+methods below drive: QR codes, scan, pairing, inbound traffic, acks, edits, revokes,
+reactions, remote logout, conflicts, reloads, hangs.
+
+Each response gets a fresh nonce; ``served`` counts the page loads (a reload is one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import BrowserContext, Page, Route
+
+HERE = Path(__file__).resolve().parent
+WHATSAPP_ORIGIN = "https://web.whatsapp.com/"
+ME = "15550000001"
+# Every evaluate a test makes has a deadline too: a hung fake fails the test, not CI.
+EVALUATE_TIMEOUT = 5.0
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>WhatsApp</title>
+<script nonce="{nonce}">window.__fakeConfig = {config};</script>
+<script nonce="{nonce}">{script}</script>
+</head><body><div id="app">fake WhatsApp Web</div></body></html>
+"""
+
+
+class FakeWhatsAppWeb:
+    def __init__(
+        self,
+        *,
+        paired: bool = False,
+        qr_interval_ms: int = 20_000,
+        never_boot: bool = False,
+        lids: dict[str, str] | None = None,
+        me: str = ME,
+    ) -> None:
+        """``paired``: boot straight into a logged-in session (as if WhatsApp's stored
+        keys were in the profile); ``qr_interval_ms``: how often QR codes rotate;
+        ``never_boot``: stay on the loading screen; ``lids``: "@lid" id -> phone
+        digits that the contact lookup reveals."""
+        self.config: dict[str, Any] = {
+            "paired": paired,
+            "qrIntervalMs": qr_interval_ms,
+            "neverBoot": never_boot,
+            "lids": lids or {},
+            "me": me,
+        }
+        self.me = me
+        self.script = (HERE / "fake_wpp.js").read_text(encoding="utf-8")
+        self.context: BrowserContext | None = None
+        self.served = 0
+        self.logouts = 0
+        self.blocked_requests: list[str] = []
+        self.nonces: list[str] = []
+
+    async def install(self, context: BrowserContext) -> None:
+        """The engine's ``context_hook``: route this context's traffic to the fake."""
+        self.context = context
+        await context.route("**/*", self._handle)
+
+    async def _handle(self, route: Route) -> None:
+        url = route.request.url
+        if url.split("#")[0].split("?")[0] == WHATSAPP_ORIGIN and route.request.resource_type == "document":
+            self.served += 1
+            nonce = secrets.token_urlsafe(16)
+            self.nonces.append(nonce)
+            body = PAGE.format(nonce=nonce, config=json.dumps(self.config), script=self.script)
+            await route.fulfill(
+                status=200,
+                headers={
+                    "Content-Type": "text/html; charset=utf-8",
+                    # Like WhatsApp Web's own policy, scripts need the page's nonce: an
+                    # injected <script> tag would be refused; init scripts are not.
+                    "Content-Security-Policy": f"script-src 'nonce-{nonce}'; object-src 'none'",
+                },
+                body=body,
+            )
+            return
+        if url == WHATSAPP_ORIGIN + "fake/logout":
+            self.logouts += 1
+            await route.fulfill(status=204)
+            return
+        self.blocked_requests.append(url)
+        await route.abort()
+
+    @property
+    def page(self) -> Page:
+        if self.context is None or not self.context.pages:
+            raise RuntimeError("the fake is not installed in a running browser")
+        return self.context.pages[0]
+
+    async def evaluate(self, expression: str, arg: Any = None) -> Any:
+        return await asyncio.wait_for(self.page.evaluate(expression, arg), EVALUATE_TIMEOUT)
+
+    async def call(self, method: str, *args: Any) -> Any:
+        return await self.evaluate("([m, a]) => window.__fake[m](...a)", [method, list(args)])
+
+    async def wait_loaded(self) -> None:
+        await self.page.wait_for_function("() => Boolean(window.__fake)", timeout=EVALUATE_TIMEOUT * 1000)
+
+    # -- driving WhatsApp ---------------------------------------------------------------
+
+    async def scan(self) -> None:
+        await self.call("scan")
+
+    async def inbound(self, **spec: Any) -> str:
+        """Deliver a message; returns its serialized id ("false_<chat>_<id>")."""
+        return str(await self.call("inbound", spec))
+
+    async def ack(self, chat: str, ids: list[str], ack: int) -> None:
+        await self.call("ack", chat, ids, ack)
+
+    async def revoke(self, message_id: str, author: str | None = None) -> None:
+        await self.call("revoke", message_id, author)
+
+    async def edit(self, message_id: str, body: str) -> None:
+        await self.call("edit", message_id, body)
+
+    async def react(self, message_id: str, sender: str, emoji: str) -> None:
+        await self.call("react", message_id, sender, emoji)
+
+    async def remote_logout(self, reason: str | None = None) -> None:
+        await self.call("remoteLogout", reason)
+
+    async def stream_mode(self, mode: str) -> None:
+        await self.call("streamMode", mode)
+
+    async def reload(self) -> None:
+        await self.call("reload")
+
+    async def hang(self) -> None:
+        await self.call("hang")
+
+    async def emit_raw(self, payload: Any) -> None:
+        await self.call("emitRaw", payload)
+
+    async def fail_next(self, fn: str, code: str, message: str = "") -> None:
+        await self.call("fail", fn, code, message)
+
+    async def calls(self, fn: str | None = None) -> list[dict[str, Any]]:
+        calls = await self.evaluate("() => window.__fake.calls")
+        return [c for c in calls if fn is None or c["fn"] == fn]
+
+    async def real_wpp(self) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self.evaluate("() => window.__fake.realWpp")
+        return result

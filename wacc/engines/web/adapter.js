@@ -1,0 +1,523 @@
+/*
+ * wacc adapter for WhatsApp Web: the only code of ours that runs inside the page.
+ *
+ * It sits between wa-js (window.WPP, which knows WhatsApp's internal modules) and the
+ * wacc web engine in Python, and keeps both sides simple:
+ *
+ * - events: it listens to WPP's events and forwards each one, already shaped as an
+ *   engine-contract event ({"kind": "message", ...}, see wacc/engines/contract.py), as a
+ *   JSON string through ONE function the engine exposes: window.__waccEmit(json).
+ * - actions: Python calls window.__wacc.call(name, args) and gets back
+ *   {ok: true, value} or {ok: false, code, message}; it never names a WPP function.
+ *
+ * It is installed by an init script together with wa-js, so it runs again before
+ * WhatsApp's own scripts after every reload. WPP is looked up on each use, and the
+ * adapter re-subscribes when window.WPP is replaced: the offline test page does that
+ * to put a stand-in in place of the real wa-js, which cannot find WhatsApp's modules
+ * there (see tests/fakes/whatsapp_web).
+ */
+(() => {
+  'use strict';
+  if (window.__wacc) return;
+
+  // -- the channel to Python -----------------------------------------------------------
+
+  // Playwright installs __waccEmit with its own init script; the order of init scripts
+  // is not guaranteed, so events wait here until the binding exists.
+  const backlog = [];
+  function emit(event) {
+    const json = JSON.stringify(event);
+    if (typeof window.__waccEmit !== 'function') {
+      backlog.push(json);
+      if (backlog.length === 1) setTimeout(flush, 50);
+      return;
+    }
+    flush();
+    window.__waccEmit(json);
+  }
+  function flush() {
+    if (typeof window.__waccEmit !== 'function') {
+      if (backlog.length) setTimeout(flush, 50);
+      return;
+    }
+    while (backlog.length) window.__waccEmit(backlog.shift());
+  }
+  function report(where, error) {
+    // Visible in the engine's debug log (it forwards console output), never fatal.
+    console.warn('[wacc adapter]', where, error && error.stack ? error.stack : String(error));
+  }
+
+  // -- WhatsApp values -> contract values ----------------------------------------------
+
+  function serialized(wid) {
+    if (!wid) return null;
+    if (typeof wid === 'string') return wid;
+    if (wid._serialized) return wid._serialized;
+    return String(wid);
+  }
+
+  // "15551234567@c.us" -> Peer with phone "+15551234567"; hidden "@lid" ids and groups
+  // have no phone number we can know here (IdentityMapped reports it later).
+  function peer(wid, name) {
+    const id = serialized(wid);
+    if (!id) return null;
+    const at = id.indexOf('@');
+    const user = at < 0 ? id : id.slice(0, at);
+    const server = at < 0 ? 'c.us' : id.slice(at + 1);
+    const out = { wa_id: at < 0 ? id + '@c.us' : id };
+    if ((server === 'c.us' || server === 's.whatsapp.net') && /^\d+$/.test(user)) out.phone = '+' + user;
+    if (name) out.name = String(name);
+    return out;
+  }
+
+  function seconds(t) {
+    const n = Number(t);
+    if (!Number.isFinite(n) || n <= 0) return Date.now() / 1000;
+    // Some WhatsApp timestamps are in milliseconds, most in seconds.
+    return n > 1e12 ? n / 1000 : n;
+  }
+
+  function base64ToHex(b64) {
+    try {
+      const bin = atob(b64);
+      let hex = '';
+      for (let i = 0; i < bin.length; i++) hex += bin.charCodeAt(i).toString(16).padStart(2, '0');
+      return hex;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  const MEDIA_TYPES = {
+    image: 'IMAGE', video: 'VIDEO', audio: 'AUDIO', ptt: 'AUDIO', document: 'DOCUMENT',
+    sticker: 'STICKER',
+  };
+  // WhatsApp message types that are system notices, not something a person wrote.
+  const SKIPPED_TYPES = new Set([
+    'e2e_notification', 'notification', 'notification_template', 'gp2', 'call_log',
+    'protocol', 'ciphertext', 'revoked', 'broadcast_notification', 'pinned_message',
+    'reaction', 'poll_update', 'keep_in_chat',
+  ]);
+
+  function get(msg, key) {
+    // Backbone-style models expose attributes as properties; plain objects too.
+    if (msg == null) return undefined;
+    if (msg[key] !== undefined) return msg[key];
+    return msg.attributes ? msg.attributes[key] : undefined;
+  }
+
+  function quotedId(msg) {
+    if (!get(msg, 'quotedStanzaID')) return null;
+    try {
+      const key = window.WPP.chat.getQuotedMsgKey(msg);
+      return serialized(key);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function toMessage(msg) {
+    const type = get(msg, 'type');
+    if (!type || SKIPPED_TYPES.has(type)) return null;
+    const key = get(msg, 'id') || {};
+    const fromMe = Boolean(key.fromMe);
+    const chatWid = key.remote || (fromMe ? get(msg, 'to') : get(msg, 'from'));
+    const senderWid = fromMe ? (me() || get(msg, 'from')) : (get(msg, 'author') || get(msg, 'from'));
+    const event = {
+      kind: 'message',
+      id: serialized(key),
+      chat: peer(chatWid),
+      sender: peer(senderWid, fromMe ? null : get(msg, 'notifyName')),
+      from_me: fromMe,
+      timestamp: seconds(get(msg, 't')),
+      raw: { wa_type: type },
+    };
+    const quoted = quotedId(msg);
+    if (quoted) event.quoted_id = quoted;
+
+    if (MEDIA_TYPES[type]) {
+      event.type = MEDIA_TYPES[type];
+      const caption = get(msg, 'caption');
+      if (caption) event.body = caption;
+      event.media = {
+        mime_type: get(msg, 'mimetype') || 'application/octet-stream',
+        fetch: event.id,
+      };
+      if (get(msg, 'filename')) event.media.filename = get(msg, 'filename');
+      if (Number.isFinite(get(msg, 'size'))) event.media.size = get(msg, 'size');
+      const sha = get(msg, 'filehash') && base64ToHex(get(msg, 'filehash'));
+      if (sha) event.media.sha256 = sha;
+      if (type === 'ptt') event.raw.voice_note = true;
+    } else if (type === 'location') {
+      event.type = 'LOCATION';
+      // WhatsApp keeps the place as "name\naddress" in one field.
+      const [name, ...rest] = String(get(msg, 'loc') || '').split('\n');
+      event.location = { latitude: Number(get(msg, 'lat')), longitude: Number(get(msg, 'lng')) };
+      if (name) event.location.name = name;
+      if (rest.length) event.location.address = rest.join('\n');
+    } else if (type === 'vcard' || type === 'multi_vcard') {
+      event.type = 'CONTACT';
+      const list = get(msg, 'vcardList');
+      event.vcard = type === 'multi_vcard' && Array.isArray(list)
+        ? list.map((c) => c.vcard).join('\n')
+        : String(get(msg, 'body') || '');
+    } else if (type === 'poll_creation') {
+      event.type = 'POLL';
+      event.poll = {
+        question: String(get(msg, 'pollName') || ''),
+        options: (get(msg, 'pollOptions') || []).map((o) => String(o.name)),
+        selectable_count: Number(get(msg, 'pollSelectableOptionsCount')) || 1,
+      };
+    } else {
+      const body = get(msg, 'body');
+      if (typeof body !== 'string') return null;
+      // 'chat' and the text-bearing business types (lists, buttons replies, ...).
+      event.type = 'TEXT';
+      event.body = body;
+    }
+    return event;
+  }
+
+  function me() {
+    try {
+      return window.WPP.conn.getMyUserId();
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // -- hidden @lid ids -> phone numbers --------------------------------------------------
+
+  const knownLids = new Set();
+  function mapLid(wid) {
+    const id = serialized(wid);
+    if (!id || !id.endsWith('@lid') || knownLids.has(id)) return;
+    knownLids.add(id);
+    const lookup = window.WPP.contact && window.WPP.contact.getPnLidEntry;
+    if (typeof lookup !== 'function') return;
+    Promise.resolve(lookup(id)).then((entry) => {
+      const pn = entry && entry.phoneNumber && (entry.phoneNumber.user || entry.phoneNumber.id
+        || String(serialized(entry.phoneNumber)).split('@')[0]);
+      if (pn && /^\d+$/.test(pn)) emit({ kind: 'identity', lid: id, phone: '+' + pn });
+      else knownLids.delete(id); // not known yet: ask again with the next message
+    }, () => knownLids.delete(id));
+  }
+
+  // -- blocklist changes made on the phone -----------------------------------------------
+
+  let blocked = null; // Set of serialized ids, filled once WhatsApp is ready
+  async function syncBlocklist(initial) {
+    const list = await window.WPP.blocklist.all();
+    const now = new Set((list || []).map(serialized));
+    if (!initial && blocked) {
+      for (const id of now) if (!blocked.has(id)) emit({ kind: 'block', peer: peer(id), blocked: true });
+      for (const id of blocked) if (!now.has(id)) emit({ kind: 'block', peer: peer(id), blocked: false });
+    }
+    blocked = now;
+  }
+
+  // -- subscriptions -----------------------------------------------------------------------
+
+  const STREAM_ENDINGS = {
+    CONFLICT: ['CONFLICT', 'WhatsApp Web was opened in another window'],
+    TOS_BLOCK: ['TOS_BLOCK', 'WhatsApp blocked this number'],
+    SMB_TOS_BLOCK: ['TOS_BLOCK', 'WhatsApp blocked this business number'],
+    DEPRECATED_VERSION: ['NEEDS_UPDATE', 'WhatsApp requires a newer WhatsApp Web'],
+    PROXYBLOCK: ['NETWORK', 'WhatsApp refused the connection (proxy blocked)'],
+  };
+
+  let readySent = false;
+  let logoutReason = '';
+  const attached = new WeakSet();
+
+  function attach(wpp) {
+    if (!wpp || typeof wpp.on !== 'function' || attached.has(wpp)) return;
+    attached.add(wpp);
+    // Listeners stay on a replaced WPP object; only the current one may speak.
+    const on = (name, fn) => wpp.on(name, (...args) => {
+      if (window.WPP !== wpp) return;
+      try {
+        fn(...args);
+      } catch (e) {
+        report(name, e);
+      }
+    });
+
+    on('conn.auth_code_change', (code) => {
+      // The engine numbers the codes and stops after its limit.
+      if (code && code.fullCode) emit({ kind: 'qr', code: code.fullCode, attempt: 0 });
+    });
+    on('conn.qrcode_idle', () => emit({
+      kind: 'disconnected', reason: 'QR_TIMEOUT', detail: 'WhatsApp stopped showing QR codes',
+    }));
+    on('conn.authenticated', () => emit({ kind: 'authenticated' }));
+    on('conn.main_ready', () => announceReady());
+    on('conn.logout_reason', (reason) => { logoutReason = String(reason || ''); });
+    on('conn.logout', () => {
+      readySent = false; // a new login in this same page is announced again
+      emit({
+        kind: 'disconnected',
+        reason: 'LOGGED_OUT',
+        detail: logoutReason ? `logged out by WhatsApp (${logoutReason})` : 'logged out from the phone',
+      });
+    });
+    on('conn.needs_update', () => emit({
+      kind: 'disconnected', reason: 'NEEDS_UPDATE', detail: 'WhatsApp requires a newer WhatsApp Web',
+    }));
+    on('conn.stream_mode_changed', (mode) => {
+      const ending = STREAM_ENDINGS[mode];
+      if (ending) emit({ kind: 'disconnected', reason: ending[0], detail: ending[1] });
+      else emit({ kind: 'state', state: String(mode) });
+    });
+    on('conn.stream_info_changed', (info) => emit({ kind: 'state', state: String(info) }));
+    on('conn.online', (online) => emit({ kind: 'state', state: online ? 'ONLINE' : 'OFFLINE' }));
+
+    on('chat.new_message', (msg) => {
+      const event = toMessage(msg);
+      if (!event) return;
+      emit(event);
+      mapLid(get(msg, 'id') && get(msg, 'id').remote);
+      mapLid(get(msg, 'author'));
+    });
+    on('chat.msg_ack_change', (change) => {
+      for (const key of change.ids || []) {
+        emit({ kind: 'ack', id: serialized(key), chat: peer(change.chat), ack: Number(change.ack) });
+      }
+    });
+    on('chat.msg_revoke', (revoke) => {
+      const ref = revoke.refId || {};
+      const event = { kind: 'revoked', id: serialized(ref), chat: peer(ref.remote || revoke.from) };
+      const by = revoke.author || revoke.from;
+      if (by) event.by = peer(by);
+      emit(event);
+    });
+    on('chat.msg_edited', (edit) => {
+      const msg = edit.msg;
+      const id = typeof edit.id === 'string' ? edit.id : serialized(get(msg, 'id'));
+      const editedAt = get(msg, 'latestEditSenderTimestampMs');
+      emit({
+        kind: 'edited',
+        id,
+        chat: peer(edit.chat),
+        body: String(get(msg, 'body') || get(msg, 'caption') || ''),
+        timestamp: editedAt ? editedAt / 1000 : Date.now() / 1000,
+      });
+    });
+    on('chat.new_reaction', (reaction) => {
+      const target = reaction.msgId || {};
+      emit({
+        kind: 'reaction',
+        message_id: serialized(target),
+        chat: peer(target.remote),
+        sender: peer(reaction.sender),
+        emoji: String(reaction.reactionText || ''),
+        timestamp: seconds(reaction.timestamp),
+      });
+    });
+    on('blocklist.sync', () => {
+      syncBlocklist(false).catch((e) => report('blocklist.sync', e));
+    });
+
+    // The page may be further along than the events we just subscribed to (a late
+    // subscription, or a session restored from the profile): report where it is now.
+    const whenLoaded = wpp.loader && typeof wpp.loader.onReady === 'function'
+      ? (fn) => wpp.loader.onReady(fn)
+      : (fn) => setTimeout(fn, 0);
+    whenLoaded(async () => {
+      if (window.WPP !== wpp) return;
+      try {
+        if (wpp.conn.isMainReady()) {
+          announceReady();
+        } else if (!wpp.conn.isAuthenticated()) {
+          const code = await wpp.conn.getAuthCode();
+          if (code && code.fullCode) emit({ kind: 'qr', code: code.fullCode, attempt: 0 });
+        }
+      } catch (e) {
+        report('initial state', e);
+      }
+    });
+  }
+
+  function announceReady() {
+    if (readySent) return;
+    readySent = true;
+    emit({ kind: 'ready', me: peer(me()) || { wa_id: 'unknown@c.us' } });
+    syncBlocklist(true).catch((e) => report('blocklist', e));
+  }
+
+  // -- actions -----------------------------------------------------------------------------
+
+  class AdapterError extends Error {
+    constructor(code, message) {
+      super(message);
+      this.code = code;
+    }
+  }
+
+  function wpp() {
+    const current = window.WPP;
+    if (!current || !current.conn || !current.chat) {
+      throw new AdapterError('NOT_READY', 'wa-js is not loaded in this page');
+    }
+    return current;
+  }
+  function ready() {
+    const current = wpp();
+    if (!current.conn.isMainReady()) throw new AdapterError('NOT_READY', 'WhatsApp is not connected');
+    return current;
+  }
+
+  function dataUrl(media) {
+    return `data:${media.mime_type || 'application/octet-stream'};base64,${media.data}`;
+  }
+
+  function blobToBase64(blob) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ''));
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(blob);
+    });
+  }
+
+  async function findSent(W, to, id) {
+    try {
+      return await W.chat.getMessageById(`true_${to}_${id}`);
+    } catch (e) {
+      return null; // msg_not_found: never sent
+    }
+  }
+
+  const FILE_TYPES = {
+    IMAGE: 'image', VIDEO: 'video', AUDIO: 'audio', DOCUMENT: 'document', STICKER: 'sticker',
+  };
+
+  async function send(m) {
+    const W = ready();
+    // Every send creates the chat if needed; link previews stay off, because wa-js
+    // would fetch them through third-party servers (WPPConfig.linkPreviewApiServers).
+    const options = { createChat: true };
+    if (m.quoted_id) options.quotedMsg = m.quoted_id;
+    if (m.message_id) {
+      // The id is derived from wacc's idempotency key: if a message with it exists,
+      // an earlier attempt got through (its answer was lost), so report that one.
+      const existing = await findSent(W, m.to, m.message_id);
+      if (existing) return { id: serialized(get(existing, 'id')), timestamp: seconds(get(existing, 't')), repeated: true };
+      options.messageId = m.message_id;
+    }
+    let result;
+    switch (m.type) {
+      case 'TEXT':
+        result = await W.chat.sendTextMessage(m.to, m.body || '', { ...options, linkPreview: false });
+        break;
+      case 'IMAGE': case 'VIDEO': case 'AUDIO': case 'DOCUMENT': case 'STICKER': {
+        const fileOptions = { ...options, type: FILE_TYPES[m.type], mimetype: m.media.mime_type };
+        if (m.media.filename) fileOptions.filename = m.media.filename;
+        if (m.body && m.type !== 'AUDIO' && m.type !== 'STICKER') fileOptions.caption = m.body;
+        result = await W.chat.sendFileMessage(m.to, dataUrl(m.media), fileOptions);
+        break;
+      }
+      case 'LOCATION': {
+        const loc = { ...options, lat: m.location.latitude, lng: m.location.longitude };
+        if (m.location.name) loc.name = m.location.name;
+        if (m.location.address) loc.address = m.location.address;
+        result = await W.chat.sendLocationMessage(m.to, loc);
+        break;
+      }
+      case 'CONTACT':
+        result = await W.chat.sendVCardContactMessage(m.to, m.contacts, options);
+        break;
+      case 'POLL':
+        result = await W.chat.sendCreatePollMessage(m.to, m.poll.question, m.poll.options, {
+          ...options, selectableCount: m.poll.selectable_count,
+        });
+        break;
+      case 'REACTION': {
+        await W.chat.sendReactionToMessage(m.reaction_to, m.body || false);
+        // WhatsApp gives a reaction no message id of its own to report.
+        return { id: null, timestamp: Date.now() / 1000 };
+      }
+      default:
+        throw new AdapterError('UNSUPPORTED', `cannot send messages of type ${m.type}`);
+    }
+    return { id: serialized(result && result.id), timestamp: Date.now() / 1000, ack: result && result.ack };
+  }
+
+  const actions = {
+    ping: () => ({
+      t: Date.now(),
+      wpp: Boolean(window.WPP),
+      version: window.WPP && window.WPP.version,
+      boot_error: window.__waccBootError || null,
+    }),
+    send,
+    edit: async ({ id, body }) => {
+      await ready().chat.editMessage(id, body, { linkPreview: false });
+    },
+    revoke: async ({ chat, id }) => {
+      await ready().chat.deleteMessage(chat, id, false, true);
+    },
+    markRead: async ({ chat }) => {
+      await ready().chat.markIsRead(chat);
+    },
+    typing: async ({ chat, on }) => {
+      const W = ready();
+      await (on ? W.chat.markIsComposing(chat) : W.chat.markIsPaused(chat));
+    },
+    profilePicture: async ({ id }) => (await ready().contact.getProfilePictureUrl(id, true)) || null,
+    setBlocked: async ({ id, blocked: block }) => {
+      const W = ready();
+      const result = await (block ? W.blocklist.blockContact(id) : W.blocklist.unblockContact(id));
+      // Keep the phone-side diff from reporting our own change a second time.
+      if (blocked) (block ? blocked.add(id) : blocked.delete(id));
+      return { blocked: result ? Boolean(result.isBlocked) : block };
+    },
+    downloadMedia: async ({ id }) => {
+      const blob = await ready().chat.downloadMedia(id);
+      return { data: await blobToBase64(blob), mime_type: blob.type || null };
+    },
+    requestPairingCode: async ({ phone }) => {
+      const W = wpp();
+      if (W.conn.isAuthenticated()) {
+        throw new AdapterError('ALREADY_AUTHENTICATED', 'this session is already logged in');
+      }
+      return String(await W.conn.genLinkDeviceCodeForPhoneNumber(phone, true));
+    },
+    logout: async () => Boolean(await wpp().conn.logout()),
+  };
+
+  async function call(name, args) {
+    const action = Object.prototype.hasOwnProperty.call(actions, name) ? actions[name] : null;
+    if (!action) return { ok: false, code: 'UNSUPPORTED', message: `no adapter action ${name}` };
+    try {
+      return { ok: true, value: (await action(args || {})) ?? null };
+    } catch (e) {
+      // WPPError carries a snake_case code; plain errors (WhatsApp's own) do not.
+      const code = e && e.code ? String(e.code).toUpperCase() : 'ERROR';
+      return { ok: false, code, message: String((e && e.message) || e) };
+    }
+  }
+
+  Object.defineProperty(window, '__wacc', {
+    value: Object.freeze({ call, version: 1 }),
+    enumerable: false,
+  });
+
+  // -- follow window.WPP -------------------------------------------------------------------
+
+  let current = window.WPP;
+  try {
+    Object.defineProperty(window, 'WPP', {
+      configurable: true,
+      enumerable: true,
+      get: () => current,
+      set: (value) => {
+        current = value;
+        attach(value);
+      },
+    });
+  } catch (e) {
+    report('WPP property', e);
+  }
+  attach(current);
+})();
