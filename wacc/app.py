@@ -150,4 +150,6 @@ def create_app(
         state=State(state),
         request_max_body_size=settings.security.max_body_bytes,
         debug=False,
+        # wacc.logs configures logging; Litestar's default config would replace it.
+        logging_config=None,
     )

@@ -38,12 +38,21 @@ class Bus:
         self._reader: asyncio.Task[None] | None = None
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        await self.publish_many([(topic, payload)])
+
+    async def publish_many(self, events: list[Event]) -> None:
+        if not events:
+            return
         try:
-            await self._send(topic, payload)
+            await self._send_many(events)
         except Exception:
-            # The database already holds the event's effect; a missed live push is
+            # The database already holds the events' effect; a missed live push is
             # recovered by the client re-reading, so publishing never fails a write.
-            log.exception("bus publish failed", topic=topic)
+            log.exception("bus publish failed", topics=sorted({t for t, _ in events}))
+
+    async def _send_many(self, events: list[Event]) -> None:
+        for topic, payload in events:
+            await self._send(topic, payload)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Event]]:
@@ -112,9 +121,12 @@ class DatabaseBus(Bus):
         self._last_id = 0
 
     async def _send(self, topic: str, payload: dict[str, Any]) -> None:
+        await self._send_many([(topic, payload)])
+
+    async def _send_many(self, events: list[Event]) -> None:
         from wacc.bus.tables import BusEvent
 
-        await BusEvent.insert(BusEvent(topic=topic, payload=payload))
+        await BusEvent.insert(*[BusEvent(topic=t, payload=p) for t, p in events])
 
     async def _prepare(self) -> None:
         from wacc.bus.tables import BusEvent
@@ -159,6 +171,12 @@ class RedisBus(Bus):
 
     async def _send(self, topic: str, payload: dict[str, Any]) -> None:
         await self._redis.publish(self.PREFIX + topic, json.dumps(payload, default=str))
+
+    async def _send_many(self, events: list[Event]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic, payload in events:
+                pipe.publish(self.PREFIX + topic, json.dumps(payload, default=str))
+            await pipe.execute()
 
     async def _prepare(self) -> None:
         await self._pubsub.psubscribe(self.PREFIX + "*")

@@ -8,6 +8,7 @@ from typing import Any
 import phonenumbers
 
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
+from wacc.db.bulk import raise_timestamps
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ValidationError
 from wacc.lib.ids import new_id
@@ -140,3 +141,59 @@ async def touch(contact_id: str, at: Any) -> None:
         (Contact.id == contact_id)
         & (Contact.last_message_at.is_null() | (Contact.last_message_at < at))
     )
+
+
+async def resolve_many(
+    organization_id: str, senders: list[tuple[str, str | None, str | None]]
+) -> dict[str, dict[str, Any]]:
+    """:func:`resolve` for many senders at once (wa_id, phone, name) -> {wa_id: contact},
+    in a fixed number of queries however many senders there are."""
+    out: dict[str, dict[str, Any]] = {}
+    lids = [wa for wa, _, _ in senders if wa.endswith("@lid")]
+    if lids:
+        for row in await Contact.select().where(
+            (Contact.organization == organization_id) & Contact.lid.is_in(lids)
+        ):
+            out[row["lid"]] = row
+    keys: dict[str, tuple[str, str | None, str | None]] = {}
+    for wa_id, phone, name in senders:
+        if wa_id in out:
+            continue
+        phone = phone or phone_from_wa_id(wa_id)
+        key = wa_id_for(phone) if phone else wa_id
+        keys.setdefault(key, (wa_id, phone, name))
+    if not keys:
+        return out
+    existing = {
+        r["whatsapp_id"]: r for r in await Contact.select().where(
+            (Contact.organization == organization_id) & Contact.whatsapp_id.is_in(list(keys)))
+    }
+    missing = [k for k in keys if k not in existing]
+    if missing:
+        await Contact.insert(*[
+            Contact(id=new_id(), organization=organization_id, whatsapp_id=key,
+                    phone_number=keys[key][1] or "", name=keys[key][2],
+                    lid=keys[key][0] if keys[key][0].endswith("@lid") else None)
+            for key in missing
+        ]).on_conflict(action="DO NOTHING")
+        for r in await Contact.select().where(
+            (Contact.organization == organization_id) & Contact.whatsapp_id.is_in(missing)
+        ):
+            existing[r["whatsapp_id"]] = r
+    for key, (wa_id, _, name) in keys.items():
+        row = existing[key]
+        updates: dict[Any, Any] = {}
+        if name and not row["name"]:
+            updates[Contact.name] = name
+        if wa_id.endswith("@lid") and not row["lid"]:
+            updates[Contact.lid] = wa_id
+        if updates:
+            await Contact.update(updates).where(Contact.id == row["id"])
+            row = {**row, **{c._meta.name: v for c, v in updates.items()}}
+        out[wa_id] = row
+    return out
+
+
+async def touch_many(latest: dict[str, Any]) -> None:
+    """Set last_message_at of each contact id to the given time when it is newer."""
+    await raise_timestamps(Contact, Contact.last_message_at, latest)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from wacc.conversations.tables import Conversation, ConversationStatus
+from wacc.db.bulk import raise_timestamps
 from wacc.lib.ids import new_id
 
 # A conversation in one of these states is finished; a new inbound message opens it
@@ -58,3 +59,47 @@ async def move_contact(organization_id: str, from_contact: str, to_contact: str)
     await Conversation.update({Conversation.contact: to_contact}).where(
         (Conversation.organization == organization_id) & (Conversation.contact == from_contact)
     )
+
+
+async def thread_many(
+    organization_id: str, session_id: str, wanted: dict[str, tuple[datetime, bool]], *,
+    reopen: str = "reopen",
+) -> dict[str, dict[str, Any]]:
+    """:func:`thread_for` for many contacts of one session at once.
+
+    *wanted* maps contact id -> (latest message time, whether any message is inbound)."""
+    rows = await Conversation.select().where(
+        (Conversation.organization == organization_id) & (Conversation.session == session_id)
+        & Conversation.contact.is_in(list(wanted))
+    ).order_by(Conversation.created_at)
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:  # ordered oldest first, so the newest per contact wins
+        latest[row["contact"]] = row
+    out: dict[str, dict[str, Any]] = {}
+    to_create = []
+    later: dict[str, datetime] = {}
+    for contact_id, (at, inbound) in wanted.items():
+        row = latest.get(contact_id)
+        if row is not None and (row["status"] not in _FINISHED or not inbound or reopen == "reopen"):
+            if row["last_message_at"] is None or row["last_message_at"] < at:
+                later[row["id"]] = at
+                row = {**row, "last_message_at": at}
+            if inbound and row["status"] in _FINISHED:
+                await Conversation.update({
+                    Conversation.status: ConversationStatus.OPEN.value,
+                    Conversation.version: row["version"] + 1,
+                }).where(Conversation.id == row["id"])
+                row = {**row, "status": ConversationStatus.OPEN.value, "version": row["version"] + 1}
+            out[contact_id] = row
+        else:
+            to_create.append(Conversation(
+                id=new_id(), organization=organization_id, session=session_id,
+                contact=contact_id, last_message_at=at))
+    await raise_timestamps(Conversation, Conversation.last_message_at, later)
+    if to_create:
+        await Conversation.insert(*to_create)
+        for row in await Conversation.select().where(
+            Conversation.id.is_in([c.id for c in to_create])
+        ):
+            out[row["contact"]] = row
+    return out

@@ -8,9 +8,11 @@ forward. Edits, revokes and reactions keep their history in the message's metada
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,11 +51,35 @@ class SessionRef:
     organization_id: str
 
 
+# Most messages written in one transaction; bigger batches gain little and hold the
+# SQLite write lock longer.
+MAX_BATCH = 256
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+@dataclass(eq=False)
+class _Pending:
+    session: SessionRef
+    event: InboundMessage
+    media_key: str | None
+    media_error: str | None
+    future: asyncio.Future[str | None]
+    message_id: str = field(default_factory=new_id)
+    contact_id: str = ""
+    conversation_id: str = ""
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.event.timestamp, UTC)
+
+
 @dataclass
 class Pipeline:
     bus: Bus
     media: MediaStore
     reopen: str = "reopen"
+    _queue: asyncio.Queue[_Pending] | None = field(default=None, init=False, repr=False)
+    _writer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def handle(self, session: SessionRef, event: EngineEvent,
                      fetch_media: FetchMedia | None = None) -> None:
@@ -72,44 +98,124 @@ class Pipeline:
 
     async def ingest(self, session: SessionRef, ev: InboundMessage,
                      fetch_media: FetchMedia | None = None) -> str | None:
-        """Store one message; returns its row id, or None when it was already stored."""
-        if await Message.exists().where(
-            (Message.session == session.id) & (Message.whatsapp_message_id == ev.id)
-        ):
-            return None
-        at = datetime.fromtimestamp(ev.timestamp, UTC)
+        """Store one message; returns its row id, or None when it was already stored.
+
+        Messages are written in batches: whatever has queued up while the previous
+        batch was being written goes into the next transaction together (group
+        commit), so a burst costs a few queries per batch instead of per message,
+        and a lone message is written at once."""
         media_key, media_error = None, None
         if ev.media is not None:
-            media_key, media_error = await self._store_media(session, ev.media, fetch_media)
-        metadata = _metadata(ev, media_error)
-        org = session.organization_id
-        message_id = new_id()
-        async with transaction():
-            contact = await contacts.resolve(org, ev.chat.wa_id, ev.chat.phone,
-                                             None if ev.from_me else ev.sender.name)
-            conversation = await conversations.thread_for(
-                org, session.id, contact["id"], at, inbound=not ev.from_me, reopen=self.reopen)
-            inserted = await Message.insert(
-                Message(
-                    id=message_id, organization=org, conversation=conversation["id"],
-                    session=session.id, whatsapp_message_id=ev.id,
-                    direction=(MessageDirection.OUTBOUND if ev.from_me else MessageDirection.INBOUND).value,
-                    type=ev.type, body=ev.body, media_url=media_key,
-                    media_mime_type=ev.media.mime_type if ev.media else None, metadata=metadata,
-                    status=(MessageStatus.SENT if ev.from_me else MessageStatus.DELIVERED).value,
-                    timestamp=at,
-                )
-            ).on_conflict(action="DO NOTHING").returning(Message.id)
-            if not inserted:  # a concurrent copy of the same event won
+            # Only download media for a message not stored yet (replays skip it).
+            if await Message.exists().where(
+                (Message.session == session.id) & (Message.whatsapp_message_id == ev.id)
+            ):
                 return None
-            await contacts.touch(contact["id"], at)
-        await self.bus.publish(org_topic(org), {
-            "type": "message:new", "messageId": message_id, "conversationId": conversation["id"],
-            "sessionId": session.id, "contactId": contact["id"],
-            "direction": "OUTBOUND" if ev.from_me else "INBOUND", "messageType": ev.type,
-            "body": ev.body, "timestamp": iso(at),
+            media_key, media_error = await self._store_media(session, ev.media, fetch_media)
+        if self._queue is None or self._writer is None or self._writer.done():
+            self._queue = asyncio.Queue()
+            self._writer = asyncio.create_task(self._write_batches(self._queue),
+                                               name="wacc-ingest-writer")
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(session, ev, media_key, media_error, future))
+        return await future
+
+    async def _write_batches(self, queue: asyncio.Queue[_Pending]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                stored = await self._store_batch(batch)
+            except Exception:
+                # One bad event must not fail its neighbours: write them one by one.
+                stored = {}
+                for item in batch:
+                    try:
+                        stored.update(await self._store_batch([item]))
+                    except Exception as exc:
+                        log.exception("message not stored", message=item.event.id)
+                        if not item.future.done():
+                            item.future.set_exception(exc)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_result(stored.get(id(item)))
+            await self.bus.publish_many([
+                self._announcement(item, stored[id(item)]) for item in batch if stored.get(id(item))
+            ])
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def _store_batch(self, batch: list[_Pending]) -> dict[int, str]:
+        """Write a batch in one transaction; returns {id(item): message id} of new rows."""
+        by_session: dict[SessionRef, list[_Pending]] = {}
+        for item in batch:
+            by_session.setdefault(item.session, []).append(item)
+        stored: dict[int, str] = {}
+        async with transaction():
+            for session, items in by_session.items():
+                stored.update(await self._store_session_batch(session, items))
+        return stored
+
+    async def _store_session_batch(self, session: SessionRef, items: list[_Pending]) -> dict[int, str]:
+        org = session.organization_id
+        known = {r["whatsapp_message_id"] for r in await Message.select(
+            Message.whatsapp_message_id).where(
+            (Message.session == session.id)
+            & Message.whatsapp_message_id.is_in([i.event.id for i in items]))}
+        fresh: list[_Pending] = []
+        for item in items:
+            if item.event.id not in known:
+                known.add(item.event.id)  # a duplicate within the batch is a replay too
+                fresh.append(item)
+        if not fresh:
+            return {}
+        people = await contacts.resolve_many(org, [
+            (i.event.chat.wa_id, i.event.chat.phone,
+             None if i.event.from_me else i.event.sender.name) for i in fresh])
+        wanted: dict[str, tuple[datetime, bool]] = {}
+        for item in fresh:
+            contact_id = people[item.event.chat.wa_id]["id"]
+            at, inbound = wanted.get(contact_id, (_EPOCH, False))
+            wanted[contact_id] = (max(at, item.at), inbound or not item.event.from_me)
+        threads = await conversations.thread_many(org, session.id, wanted, reopen=self.reopen)
+        rows = []
+        for item in fresh:
+            ev = item.event
+            contact = people[ev.chat.wa_id]
+            item.contact_id = contact["id"]
+            item.conversation_id = threads[contact["id"]]["id"]
+            rows.append(Message(
+                id=item.message_id, organization=org, conversation=item.conversation_id,
+                session=session.id, whatsapp_message_id=ev.id,
+                direction=(MessageDirection.OUTBOUND if ev.from_me else MessageDirection.INBOUND).value,
+                type=ev.type, body=ev.body, media_url=item.media_key,
+                media_mime_type=ev.media.mime_type if ev.media else None,
+                metadata=_metadata(ev, item.media_error),
+                status=(MessageStatus.SENT if ev.from_me else MessageStatus.DELIVERED).value,
+                timestamp=item.at,
+            ))
+        inserted = {r["id"] for r in await Message.insert(*rows).on_conflict(
+            action="DO NOTHING").returning(Message.id)}
+        latest: dict[str, datetime] = {}
+        for item in fresh:
+            if item.message_id in inserted:
+                latest[item.contact_id] = max(latest.get(item.contact_id, _EPOCH), item.at)
+        await contacts.touch_many(latest)
+        return {id(i): i.message_id for i in fresh if i.message_id in inserted}
+
+    def _announcement(self, item: _Pending, message_id: str) -> tuple[str, dict[str, Any]]:
+        ev = item.event
+        return (org_topic(item.session.organization_id), {
+            "type": "message:new", "messageId": message_id,
+            "conversationId": item.conversation_id, "sessionId": item.session.id,
+            "contactId": item.contact_id, "direction": "OUTBOUND" if ev.from_me else "INBOUND",
+            "messageType": ev.type, "body": ev.body, "timestamp": iso(item.at),
         })
-        return message_id
 
     async def _store_media(self, session: SessionRef, media: Media,
                            fetch: FetchMedia | None) -> tuple[str | None, str | None]:

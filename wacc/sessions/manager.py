@@ -209,6 +209,7 @@ class SessionManager:
     async def shutdown(self) -> None:
         for session_id in list(self.running):
             await self.stop_session(session_id)
+        await self.pipeline.close()
         if self._server is not None:
             self._server.should_exit = True
             if self._server_task is not None:

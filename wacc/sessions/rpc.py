@@ -52,7 +52,9 @@ def make_rpc_app(keyring: Keyring, dispatch: Dispatcher) -> Litestar:
             return {"error": {"kind": kind, "message": str(exc), "code": exc.code}}
         return {"result": msgspec.to_builtins(result)}
 
-    return Litestar(route_handlers=[call], openapi_config=None, debug=False)
+    # logging_config=None: wacc.logs configures logging; Litestar's default would replace it.
+    return Litestar(route_handlers=[call], openapi_config=None, debug=False,
+                    logging_config=None)
 
 
 class SessionRpc:
