@@ -190,7 +190,7 @@ async def worker(server: Server) -> AsyncIterator[Any]:
     import threading
     import time as _time
 
-    from wacc.app import make_plugin_manager
+    from wacc.features import make_plugin_manager
     from wacc.queue import make_huey
     from wacc.queue.jobs import Jobs
 
@@ -235,8 +235,7 @@ async def wa(server: Server, data_dir: Path) -> AsyncIterator[Any]:
     runtime = server.app.state["runtime"]
 
     async def kick(session_id: str) -> None:
-        for message_id in await outbound.pending_for_session(session_id):
-            runtime.jobs.enqueue("messages.send", message_id)
+        await outbound.enqueue_pending(runtime.jobs, session_id)
 
     def build(lease_seconds: int = 3) -> SessionManager:
         return SessionManager(

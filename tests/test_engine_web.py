@@ -51,15 +51,6 @@ from wacc.engines.contract import (
     StateChanged,
     TransientEngineError,
 )
-from wacc.engines.web import (
-    Backoff,
-    BundleIntegrityError,
-    PlaywrightDriver,
-    Supervisor,
-    WebEngine,
-    WebSettings,
-    load_wa_js,
-)
 from wacc.engines.web.actions import send_payload, vcard_contacts
 from wacc.engines.web.browser import (
     chromium_executable,
@@ -68,8 +59,13 @@ from wacc.engines.web.browser import (
     process_tree,
     prune_caches,
 )
+from wacc.engines.web.bundle import BundleIntegrityError, load_wa_js
 from wacc.engines.web.channel import MalformedEvent, decode_page_event
+from wacc.engines.web.driver import PlaywrightDriver
+from wacc.engines.web.engine import WebEngine
 from wacc.engines.web.session import LoginState
+from wacc.engines.web.settings import WebSettings
+from wacc.engines.web.supervisor import Backoff, Supervisor
 
 E = TypeVar("E", bound=EngineEvent)
 

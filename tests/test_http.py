@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.helpers import API, assert_error, bearer, register
-from wacc.app import BUILTIN_PLUGINS
+from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins.manager import PluginManager
 
 

@@ -17,6 +17,11 @@ from wacc.security.roles import PERMISSIONS, Role
 async def _call(client, endpoint, headers):
     values = {p: str(uuid.uuid4()) for p in endpoint.params}
     kwargs = {"json": {}} if endpoint.body_type is not None else {}
+    if endpoint.opt.get("stream"):  # an endless stream: the status line is the answer
+        async with client.stream(endpoint.method, endpoint.url(values), headers=headers) as r:
+            if r.status_code >= 400:
+                await r.aread()
+            return r
     return await client.request(endpoint.method, endpoint.url(values), headers=headers, **kwargs)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import API, bearer, register
-from wacc.app import BUILTIN_PLUGINS
+from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins.manager import PluginManager
 
 REPO = Path(__file__).resolve().parent.parent

@@ -27,8 +27,8 @@ import pytest
 
 from tests.conftest import PG_URL, REDIS_URL, _create_pg_database, _drop_pg_database, free_port
 from tests.test_cli import query, wacc_env, write_test_plugin
-from wacc.app import BUILTIN_PLUGINS
 from wacc.config import Settings, load_settings
+from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins.manager import PluginManager
 from wacc.queue.jobs import Jobs
 from wacc.runtime import Runtime

@@ -8,9 +8,11 @@ from __future__ import annotations
 from tests.helpers import API, PASSWORD, add_member, bearer, login, register
 from tests.routes import api_endpoints, body_type_name
 from wacc.apikeys.tables import ApiKey
+from wacc.messages.tables import Message
 from wacc.orgs import services as orgs
 from wacc.orgs.tables import Organization
 from wacc.security.roles import Role
+from wacc.sessions.tables import WhatsAppSession
 from wacc.users import services as users
 from wacc.users.tables import Invite, User
 
@@ -21,6 +23,11 @@ SAMPLE_BODIES = {
     "OrganizationDelete": {"confirmSlug": "acme"},
     "UserUpdate": {"name": "Renamed by intruder", "role": "VIEWER", "isActive": False},
     "OrganizationUpdate": {"name": "Renamed by intruder"},
+    "PairingIn": {"phone": "+15550001111"},
+    "SimulateIn": {"action": "logout"},
+    "MessageSend": {"body": "intruder says hi"},
+    "SendToPhone": {"to": "+15550001111", "body": "intruder says hi"},
+    "SessionUpdate": {"name": "Renamed by intruder"},
 }
 # Path parameters that are not ids of org-owned rows.
 NOT_TENANT_PARAMS = {"token"}
@@ -39,6 +46,10 @@ async def _snapshot():
         "users": await User.select(User.id, User.name, User.role, User.is_active).order_by(User.id),
         "invites": await Invite.select(Invite.id, Invite.revoked_at).order_by(Invite.id),
         "keys": await ApiKey.select(ApiKey.id, ApiKey.revoked_at).order_by(ApiKey.id),
+        "sessions": await WhatsAppSession.select(
+            WhatsAppSession.id, WhatsAppSession.name, WhatsAppSession.desired_state).order_by(
+            WhatsAppSession.id),
+        "messages": await Message.select(Message.id, Message.body).order_by(Message.id),
     }
 
 
@@ -53,9 +64,18 @@ async def test_other_organization_ids_answer_404_and_change_nothing(client, serv
     r = await client.post(f"{API}/api-keys", headers=a_head,
                           json={"name": "a key", "scopes": ["read:users"]})
     key_id = r.json()["id"]
-    ids = {"orgId": a_org, "userId": member["user"]["id"], "inviteId": invite_id, "keyId": key_id}
+    r = await client.post(f"{API}/whatsapp/sessions", headers=a_head,
+                          json={"name": "A's phone", "connect": False})
+    session_id = r.json()["id"]
+    r = await client.post(f"{API}/whatsapp/sessions/{session_id}/messages", headers=a_head,
+                          json={"to": "+14155550199", "body": "for A's customer"})
+    message = r.json()
+    ids = {"orgId": a_org, "userId": member["user"]["id"], "inviteId": invite_id, "keyId": key_id,
+           "sessionId": session_id, "conversationId": message["conversationId"],
+           "messageId": message["id"]}
     secrets = [a_org, member["user"]["id"], invite_id, key_id, "owner@example.com",
-               "agent@example.com", "pending@example.com"]
+               "agent@example.com", "pending@example.com", session_id, message["id"],
+               "+14155550199", "for A's customer"]
 
     b_head = bearer(await _second_org(client, server))
     before = await _snapshot()
@@ -66,7 +86,8 @@ async def test_other_organization_ids_answer_404_and_change_nothing(client, serv
     ]
     walked = 0
     # Lists first: later, B's own audit log will (rightly) show the ids B tried.
-    for endpoint in (e for e in endpoints if not e.params and e.method == "GET"):
+    for endpoint in (e for e in endpoints
+                     if not e.params and e.method == "GET" and not e.opt.get("stream")):
         r = await client.get(endpoint.url({}), headers=b_head)
         assert r.status_code == 200, f"{endpoint}: {r.text}"
         for secret in secrets:

@@ -25,6 +25,7 @@ from wacc.audit import services as audit
 from wacc.auth import services as auth
 from wacc.config import Settings
 from wacc.db.engine import bind, close_engine, make_engine, open_engine
+from wacc.features import make_plugin_manager
 from wacc.http.errors import EXCEPTION_HANDLERS
 from wacc.http.guards import require_permission
 from wacc.http.middleware import (
@@ -43,21 +44,6 @@ from wacc.system.controllers import HealthController
 
 API_PREFIX = "/api/v1"
 
-# Built-in features, registered exactly like third-party plugins.
-BUILTIN_PLUGINS = [
-    "wacc.system.plugin",
-    "wacc.auth.plugin",
-    "wacc.orgs.plugin",
-    "wacc.users.plugin",
-    "wacc.apikeys.plugin",
-    "wacc.audit.plugin",
-    "wacc.sessions.plugin",
-    "wacc.messages.plugin",
-]
-
-
-def make_plugin_manager(settings: Settings) -> PluginManager:
-    return PluginManager(settings.plugins.allow, BUILTIN_PLUGINS)
 
 
 def _openapi() -> OpenAPIConfig:

@@ -37,7 +37,9 @@ def configure_logging(settings: Settings, role: str = "cli") -> None:
         _redact,
     ]
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Plain tracebacks: rich's would print local variables, which can hold secrets.
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(),
+                                      exception_formatter=structlog.dev.plain_traceback)
         if fmt == "console"
         else structlog.processors.JSONRenderer()
     )

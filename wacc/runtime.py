@@ -36,9 +36,11 @@ class Runtime:
     engines: dict[str, EngineFactory] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, keyring: Keyring, plugins: Any = None) -> Runtime:
+    def build(cls, settings: Settings, keyring: Keyring, plugins: Any = None,
+              run: Any = None) -> Runtime:
         """Everything services need; with *plugins*, their engines and jobs are known
-        (jobs are registered in every process so any process can enqueue them)."""
+        (jobs are registered in every process so any process can enqueue them; only the
+        worker passes *run*, which executes their async work)."""
         runtime = cls(
             settings=settings, keyring=keyring, limiter=make_limiter(settings),
             mailer=Mailer(settings.smtp), bus=make_bus(settings), media=MediaStore(settings),
@@ -47,5 +49,5 @@ class Runtime:
         if plugins is not None:
             for engines in plugins.call("wacc_engines"):
                 runtime.engines.update(engines)
-            plugins.call("wacc_tasks", jobs=runtime.jobs, run=_not_here, runtime=runtime)
+            plugins.call("wacc_tasks", jobs=runtime.jobs, run=run or _not_here, runtime=runtime)
         return runtime

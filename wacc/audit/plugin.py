@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.audit.controllers import AuditController
 from wacc.plugins.spec import hookimpl
 
 
 @hookimpl
 def wacc_controllers() -> list[Any]:
+    # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
+    from wacc.audit.controllers import AuditController
+
     return [AuditController]

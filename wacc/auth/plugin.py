@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from wacc.auth import services
-from wacc.auth.controllers import AuthController
 from wacc.plugins.spec import hookimpl
 
 
 @hookimpl
 def wacc_controllers() -> list[Any]:
+    # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
+    from wacc.auth.controllers import AuthController
+
     return [AuthController]
 
 

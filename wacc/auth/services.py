@@ -36,7 +36,7 @@ from wacc.logs import get_logger
 from wacc.orgs import services as orgs
 from wacc.runtime import Runtime
 from wacc.security.limits import per
-from wacc.security.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from wacc.security.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from wacc.security.roles import Role
 from wacc.security.tokens import TokenError, decode, hash_secret, issue
 from wacc.users import services as users
@@ -121,7 +121,7 @@ async def login(
     await _check_throttles(rt, throttles)
     row = await users.row_by_email(email)
     # Verify against a dummy hash for unknown e-mails so timing does not reveal accounts.
-    password_ok = verify_password(row["password_hash"] if row else DUMMY_HASH, password)
+    password_ok = verify_password(row["password_hash"] if row else dummy_hash(), password)
     if row is None or not password_ok:
         await _count_failure(rt, throttles)
         if row is not None:

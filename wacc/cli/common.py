@@ -56,7 +56,7 @@ class CliState:
         if self._plugins is None:
             # Importing every feature costs most of a second; only commands that need
             # plugins pay for it (`wacc run` and `wacc version` do not).
-            from wacc.app import make_plugin_manager
+            from wacc.features import make_plugin_manager
 
             self._plugins = make_plugin_manager(self.settings)
         return self._plugins

@@ -145,13 +145,20 @@ class AuditMiddleware(ASGIMiddleware):
             return
         status = 500
         body = bytearray()
+        last: Message | None = None
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, last
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body" and len(body) < _MAX_CAPTURE:
-                body.extend(message.get("body", b""))
+            elif message["type"] == "http.response.body":
+                if len(body) < _MAX_CAPTURE:
+                    body.extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Hold the end of the response until the audit row is written, so
+                    # a client that reads the log right after sees its own change.
+                    last = message
+                    return
             await send(message)
 
         try:
@@ -161,6 +168,8 @@ class AuditMiddleware(ASGIMiddleware):
             await self._record(scope, method, status, b"")
             raise
         await self._record(scope, method, status, bytes(body))
+        if last is not None:
+            await send(last)
 
     async def _record(self, scope: Scope, method: str, status: int, body: bytes) -> None:
         if status == 429:

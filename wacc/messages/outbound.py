@@ -145,6 +145,15 @@ async def _record_sent(bus: Bus, row: dict[str, Any], wa_id: str) -> None:
         "ack": 1, "status": "SENT"})
 
 
+async def enqueue_pending(jobs: Any, session_id: str) -> int:
+    """Queue a send for every message written while the session was down (called when
+    it becomes ready); a message already being sent is skipped by its claim."""
+    pending = await pending_for_session(session_id)
+    for message_id in pending:
+        jobs.enqueue("messages.send", message_id)
+    return len(pending)
+
+
 async def pending_for_session(session_id: str) -> list[str]:
     rows = await Message.select(Message.id).where(
         (Message.session == session_id) & (Message.status == MessageStatus.PENDING.value)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from wacc.messages import outbound
-from wacc.messages.controllers import MessageController
 from wacc.messages.services import SEND_JOB
 from wacc.plugins.spec import hookimpl
 
 
 @hookimpl
 def wacc_controllers() -> list[Any]:
+    # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
+    from wacc.messages.controllers import MessageController
+
     return [MessageController]
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.orgs.controllers import OrganizationController
 from wacc.plugins.spec import hookimpl
 
 
 @hookimpl
 def wacc_controllers() -> list[Any]:
+    # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
+    from wacc.orgs.controllers import OrganizationController
+
     return [OrganizationController]

@@ -12,8 +12,8 @@ from datetime import UTC
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from wacc.app import make_plugin_manager
 from wacc.config import Settings
+from wacc.features import make_plugin_manager
 from wacc.logs import get_logger
 from wacc.plugins.manager import PluginManager
 from wacc.queue.jobs import Jobs

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
-from wacc.app import make_plugin_manager
 from wacc.config import Settings
+from wacc.features import make_plugin_manager
 from wacc.messages import outbound
 from wacc.messages.ingest import Pipeline
-from wacc.messages.services import SEND_JOB
 from wacc.roles.common import Heartbeat, database, stop_on_signals
 from wacc.runtime import Runtime
 from wacc.security.crypto import load_keyring
@@ -25,9 +24,7 @@ async def _run(settings: Settings) -> None:
     runtime = Runtime.build(settings, load_keyring(settings), make_plugin_manager(settings))
 
     async def send_pending(session_id: str) -> None:
-        # Messages written while the session was down go out once it is ready.
-        for message_id in await outbound.pending_for_session(session_id):
-            runtime.jobs.enqueue(SEND_JOB, message_id)
+        await outbound.enqueue_pending(runtime.jobs, session_id)
 
     manager = SessionManager(
         engines=runtime.engines,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from piccolo.engine.base import Engine
 
-from wacc.app import make_plugin_manager
 from wacc.config import Settings
 from wacc.db.engine import close_engine
+from wacc.features import make_plugin_manager
 from wacc.queue import AsyncBridge
 from wacc.roles.common import Heartbeat, connect
 from wacc.runtime import Runtime
@@ -26,11 +26,8 @@ MAX_POLL_SECONDS = 1.0
 
 def main(settings: Settings) -> None:
     bridge = AsyncBridge()
-    # Built without plugins, which would register the jobs with a `run` that refuses to
-    # run them; here they are registered with the bridge's.
-    runtime = Runtime.build(settings, load_keyring(settings))
-    make_plugin_manager(settings).call("wacc_tasks", jobs=runtime.jobs, run=bridge.run,
-                                       runtime=runtime)
+    runtime = Runtime.build(settings, load_keyring(settings), make_plugin_manager(settings),
+                            run=bridge.run)
     heartbeat = Heartbeat("worker", settings.worker.heartbeat_seconds)
     engine: Engine | None = None
 

@@ -43,7 +43,7 @@ class SessionController(Controller):
         rt = runtime_of(request)
         return await services.create(principal_of(request), data, set(rt.engines), rt.keyring)
 
-    @get("/events", opt={"permission": "read:sessions"})
+    @get("/events", opt={"permission": "read:sessions", "stream": True})
     async def session_events(self, request: Request) -> ServerSentEvent:
         """Server-sent events: status, QR and pairing-code changes of this organization's
         sessions, as they happen."""

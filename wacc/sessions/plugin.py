@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from wacc.plugins.spec import hookimpl
-from wacc.sessions.controllers import EngineWebhookController, SessionController
 
 
 @hookimpl
 def wacc_controllers() -> list[Any]:
+    # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
+    from wacc.sessions.controllers import EngineWebhookController, SessionController
+
     return [SessionController, EngineWebhookController]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from wacc.plugins.spec import hookimpl
-from wacc.users.controllers import UserController
 
 
 @hookimpl
 def wacc_controllers() -> list[Any]:
+    # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
+    from wacc.users.controllers import UserController
+
     return [UserController]

@@ -16,19 +16,5 @@
 - ``plugin``: registers ``web`` through the ``wacc_engines`` hook, one driver per process.
 """
 
-from wacc.engines.web.bundle import BundleIntegrityError, load_wa_js
-from wacc.engines.web.driver import PlaywrightDriver
-from wacc.engines.web.engine import WebEngine
-from wacc.engines.web.settings import WebSettings
-from wacc.engines.web.supervisor import Backoff, Supervisor, run_with_restarts
-
-__all__ = [
-    "Backoff",
-    "BundleIntegrityError",
-    "PlaywrightDriver",
-    "Supervisor",
-    "WebEngine",
-    "WebSettings",
-    "load_wa_js",
-    "run_with_restarts",
-]
+# Nothing is imported here: discovering the engine (every process does) must not load
+# Playwright. Import from the submodules, e.g. wacc.engines.web.engine.

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from wacc.engines.web.driver import PlaywrightDriver
-from wacc.engines.web.engine import WebEngine
 from wacc.plugins.spec import hookimpl
+
+
+class _LazyWebEngine:
+    """Loads Playwright only when a web session starts: every process discovers engines,
+    only a `wa` process running a web session needs Playwright in memory."""
+
+    def __init__(self) -> None:
+        self._driver: Any = None
+
+    def __call__(self, host: Any) -> Any:
+        from wacc.engines.web.driver import PlaywrightDriver
+        from wacc.engines.web.engine import WebEngine
+
+        if self._driver is None:
+            # One Playwright driver (a Node.js process, ~130 MB) for all of this
+            # process's web sessions; it starts with the first and stops with the last.
+            self._driver = PlaywrightDriver()
+        return WebEngine(host, driver=self._driver)
 
 
 @hookimpl
 def wacc_engines() -> dict[str, Any]:
-    # One Playwright driver (a Node.js process, ~130 MB) for all of this process's
-    # web sessions; it starts with the first session and stops with the last.
-    return {"web": partial(WebEngine, driver=PlaywrightDriver())}
+    return {"web": _LazyWebEngine()}

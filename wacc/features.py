@@ -1,0 +1,24 @@
+"""Composition root for features: the list of wacc's built-in features, which register
+through the same plugin hooks as third-party packages. Every process starts here; it
+imports nothing heavy (controllers load only where HTTP is served)."""
+
+from __future__ import annotations
+
+from wacc.config import Settings
+from wacc.plugins.manager import PluginManager
+
+# Built-in features, registered exactly like third-party plugins.
+BUILTIN_PLUGINS = [
+    "wacc.system.plugin",
+    "wacc.auth.plugin",
+    "wacc.orgs.plugin",
+    "wacc.users.plugin",
+    "wacc.apikeys.plugin",
+    "wacc.audit.plugin",
+    "wacc.sessions.plugin",
+    "wacc.messages.plugin",
+]
+
+
+def make_plugin_manager(settings: Settings) -> PluginManager:
+    return PluginManager(settings.plugins.allow, BUILTIN_PLUGINS)
