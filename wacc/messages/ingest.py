@@ -78,7 +78,7 @@ class Pipeline:
     bus: Bus
     media: MediaStore
     reopen: str = "reopen"
-    _queue: asyncio.Queue[_Pending] | None = field(default=None, init=False, repr=False)
+    _queue: asyncio.Queue[_Pending | None] | None = field(default=None, init=False, repr=False)
     _writer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def handle(self, session: SessionRef, event: EngineEvent,
@@ -120,11 +120,18 @@ class Pipeline:
         self._queue.put_nowait(_Pending(session, ev, media_key, media_error, future))
         return await future
 
-    async def _write_batches(self, queue: asyncio.Queue[_Pending]) -> None:
+    async def _write_batches(self, queue: asyncio.Queue[_Pending | None]) -> None:
         while True:
-            batch = [await queue.get()]
+            first = await queue.get()
+            if first is None:  # close(): everything queued before it is written
+                return
+            batch = [first]
             while len(batch) < MAX_BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
+                item = queue.get_nowait()
+                if item is None:
+                    queue.put_nowait(None)
+                    break
+                batch.append(item)
             try:
                 stored = await self._store_batch(batch)
             except Exception:
@@ -145,7 +152,13 @@ class Pipeline:
             ])
 
     async def close(self) -> None:
-        if self._writer is not None:
+        """Write what is queued, then stop the writer."""
+        if self._writer is None or self._queue is None:
+            return
+        self._queue.put_nowait(None)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer), 30)
+        except TimeoutError:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer

@@ -251,14 +251,18 @@ class SessionManager:
             running.ready = False
         if event.reason is DisconnectReason.STOPPED:
             return
-        permanent = event.reason in PERMANENT_DISCONNECTS or event.reason is DisconnectReason.QR_TIMEOUT
+        # Not retried either: QR_TIMEOUT (nobody scanned) and CONFLICT (the number was
+        # opened in another WhatsApp Web; taking it back by ourselves would ping-pong).
+        permanent = event.reason in PERMANENT_DISCONNECTS or event.reason in (
+            DisconnectReason.QR_TIMEOUT, DisconnectReason.CONFLICT)
         detail = f"{event.reason.value}: {event.detail}".strip(": ")
         if permanent:
             # Not retried: the user must act (scan again, update, appeal a ban).
             await WhatsAppSession.update({WhatsAppSession.desired_state: "DISCONNECTED"}).where(
                 WhatsAppSession.id == ref.id)
             status = SessionStatus.DISCONNECTED if event.reason in (
-                DisconnectReason.LOGGED_OUT, DisconnectReason.QR_TIMEOUT) else SessionStatus.FAILED
+                DisconnectReason.LOGGED_OUT, DisconnectReason.QR_TIMEOUT, DisconnectReason.CONFLICT,
+            ) else SessionStatus.FAILED
             await self._set_status(ref, status, qr=None, error=detail,
                                    extra={"reason": event.reason.value})
             await self.stop_session(ref.id)
