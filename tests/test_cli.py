@@ -294,6 +294,12 @@ def test_doctor(acme: Install, tmp_path: Path) -> None:
     for name in ("python", "config", "data dir", "disk", "master key", "database", "redis"):
         assert statuses.get(name) == "OK", result.stdout
     assert "chromium" in statuses
+    # The installed build carries the pinned wa-js; doctor names its version.
+    import json as _json
+
+    pinned = _json.loads((Path(__file__).parents[1] / "package.json").read_text())[
+        "dependencies"]["@wppconnect/wa-js"]
+    assert re.search(r"^OK\s+wa-js\s+" + re.escape(pinned), result.stdout, re.M), result.stdout
     # Only Chromium depends on the machine; the exit code follows the FAILs.
     assert result.returncode == (1 if "FAIL" in statuses.values() else 0), result.stdout
 

@@ -153,6 +153,21 @@ def check_chromium() -> Check:
     return Check("OK", "chromium", f"{found}: {out.stdout.strip()}")
 
 
+def check_wa_js() -> Check:
+    """The pinned wa-js bundle the web engine injects: present, its version, its hash."""
+    from wacc.assets import vendor_manifest
+
+    try:
+        manifest = vendor_manifest()
+    except (FileNotFoundError, ValueError) as exc:
+        return Check("WARN", "wa-js", f"browser files missing ({exc}); the web engine will "
+                     "not start: reinstall wacc (building needs npm)")
+    entry = manifest.get("packages", {}).get("@wppconnect/wa-js")
+    if not entry:
+        return Check("WARN", "wa-js", "not in this build; the web engine will not start")
+    return Check("OK", "wa-js", f"{entry['version']} (integrity checked at every start)")
+
+
 def run_checks(ctx: typer.Context) -> Iterator[Check]:
     yield check_python()
     try:
@@ -169,6 +184,7 @@ def run_checks(ctx: typer.Context) -> Iterator[Check]:
     yield asyncio.run(_database_check(settings, exists))
     yield asyncio.run(_redis_check(settings))
     yield check_chromium()
+    yield check_wa_js()
 
 
 def print_settings(settings: Settings) -> None:
