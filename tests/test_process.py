@@ -251,3 +251,63 @@ def test_scheduler_enqueues_the_plugins_entries(tmp_path: Path) -> None:
     entries["auth.prune_tokens"].func(*entries["auth.prune_tokens"].args)
     [queued] = [jobs.huey.deserialize_task(raw) for raw in jobs.huey.storage.enqueued_items()]
     assert queued.name == "auth.prune_tokens"
+
+
+async def test_two_wa_processes_share_sessions_and_take_over(deployment: Deployment,
+                                                            tmp_path: Path) -> None:
+    """Two `wa` processes on one machine: each session runs in exactly one; when that
+    process dies (SIGKILL: no goodbye), the other takes the session over."""
+    env = {**deployment.env, "WACC_WA_LEASE_SECONDS": "3"}
+    api = f"{deployment.url}/api/v1"
+    second_log = tmp_path / "wa2.log"
+    with running(env, deployment.log) as supervisor, \
+            running(env, second_log, "--role", "wa") as second:
+        await eventually(lambda: status(f"{deployment.url}/health/ready") == 200, 30,
+                         "ready", deployment.log)
+        async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+            r = await client.post("/auth/register", json={
+                "organizationName": "Two WA", "name": "Olga", "email": "olga@example.com",
+                "password": "correct horse battery"})
+            head = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+            sids = []
+            for name in ("one", "two", "three", "four"):
+                r = await client.post("/whatsapp/sessions", headers=head, json={"name": name})
+                sids.append(r.json()["id"])
+
+            async def all_leased() -> bool:
+                rows = await query(deployment.database_url,
+                                   "SELECT session, node_id FROM session_lease")
+                return len(rows) == len(sids) and rows
+
+            rows = await eventually(all_leased, 30, "every session leased", deployment.log)
+            holders = {node for _, node in rows}
+            assert len(rows) == len({s for s, _ in rows})  # exactly one holder per session
+            first_wa = role_pids(supervisor.pid)["wa"]
+            owned_by_first = {s for s, node in rows if f":{first_wa}:" in node}
+            moved = owned_by_first or {s for s, node in rows if f":{second.pid}:" in node}
+            victim = first_wa if owned_by_first else second.pid
+            survivor_marker = f":{second.pid}:" if owned_by_first else f":{first_wa}:"
+            if not owned_by_first:
+                # The second process holds them all: kill it; the supervisor's wa takes over.
+                second.kill()
+            else:
+                os.kill(victim, signal.SIGKILL)
+
+            async def taken_over() -> bool:
+                rows = await query(deployment.database_url,
+                                   "SELECT session, node_id FROM session_lease")
+                now = {s: node for s, node in rows}
+                return all(survivor_marker in now.get(s, "") for s in moved)
+
+            await eventually(taken_over, 30, "the sessions to be taken over", deployment.log)
+            assert holders  # (for the failure message) who held what before
+
+            async def serving(sid: str) -> bool:
+                # Answered over the session RPC, i.e. by the process now holding the lease.
+                r = await client.get(f"/whatsapp/sessions/{sid}/simulator/outbox",
+                                     headers=head)
+                return r.status_code == 200
+
+            for sid in moved:  # the survivor runs them
+                await eventually(lambda sid=sid: serving(sid), 30, "session restarted",
+                                 deployment.log)
