@@ -362,3 +362,24 @@ def test_malformed_engine_events_are_refused_clearly():
     for raw in (b"{", b'{"kind":"nope"}', b'{"kind":"message","id":1}', b'{"kind":"ack"}'):
         with pytest.raises(msgspec.ValidationError if raw != b"{" else msgspec.DecodeError):
             decode_event(raw)
+
+
+async def test_typing_indicator_before_a_reply_when_asked(client, owner, wa, worker, server):
+    await wa()
+    sid, _ = await connected_session(client, owner, settings={"typing_indicator": True,
+                                                               "send_jitter_seconds": 0.2})
+    await simulate(client, owner, sid, "message", phone=CUSTOMER, body="hi", id="TY1")
+    cid = (await _conversation_of(CUSTOMER))["id"]
+    r = await client.post(f"{API}/conversations/{cid}/messages", headers=owner,
+                          json={"body": "Typing first"})
+    mid = r.json()["id"]
+
+    async def sent():
+        m = (await client.get(f"{API}/messages/{mid}", headers=owner)).json()
+        return m["status"] in ("SENT", "DELIVERED")
+
+    await until(sent)
+    log = await server.app.state["runtime"].rpc.call(sid, "typing_log")
+    assert [e["on"] for e in log] == [True, False]
+    outbox = await server.app.state["runtime"].rpc.call(sid, "outbox")
+    assert log[0]["at"] < outbox[0]["timestamp"]

@@ -64,6 +64,7 @@ class Running:
     ref: SessionRef
     engine: Engine
     limiter: AsyncLimiter
+    settings: dict[str, Any] = field(default_factory=dict)
     failures: int = 0
     ready: bool = False
     restart: asyncio.TimerHandle | None = None
@@ -180,7 +181,8 @@ class SessionManager:
         data_dir.mkdir(parents=True, exist_ok=True)
         engine = factory(Host(self, ref, settings, data_dir))
         rate = float(settings.get("rate_per_second") or engine.default_rate)
-        running = Running(ref=ref, engine=engine, limiter=AsyncLimiter(max(rate, 0.01), 1))
+        running = Running(ref=ref, engine=engine, limiter=AsyncLimiter(max(rate, 0.01), 1),
+                          settings=settings)
         previous = self.running.get(session_id)
         if previous is not None:
             running.failures = previous.failures
@@ -325,12 +327,26 @@ class SessionManager:
             # One send at a time per session, at the engine's pace (WhatsApp Web bans
             # numbers that burst; the Cloud API allows about 80/s).
             async with running.send_lock, running.limiter:
+                await self._humanize(running, message)
                 return await running.engine.send(message)
         if "chat" in args and isinstance(args["chat"], dict):
             args = {**args, "chat": msgspec.convert(args["chat"], Peer)}
         if "peer" in args and isinstance(args["peer"], dict):
             args = {**args, "peer": msgspec.convert(args["peer"], Peer)}
         return await getattr(running.engine, method)(**args)
+
+    async def _humanize(self, running: Running, message: OutboundMessage) -> None:
+        """Optional pauses before a send: random jitter (WhatsApp Web flags perfectly
+        regular senders) and a typing indicator for about as long as typing would take."""
+        jitter = float(running.settings.get("send_jitter_seconds",
+                                            getattr(running.engine, "send_jitter", 0.0)))
+        if jitter > 0:
+            await asyncio.sleep(random.uniform(0, jitter))  # noqa: S311
+        if running.settings.get("typing_indicator") and message.type == "TEXT" and message.body:
+            with contextlib.suppress(Exception):  # cosmetic: never fail a send over it
+                await running.engine.typing(message.to, True)
+                await asyncio.sleep(min(4.0, 0.5 + len(message.body) / 40))
+                await running.engine.typing(message.to, False)
 
     async def _start_rpc(self) -> None:
         app = make_rpc_app(self.keyring, self.dispatch)

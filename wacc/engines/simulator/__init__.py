@@ -56,7 +56,7 @@ class SimulatorEngine:
     name: ClassVar[str] = "simulator"
     default_rate: ClassVar[float] = 20.0
     # Engine-specific calls the session RPC may forward (the customer phone).
-    rpc_methods: ClassVar[tuple[str, ...]] = ("simulate", "outbox")
+    rpc_methods: ClassVar[tuple[str, ...]] = ("simulate", "outbox", "typing_log")
 
     def __init__(self, host: EngineHost) -> None:
         self.host = host
@@ -69,6 +69,7 @@ class SimulatorEngine:
         self._counter = 0
         self._sent: dict[str, dict[str, Any]] = {}  # WhatsApp id -> what was sent
         self._tasks: set[asyncio.Task[None]] = set()
+        self._typing: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -178,6 +179,11 @@ class SimulatorEngine:
 
     async def typing(self, chat: Peer, on: bool) -> None:
         self._require_ready()
+        self._typing.append({"to": chat.wa_id, "on": on, "at": time.time()})
+
+    async def typing_log(self) -> list[dict[str, Any]]:
+        """Typing indicators the business showed, oldest first."""
+        return list(self._typing)
 
     async def profile_picture(self, peer: Peer) -> str | None:
         return None

@@ -79,6 +79,9 @@ class WebEngine:
     # WhatsApp bans numbers that send like machines. Half a message a second (the
     # manager adds jitter) is about a fast human's pace.
     default_rate: ClassVar[float] = 0.5
+    # Up to this many seconds of random pause before each send (the session manager
+    # adds it; a session's `send_jitter_seconds` setting overrides it).
+    send_jitter: ClassVar[float] = 2.0
 
     def __init__(
         self,
