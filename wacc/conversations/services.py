@@ -79,8 +79,10 @@ async def thread_many(
     to_create = []
     later: dict[str, datetime] = {}
     for contact_id, (at, inbound) in wanted.items():
-        row = latest.get(contact_id)
-        if row is not None and (row["status"] not in _FINISHED or not inbound or reopen == "reopen"):
+        found = latest.get(contact_id)
+        if found is not None and (found["status"] not in _FINISHED or not inbound
+                                  or reopen == "reopen"):
+            row = found
             if row["last_message_at"] is None or row["last_message_at"] < at:
                 later[row["id"]] = at
                 row = {**row, "last_message_at": at}

@@ -128,7 +128,8 @@ class SimulatorEngine:
             return SendResult(id=wa_id, timestamp=self._sent[wa_id]["timestamp"])
         if message.type == "TEXT" and not (message.body or "").strip():
             raise PermanentEngineError("empty text message")
-        record = {
+        now = time.time()
+        record: dict[str, Any] = {
             "id": wa_id, "to": message.to.wa_id, "type": message.type, "body": message.body,
             "quotedId": message.quoted_id, "reactionTo": message.reaction_to,
             "location": message.location and {"latitude": message.location.latitude,
@@ -138,12 +139,12 @@ class SimulatorEngine:
                                       "options": message.poll.options},
             "media": message.media and {"mimeType": message.media.mime_type,
                                         "filename": message.media.filename},
-            "timestamp": time.time(), "ack": 1,
+            "timestamp": now, "ack": 1,
         }
         self._sent[wa_id] = record
         await self.host.emit(Ack(id=wa_id, chat=message.to, ack=1))
         self._later(self.ack_delay, self._ack(wa_id, message.to, 2))
-        return SendResult(id=wa_id, timestamp=record["timestamp"])
+        return SendResult(id=wa_id, timestamp=now)
 
     async def _ack(self, wa_id: str, chat: Peer, ack: int) -> None:
         record = self._sent.get(wa_id)
@@ -240,12 +241,10 @@ class SimulatorEngine:
             id=message_id, chat=who, sender=self.me if from_me else who, from_me=from_me,
             type=type,  # type: ignore[arg-type]
             timestamp=timestamp if timestamp is not None else time.time(), body=body,
-            media=media and Media(mime_type=media["mimeType"], filename=media.get("filename"),
-                                  data=base64.b64decode(media["data"]),
-                                  size=len(base64.b64decode(media["data"]))),
-            location=location and Location(**location), vcard=vcard,
-            poll=poll and Poll(question=poll["question"], options=list(poll["options"]),
-                               selectable_count=int(poll.get("selectableCount", 1))),
+            media=_media(media), location=Location(**location) if location else None,
+            vcard=vcard,
+            poll=Poll(question=poll["question"], options=list(poll["options"]),
+                      selectable_count=int(poll.get("selectableCount", 1))) if poll else None,
             quoted_id=quoted_id, reaction_to=reaction_to,
         )
         await self.host.emit(event)
@@ -281,6 +280,14 @@ class SimulatorEngine:
     async def _sim_identity(self, lid: str, phone: str) -> dict[str, Any]:
         await self.host.emit(IdentityMapped(lid=lid, phone=phone))
         return {}
+
+
+def _media(spec: dict[str, Any] | None) -> Media | None:
+    if not spec:
+        return None
+    data = base64.b64decode(spec["data"])
+    return Media(mime_type=spec["mimeType"], filename=spec.get("filename"), data=data,
+                 size=len(data))
 
 
 @hookimpl
