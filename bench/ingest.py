@@ -84,7 +84,7 @@ async def _pipeline(settings, n: int, concurrency: int, contacts: int) -> tuple[
     from wacc.orgs import services as orgs
     from wacc.schema import ALL_TABLES
     from wacc.sessions.tables import WhatsAppSession
-    from wacc.storage import MediaStore
+    from wacc.storage import make_media_store
 
     engine = make_engine(settings)
     bind(engine, ALL_TABLES)
@@ -94,7 +94,7 @@ async def _pipeline(settings, n: int, concurrency: int, contacts: int) -> tuple[
     session_id = str(uuid.uuid4())
     await WhatsAppSession.insert(WhatsAppSession(id=session_id, organization=org.id, name="bench"))
     bus = make_bus(settings)
-    pipeline = Pipeline(bus, MediaStore(settings))
+    pipeline = Pipeline(bus, make_media_store(settings))
     ref = SessionRef(id=session_id, organization_id=org.id)
     now = time.time()
     events = [

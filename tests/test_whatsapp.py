@@ -132,8 +132,8 @@ async def test_every_message_type_arrives(client, owner, wa, server):
     assert [r["type"] for r in rows] == [c["type"] for c in cases]
     by_type = {r["type"]: r for r in rows}
     assert by_type["IMAGE"]["media_url"] and by_type["IMAGE"]["media_mime_type"] == "image/png"
-    stored = server.app.state["runtime"].media.path(by_type["IMAGE"]["media_url"])
-    assert stored.read_bytes() == b"\x89PNG fake image bytes"
+    stored = await server.app.state["runtime"].media.get(by_type["IMAGE"]["media_url"])
+    assert stored == b"\x89PNG fake image bytes"
     assert by_type["DOCUMENT"]["metadata"]["media"]["filename"] == "menu.pdf"
     assert by_type["LOCATION"]["metadata"]["location"]["latitude"] == 52.52
     assert "FN:Bob" in by_type["CONTACT"]["metadata"]["vcard"]

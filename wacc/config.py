@@ -220,6 +220,23 @@ class MediaSettings:
          "application/zip", "text/plain", "text/vcard", "text/csv"],
         "MIME types (or prefixes ending in /) accepted for media; others are refused.",
     )
+    backend: str = setting(
+        "WACC_MEDIA_BACKEND", "local",
+        "Where media files go: local (the data directory) or s3 (any S3-compatible store; "
+        "needs `pip install wacc[s3]`). Machines sharing work should use s3.",
+        choices=("local", "s3"),
+    )
+    s3_bucket: str = setting("WACC_MEDIA_S3_BUCKET", "", "S3 bucket for media (backend s3).")
+    s3_prefix: str = setting("WACC_MEDIA_S3_PREFIX", "media/", "Key prefix inside the bucket.")
+    s3_endpoint_url: str = setting(
+        "WACC_MEDIA_S3_ENDPOINT_URL", "",
+        "S3-compatible endpoint (MinIO, Ceph, R2, …); empty for AWS itself.",
+    )
+    s3_region: str = setting("WACC_MEDIA_S3_REGION", "us-east-1", "S3 region.")
+    s3_access_key_id: str = setting("WACC_MEDIA_S3_ACCESS_KEY_ID", "",
+                                    "S3 access key id (empty: the usual AWS credential chain).")
+    s3_secret_access_key: str = setting("WACC_MEDIA_S3_SECRET_ACCESS_KEY", "",
+                                        "S3 secret access key.", secret=True)
 
 
 @dataclass(frozen=True)

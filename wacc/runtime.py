@@ -15,7 +15,7 @@ from wacc.queue.jobs import Jobs
 from wacc.security.crypto import Keyring
 from wacc.security.limits import Limiter, make_limiter
 from wacc.sessions.rpc import SessionRpc
-from wacc.storage import MediaStore
+from wacc.storage import MediaStore, make_media_store
 
 
 def _not_here(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -43,7 +43,7 @@ class Runtime:
         worker passes *run*, which executes their async work)."""
         runtime = cls(
             settings=settings, keyring=keyring, limiter=make_limiter(settings),
-            mailer=Mailer(settings.smtp), bus=make_bus(settings), media=MediaStore(settings),
+            mailer=Mailer(settings.smtp), bus=make_bus(settings), media=make_media_store(settings),
             rpc=SessionRpc(keyring), jobs=Jobs(make_huey(settings)),
         )
         if plugins is not None:

@@ -1,7 +1,9 @@
-"""The media store: files on local disk under the data directory.
+"""The media store: where message media lives.
 
-Keys are relative paths (``<org>/<yyyy>/<mm>/<id><ext>``) so the same rows work with
-another backend later (an S3-compatible store is the planned second one)."""
+Local disk under the data directory by default; any S3-compatible store with
+WACC_MEDIA_BACKEND=s3 (then web, worker and wa processes on different machines see the
+same files). Keys are relative (``<org>/<yyyy>/<mm>/<id><ext>``), so rows do not
+depend on the backend."""
 
 from __future__ import annotations
 
@@ -9,15 +11,17 @@ import asyncio
 import mimetypes
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from wacc.config import Settings
-from wacc.lib.errors import ValidationError
+from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 
 
 class MediaStore:
+    """Limits and keys; subclasses store the bytes."""
+
     def __init__(self, settings: Settings) -> None:
-        self.root = settings.data_path / "media"
         self.max_bytes = settings.media.max_bytes
         self.allowed = settings.media.allowed_types
 
@@ -37,19 +41,97 @@ class MediaStore:
         now = datetime.now(UTC)
         ext = Path(filename).suffix if filename else (mimetypes.guess_extension(mime_type) or "")
         key = f"{organization_id}/{now:%Y}/{now:%m}/{new_id()}{ext[:10]}"
-        path = self.root / key
-        await asyncio.to_thread(_write, path, data)
+        await self._write(key, data, mime_type)
         return key
 
+    async def get(self, key: str) -> bytes:
+        _check_key(key)
+        return await self._read(key)
+
+    async def _write(self, key: str, data: bytes, mime_type: str) -> None:
+        raise NotImplementedError
+
+    async def _read(self, key: str) -> bytes:
+        raise NotImplementedError
+
+
+def _check_key(key: str) -> None:
+    if not key or key.startswith("/") or ".." in key.split("/"):
+        raise ValidationError.field("media", "bad media key")
+
+
+class LocalMediaStore(MediaStore):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.root = settings.data_path / "media"
+
     def path(self, key: str) -> Path:
+        _check_key(key)
         resolved = (self.root / key).resolve()
         if self.root.resolve() not in resolved.parents:
             raise ValidationError.field("media", "bad media key")
         return resolved
 
+    async def _write(self, key: str, data: bytes, mime_type: str) -> None:
+        await asyncio.to_thread(_write_file, self.path(key), data)
 
-def _write(path: Path, data: bytes) -> None:
+    async def _read(self, key: str) -> bytes:
+        try:
+            return await asyncio.to_thread(self.path(key).read_bytes)
+        except FileNotFoundError:
+            raise NotFoundError("Media file not found") from None
+
+
+def _write_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".part")
     tmp.write_bytes(data)
     tmp.replace(path)
+
+
+class S3MediaStore(MediaStore):
+    """Any S3-compatible store through boto3 (its calls run in a thread)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        try:
+            import boto3
+        except ImportError:
+            from wacc.config import ConfigError
+
+            raise ConfigError("WACC_MEDIA_BACKEND=s3 needs boto3: pip install 'wacc[s3]'") from None
+        media = settings.media
+        if not media.s3_bucket:
+            from wacc.config import ConfigError
+
+            raise ConfigError("WACC_MEDIA_S3_BUCKET: required when WACC_MEDIA_BACKEND=s3")
+        self.bucket = media.s3_bucket
+        self.prefix = media.s3_prefix
+        kwargs: dict[str, Any] = {"region_name": media.s3_region}
+        if media.s3_endpoint_url:
+            kwargs["endpoint_url"] = media.s3_endpoint_url
+        if media.s3_access_key_id:
+            kwargs["aws_access_key_id"] = media.s3_access_key_id
+            kwargs["aws_secret_access_key"] = media.s3_secret_access_key
+        self._client = boto3.client("s3", **kwargs)
+
+    async def _write(self, key: str, data: bytes, mime_type: str) -> None:
+        await asyncio.to_thread(self._client.put_object, Bucket=self.bucket,
+                                Key=self.prefix + key, Body=data, ContentType=mime_type)
+
+    async def _read(self, key: str) -> bytes:
+        def read() -> bytes:
+            try:
+                response = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            except self._client.exceptions.NoSuchKey:
+                raise NotFoundError("Media file not found") from None
+            body: bytes = response["Body"].read()
+            return body
+
+        return await asyncio.to_thread(read)
+
+
+def make_media_store(settings: Settings) -> MediaStore:
+    if settings.media.backend == "s3":
+        return S3MediaStore(settings)
+    return LocalMediaStore(settings)

@@ -86,7 +86,7 @@ async def _build(row: dict[str, Any], media_store: MediaStore) -> OutboundMessag
     meta = row["metadata"] or {}
     media = None
     if row["media_url"]:
-        data = media_store.path(row["media_url"]).read_bytes()
+        data = await media_store.get(row["media_url"])
         media = Media(mime_type=row["media_mime_type"] or "application/octet-stream",
                       filename=(meta.get("media") or {}).get("filename"), data=data,
                       size=len(data))
