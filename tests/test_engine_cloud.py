@@ -596,7 +596,9 @@ def test_parse_statuses() -> None:
                                   status("wamid.3", "deleted")])
     peer = Peer(wa_id=f"{CUSTOMER}@c.us", phone=f"+{CUSTOMER}")
     assert parse(body) == [Ack(id="wamid.1", chat=peer, ack=1), Ack(id="wamid.1", chat=peer, ack=2),
-                           Ack(id="wamid.1", chat=peer, ack=3), Ack(id="wamid.2", chat=peer, ack=-1)]
+                           Ack(id="wamid.1", chat=peer, ack=3),
+                           Ack(id="wamid.2", chat=peer, ack=-1,
+                               error="131047 Re-engagement message: more than 24 hours")]
 
 
 def test_parse_routes_by_phone_number_and_skips_other_fields() -> None:

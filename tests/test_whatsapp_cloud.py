@@ -124,3 +124,28 @@ async def test_outside_the_24_hour_window_only_templates_go_out(client, cloud, g
     m = await until(failed)
     assert "24-hour" in m["error"]
     assert graph.sent() == []  # refused before calling Meta
+
+
+async def test_a_failed_status_callback_keeps_metas_reason(client, cloud, graph, worker):
+    owner, sid = cloud
+    url = f"{API}/whatsapp/sessions/{sid}/webhook"
+    body, headers = signed_webhook(APP_SECRET, messages=[
+        inbound("text", {"body": "hi"}, sender=CUSTOMER, message_id="wamid.IN9")])
+    await client.post(url, content=body, headers=headers)
+    row = await Message.select().where(Message.whatsapp_message_id == "wamid.IN9").first()
+    r = await client.post(f"{API}/conversations/{row['conversation']}/messages", headers=owner,
+                          json={"body": "will bounce"})
+    mid = r.json()["id"]
+
+    async def sent():
+        m = (await client.get(f"{API}/messages/{mid}", headers=owner)).json()
+        return m["status"] == "SENT" and m
+
+    m = await until(sent)
+    body, headers = signed_webhook(APP_SECRET, statuses=[status(
+        m["whatsappMessageId"], "failed", recipient=CUSTOMER,
+        errors=[{"code": 131026, "title": "Message undeliverable",
+                 "error_data": {"details": "The recipient may not be a WhatsApp user."}}])])
+    assert (await client.post(url, content=body, headers=headers)).status_code == 200
+    m = (await client.get(f"{API}/messages/{mid}", headers=owner)).json()
+    assert m["status"] == "FAILED" and "131026" in m["error"]

@@ -139,6 +139,8 @@ class Ack(EngineEvent, tag="ack", kw_only=True, frozen=True):
     id: str
     chat: Peer
     ack: int
+    # With ack -1: why WhatsApp did not deliver (e.g. the Cloud API's error code and text).
+    error: str | None = None
 
 
 class Revoked(EngineEvent, tag="revoked", kw_only=True, frozen=True):

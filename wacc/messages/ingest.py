@@ -250,17 +250,22 @@ class Pipeline:
         status = ACK_STATUS.get(ev.ack)
         if status is None:
             return False
-        updated = await Message.update(
-            {Message.ack_status: ev.ack, Message.status: status.value}
-        ).where(
+        values: dict[Any, Any] = {Message.ack_status: ev.ack, Message.status: status.value}
+        if ev.ack == -1:
+            values[Message.error] = (ev.error or "WhatsApp did not deliver the message")[:500]
+        # Forward only; a failure (-1) still lands on a message only sent so far
+        # (WhatsApp reports undeliverable after it accepted the message).
+        progress = (Message.ack_status < ev.ack) if ev.ack >= 0 else Message.ack_status.is_in([0, 1])
+        updated = await Message.update(values).where(
             (Message.session == session.id) & (Message.whatsapp_message_id == ev.id)
-            & (Message.ack_status.is_null() | (Message.ack_status < ev.ack))
+            & (Message.ack_status.is_null() | progress)
         ).returning(Message.id, Message.conversation)
         if not updated:
             return False
         await self.bus.publish(org_topic(session.organization_id), {
             "type": "message:ack", "messageId": updated[0]["id"],
             "conversationId": updated[0]["conversation"], "ack": ev.ack, "status": status.value,
+            **({"error": ev.error} if ev.error else {}),
         })
         return True
 

@@ -230,7 +230,13 @@ def _status_event(status: dict[str, Any]) -> Ack | None:
     ack = ACKS.get(str(status.get("status", "")))
     if ack is None or not status.get("id") or not status.get("recipient_id"):
         return None
-    return Ack(id=str(status["id"]), chat=peer_from_digits(str(status["recipient_id"])), ack=ack)
+    error = None
+    if ack == -1 and status.get("errors"):
+        first = status["errors"][0] or {}
+        detail = (first.get("error_data") or {}).get("details") or first.get("message") or ""
+        error = f"{first.get('code', '')} {first.get('title', '')}: {detail}".strip(": ")
+    return Ack(id=str(status["id"]), chat=peer_from_digits(str(status["recipient_id"])), ack=ack,
+               error=error)
 
 
 def contacts_to_vcard(cards: list[Any]) -> str:

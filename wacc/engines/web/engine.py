@@ -148,6 +148,11 @@ class WebEngine:
             return
         # Checked before anything launches: a tampered bundle never reaches the page.
         self._script = init_script(load_wa_js(self._vendor))
+        # Chromium's caches grow without bound; between runs nothing uses them.
+        try:
+            prune_caches(self.profile)
+        except (OSError, RuntimeError) as exc:
+            log.warning("session %s: could not prune caches: %s", self.host.session_id, exc)
         self._events = asyncio.Queue()
         self._down = asyncio.Event()
         self._ending = self._final = None
