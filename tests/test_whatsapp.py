@@ -383,3 +383,16 @@ async def test_typing_indicator_before_a_reply_when_asked(client, owner, wa, wor
     assert [e["on"] for e in log] == [True, False]
     outbox = await server.app.state["runtime"].rpc.call(sid, "outbox")
     assert log[0]["at"] < outbox[0]["timestamp"]
+
+
+async def test_blocking_is_recorded_on_the_contact(client, owner, wa, server):
+    await wa()
+    sid, _ = await connected_session(client, owner)
+    await simulate(client, owner, sid, "message", phone=CUSTOMER, body="spam spam", id="B1")
+    rpc = server.app.state["runtime"].rpc
+    await rpc.call(sid, "set_blocked", peer={"wa_id": "14155550123@c.us"}, blocked=True)
+    contact = await Contact.select().where(Contact.phone_number == CUSTOMER).first()
+    assert contact["is_blocked"] is True
+    await rpc.call(sid, "set_blocked", peer={"wa_id": "14155550123@c.us"}, blocked=False)
+    contact = await Contact.select().where(Contact.phone_number == CUSTOMER).first()
+    assert contact["is_blocked"] is False
