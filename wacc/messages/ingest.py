@@ -34,6 +34,7 @@ from wacc.engines.contract import (
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
+from wacc.messages.meta import content_meta
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.storage import MediaStore
 
@@ -335,14 +336,7 @@ def _metadata(ev: InboundMessage, media_error: str | None) -> dict[str, Any]:
     meta: dict[str, Any] = {"sender": ev.sender.wa_id}
     if ev.quoted_id:
         meta["quotedId"] = ev.quoted_id
-    if ev.location:
-        meta["location"] = {"latitude": ev.location.latitude, "longitude": ev.location.longitude,
-                            "name": ev.location.name, "address": ev.location.address}
-    if ev.vcard:
-        meta["vcard"] = ev.vcard
-    if ev.poll:
-        meta["poll"] = {"question": ev.poll.question, "options": ev.poll.options,
-                        "selectableCount": ev.poll.selectable_count}
+    meta.update(content_meta(ev.location, ev.vcard, ev.poll))
     if ev.reaction_to:
         meta["reactionTo"] = ev.reaction_to
     if ev.media:

@@ -18,6 +18,7 @@ from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.messages.meta import content_meta
 from wacc.messages.schemas import MessageOut, MessagePage, MessageSend
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.queue.jobs import Jobs
@@ -91,15 +92,7 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         media.check(data.media.mime_type, len(raw))
         media_key = await media.put(org, raw, data.media.mime_type, data.media.filename)
         metadata["media"] = {"filename": data.media.filename, "size": len(raw)}
-    if data.location:
-        metadata["location"] = {"latitude": data.location.latitude,
-                                "longitude": data.location.longitude,
-                                "name": data.location.name, "address": data.location.address}
-    if data.vcard:
-        metadata["vcard"] = data.vcard
-    if data.poll:
-        metadata["poll"] = {"question": data.poll.question, "options": data.poll.options,
-                            "selectableCount": data.poll.selectable_count}
+    metadata.update(content_meta(data.location, data.vcard, data.poll))
     if data.template:
         metadata["template"] = data.template
     metadata["quotedId"] = await _quoted_wa_id(org, conversation_id, data.reply_to, "replyTo")
