@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -40,6 +40,8 @@ class Conversation(Table, tablename="conversation"):
     last_message_at = Timestamptz(default=TimestamptzNow())
     # Optimistic locking: an update names the version it read; a stale one gets 409.
     version = Integer(default=1)
+    # Snoozed until then (the scheduler reopens it); null when not snoozed.
+    snoozed_until = Timestamptz(null=True, default=None)
     created_at = created_at()
     updated_at = updated_at()
 
@@ -58,8 +60,31 @@ class Note(Table, tablename="note"):
     # A removed teammate's notes stay, unattributed.
     user = ForeignKey(User, on_delete=OnDelete.set_null, null=True)
     content = Text()
+    # Ids of the teammates @mentioned (they get a notification).
+    mentions = JSONB(default=[])
     created_at = created_at()
     updated_at = updated_at()
+
+
+class ConversationEvent(Table, tablename="conversation_event"):
+    """The conversation's history: status and priority changes, assignments, snoozes."""
+
+    id = id_column()
+    conversation = ForeignKey(Conversation, on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey(User, on_delete=OnDelete.set_null, null=True)
+    kind = Varchar(length=32)  # status | priority | assigned | unassigned | snoozed | …
+    from_value = Varchar(length=64, null=True, default=None)
+    to_value = Varchar(length=64, null=True, default=None)
+    created_at = created_at()
+
+
+class ConversationRead(Table, tablename="conversation_read"):
+    """How far each agent has read a conversation (for unread counts per agent)."""
+
+    id = id_column()
+    conversation = ForeignKey(Conversation, on_delete=OnDelete.cascade, null=False)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, null=False)
+    last_read_at = Timestamptz()
 
 
 class ConversationTag(Table, tablename="conversation_tag"):
@@ -69,6 +94,9 @@ class ConversationTag(Table, tablename="conversation_tag"):
 
 
 INDEXES = [
+    Index(ConversationEvent, "conversation", "created_at"),
+    Index(ConversationRead, "conversation", "user", unique=True),
+    Index(Conversation, "organization", "snoozed_until"),
     Index(ConversationAssignment, "conversation", "user", unique=True),
     Index(ConversationTag, "conversation", "tag", unique=True),
     Index(Conversation, "organization", "status", "last_message_at"),
