@@ -8,11 +8,20 @@ from __future__ import annotations
 from tests.helpers import API, PASSWORD, add_member, bearer, login, register
 from tests.routes import api_endpoints, body_type_name
 from wacc.apikeys.tables import ApiKey
+from wacc.contacts.tables import Contact, CustomField
+from wacc.conversations.tables import (
+    Conversation,
+    ConversationAssignment,
+    ConversationEvent,
+    ConversationTag,
+    Note,
+)
 from wacc.messages.tables import Message
 from wacc.orgs import services as orgs
 from wacc.orgs.tables import Organization
 from wacc.security.roles import Role
 from wacc.sessions.tables import WhatsAppSession
+from wacc.tags.tables import CannedResponse, Tag
 from wacc.users import services as users
 from wacc.users.tables import Invite, User
 
@@ -28,6 +37,23 @@ SAMPLE_BODIES = {
     "MessageSend": {"body": "intruder says hi"},
     "SendToPhone": {"to": "+15550001111", "body": "intruder says hi"},
     "SessionUpdate": {"name": "Renamed by intruder"},
+    "TagCreate": {"name": "intruder tag"},
+    "TagUpdate": {"name": "Renamed by intruder"},
+    "CannedResponseCreate": {"shortcut": "intruder", "content": "intruder says hi"},
+    "CannedResponseUpdate": {"content": "Changed by intruder"},
+    "ExpandIn": {"text": "hello"},
+    "CustomFieldCreate": {"name": "Intruder", "key": "intruder", "type": "TEXT"},
+    "CustomFieldUpdate": {"name": "Renamed by intruder"},
+    "ContactCreate": {"phoneNumber": "+15550001111"},
+    "ContactUpdate": {"name": "Renamed by intruder", "isBlocked": True},
+    "ContactTagIn": {"tagId": "00000000-0000-0000-0000-000000000000"},
+    "MergeIn": {"otherId": "00000000-0000-0000-0000-000000000000"},
+    "ConversationPatch": {"status": "SPAM", "version": 1},
+    "AssignIn": {"userIds": ["x"]},
+    "UnassignIn": {"userIds": ["x"]},
+    "NoteCreate": {"content": "intruder note"},
+    "TagAttach": {"tagId": "x"},
+    "SnoozeIn": {"until": "2999-01-01T00:00:00+00:00"},
 }
 # Path parameters that are not ids of org-owned rows.
 NOT_TENANT_PARAMS = {"token"}
@@ -50,6 +76,19 @@ async def _snapshot():
             WhatsAppSession.id, WhatsAppSession.name, WhatsAppSession.desired_state).order_by(
             WhatsAppSession.id),
         "messages": await Message.select(Message.id, Message.body).order_by(Message.id),
+        "contacts": await Contact.select(Contact.id, Contact.name, Contact.is_blocked).order_by(
+            Contact.id),
+        "tags": await Tag.select(Tag.id, Tag.name).order_by(Tag.id),
+        "canned": await CannedResponse.select(CannedResponse.id, CannedResponse.content).order_by(
+            CannedResponse.id),
+        "fields": await CustomField.select(CustomField.id, CustomField.name).order_by(
+            CustomField.id),
+        "conversations": await Conversation.select(
+            Conversation.id, Conversation.status, Conversation.version).order_by(Conversation.id),
+        "notes": await Note.count(),
+        "events": await ConversationEvent.count(),
+        "assignments": await ConversationAssignment.count(),
+        "conversation_tags": await ConversationTag.count(),
     }
 
 
@@ -70,12 +109,20 @@ async def test_other_organization_ids_answer_404_and_change_nothing(client, serv
     r = await client.post(f"{API}/whatsapp/sessions/{session_id}/messages", headers=a_head,
                           json={"to": "+14155550199", "body": "for A's customer"})
     message = r.json()
+    tag_id = (await client.post(f"{API}/tags", headers=a_head, json={"name": "a-tag"})).json()["id"]
+    canned_id = (await client.post(f"{API}/canned-responses", headers=a_head, json={
+        "shortcut": "hello", "content": "A's greeting"})).json()["id"]
+    field_id = (await client.post(f"{API}/custom-fields", headers=a_head, json={
+        "name": "A field", "key": "a_field", "type": "TEXT"})).json()["id"]
+    contact_id = (await client.get(f"{API}/contacts", headers=a_head)).json()["items"][0]["id"]
     ids = {"orgId": a_org, "userId": member["user"]["id"], "inviteId": invite_id, "keyId": key_id,
            "sessionId": session_id, "conversationId": message["conversationId"],
-           "messageId": message["id"]}
+           "messageId": message["id"], "tagId": tag_id, "cannedId": canned_id,
+           "fieldId": field_id, "contactId": contact_id}
     secrets = [a_org, member["user"]["id"], invite_id, key_id, "owner@example.com",
                "agent@example.com", "pending@example.com", session_id, message["id"],
-               "+14155550199", "for A's customer"]
+               "+14155550199", "for A's customer", tag_id, canned_id, field_id, contact_id,
+               "A's greeting", "a_field"]
 
     b_head = bearer(await _second_org(client, server))
     before = await _snapshot()

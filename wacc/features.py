@@ -14,9 +14,13 @@ BUILTIN_PLUGINS = [
     "wacc.orgs.plugin",
     "wacc.users.plugin",
     "wacc.apikeys.plugin",
+    "wacc.tags.plugin",
+    "wacc.customfields.plugin",
+    "wacc.contacts.plugin",
     "wacc.audit.plugin",
     "wacc.sessions.plugin",
     "wacc.messages.plugin",
+    "wacc.conversations.plugin",
 ]
 
 

@@ -9,6 +9,7 @@ import phonenumbers
 
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
 from wacc.db.bulk import raise_timestamps
+from wacc.db.engine import is_sqlite
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ValidationError
 from wacc.lib.ids import new_id
@@ -197,3 +198,208 @@ async def resolve_many(
 async def touch_many(latest: dict[str, Any]) -> None:
     """Set last_message_at of each contact id to the given time when it is newer."""
     await raise_timestamps(Contact, Contact.last_message_at, latest)
+
+
+# -- the CRM API ------------------------------------------------------------------------
+
+_SORTABLE = ("created_at", "last_message_at", "name")
+
+
+def _contact_out(row: dict[str, Any], tags: list[str]) -> Any:
+    from wacc.contacts.schemas import ContactOut
+
+    fields = row["custom_fields"]
+    if isinstance(fields, str):
+        import json
+
+        fields = json.loads(fields)
+    return ContactOut(
+        id=row["id"], whatsapp_id=row["whatsapp_id"], phone_number=row["phone_number"],
+        name=row["name"], email=row["email"], language=row["language"], timezone=row["timezone"],
+        is_blocked=row["is_blocked"], custom_fields=fields or {}, tags=tags,
+        last_message_at=row["last_message_at"], created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _tags_of(contact_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {cid: [] for cid in contact_ids}
+    if contact_ids:
+        for row in await ContactTag.select(ContactTag.contact, ContactTag.tag).where(
+                ContactTag.contact.is_in(contact_ids)):
+            out[row["contact"]].append(row["tag"])
+    return out
+
+
+async def scoped_row(organization_id: str, contact_id: str) -> dict[str, Any]:
+    from wacc.lib.errors import NotFoundError
+
+    row = await Contact.select().where(
+        (Contact.id == contact_id) & (Contact.organization == organization_id)).first()
+    if row is None:
+        raise NotFoundError("Contact not found")
+    return row
+
+
+async def get_contact(organization_id: str, contact_id: str) -> Any:
+    row = await scoped_row(organization_id, contact_id)
+    return _contact_out(row, (await _tags_of([row["id"]]))[row["id"]])
+
+
+async def _validated_fields(organization_id: str, values: dict[str, Any], partial: bool) -> dict[str, Any]:
+    from wacc.customfields import services as customfields
+
+    return await customfields.validate_values(organization_id, values, partial=partial)
+
+
+async def create_contact(organization_id: str, data: Any) -> Any:
+    from wacc.lib.errors import ConflictError
+
+    phone = normalize_phone(data.phone_number)
+    key = wa_id_for(phone)
+    fields = await _validated_fields(organization_id, data.custom_fields, partial=False)
+    if await Contact.exists().where(
+            (Contact.organization == organization_id) & (Contact.whatsapp_id == key)):
+        raise ConflictError("A contact with this phone number exists",
+                            [{"field": "phoneNumber", "message": "already a contact"}])
+    contact_id = new_id()
+    await Contact.insert(Contact(
+        id=contact_id, organization=organization_id, whatsapp_id=key, phone_number=phone,
+        name=(data.name or "").strip() or None, email=data.email, language=data.language,
+        timezone=data.timezone, custom_fields=fields,
+    ))
+    return await get_contact(organization_id, contact_id)
+
+
+async def update_contact(organization_id: str, contact_id: str, data: Any,
+                         on_block: Any = None) -> Any:
+    row = await scoped_row(organization_id, contact_id)
+    values: dict[Any, Any] = {}
+    for name in ("name", "email", "language", "timezone"):
+        value = getattr(data, name)
+        if value is not None:
+            values[getattr(Contact, name)] = value.strip() or None if isinstance(value, str) else value
+    if data.custom_fields is not None:
+        current = row["custom_fields"] if isinstance(row["custom_fields"], dict) else {}
+        merged = {**current, **data.custom_fields}
+        # A null value removes the field.
+        merged = {k: v for k, v in merged.items() if v is not None}
+        values[Contact.custom_fields] = await _validated_fields(organization_id, merged,
+                                                                partial=False)
+    if data.is_blocked is not None and data.is_blocked != row["is_blocked"]:
+        values[Contact.is_blocked] = data.is_blocked
+        if on_block is not None:
+            await on_block(row, data.is_blocked)
+    if values:
+        values[Contact.updated_at] = utcnow()
+        await Contact.update(values).where(Contact.id == contact_id)
+    return await get_contact(organization_id, contact_id)
+
+
+async def delete_contact(organization_id: str, contact_id: str) -> None:
+    await scoped_row(organization_id, contact_id)
+    await Contact.delete().where(
+        (Contact.id == contact_id) & (Contact.organization == organization_id))
+
+
+async def list_contacts(
+    organization_id: str, *, search: str | None = None, tag_id: str | None = None,
+    field: str | None = None, field_value: str | None = None,
+    last_message_after: Any = None, last_message_before: Any = None,
+    after: str | None = None, limit: int = 50,
+) -> Any:
+    """Newest first (by creation), filtered; keyset-paginated."""
+    from datetime import datetime
+
+    from wacc.contacts.schemas import ContactPage
+    from wacc.lib import cursor
+
+    where: Any = Contact.organization == organization_id
+    if search:
+        pattern = f"%{search.strip()}%"
+        where &= (Contact.name.ilike(pattern) | Contact.phone_number.ilike(pattern)
+                  | Contact.email.ilike(pattern))
+    if tag_id:
+        tagged = [r["contact"] for r in await ContactTag.select(ContactTag.contact).where(
+            ContactTag.tag == tag_id)]
+        where &= Contact.id.is_in(tagged or [""])
+    if last_message_after is not None:
+        where &= Contact.last_message_at >= last_message_after
+    if last_message_before is not None:
+        where &= Contact.last_message_at < last_message_before
+    if after:
+        stamp, last_id = cursor.decode(after)
+        at = datetime.fromisoformat(stamp)
+        where &= (Contact.created_at < at) | ((Contact.created_at == at) & (Contact.id < last_id))
+    if field:
+        where &= _custom_field_matches(field, field_value)
+    rows = await Contact.select().where(where).order_by(
+        Contact.created_at, ascending=False).order_by(Contact.id, ascending=False).limit(limit + 1)
+    tags = await _tags_of([r["id"] for r in rows[:limit]])
+    items = [_contact_out(r, tags[r["id"]]) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = cursor.encode(last["created_at"].isoformat(), last["id"])
+    return ContactPage(items=items, next_cursor=next_cursor)
+
+
+def _custom_field_matches(key: str, value: str | None) -> Any:
+    """A custom field equals *value* (or, for a list field, contains it); with no value,
+    the field is set. Written per database: JSON operators differ."""
+    from piccolo.columns.combination import WhereRaw
+
+    if is_sqlite(Contact._meta.db):
+        path = "$." + key
+        if value is None:
+            return WhereRaw("json_extract(custom_fields, {}) IS NOT NULL", path)
+        return WhereRaw(
+            "(json_extract(custom_fields, {}) = {} OR EXISTS (SELECT 1 FROM "
+            "json_each(custom_fields, {}) WHERE json_each.value = {}))", path, value, path, value)
+    if value is None:
+        return WhereRaw("custom_fields ? {}", key)
+    return WhereRaw("(custom_fields ->> {} = {} OR (jsonb_typeof(custom_fields -> {}) = 'array' "
+                    "AND custom_fields -> {} ? {}))", key, value, key, key, value)
+
+
+async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
+    from wacc.lib.errors import NotFoundError
+    from wacc.tags.tables import Tag
+
+    await scoped_row(organization_id, contact_id)
+    if not await Tag.exists().where((Tag.id == tag_id) & (Tag.organization == organization_id)):
+        raise NotFoundError("Tag not found")
+    await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
+        action="DO NOTHING")
+    return await get_contact(organization_id, contact_id)
+
+
+async def remove_tag(organization_id: str, contact_id: str, tag_id: str) -> None:
+    await scoped_row(organization_id, contact_id)
+    await ContactTag.delete().where((ContactTag.contact == contact_id) & (ContactTag.tag == tag_id))
+
+
+async def conversations_of(organization_id: str, contact_id: str) -> list[Any]:
+    from wacc.contacts.schemas import ContactConversation
+    from wacc.conversations.tables import Conversation
+
+    await scoped_row(organization_id, contact_id)
+    rows = await Conversation.select().where(
+        (Conversation.contact == contact_id) & (Conversation.organization == organization_id)
+    ).order_by(Conversation.last_message_at, ascending=False)
+    return [ContactConversation(id=r["id"], session_id=r["session"], status=r["status"],
+                                priority=r["priority"], last_message_at=r["last_message_at"])
+            for r in rows]
+
+
+async def merge_contacts(organization_id: str, keep_id: str, other_id: str) -> Any:
+    from wacc.db.engine import transaction
+    from wacc.lib.errors import ValidationError
+
+    if keep_id == other_id:
+        raise ValidationError.field("otherId", "cannot merge a contact into itself")
+    await scoped_row(organization_id, keep_id)
+    await scoped_row(organization_id, other_id)
+    async with transaction():
+        await merge(organization_id, keep_id=keep_id, drop_id=other_id)
+    return await get_contact(organization_id, keep_id)

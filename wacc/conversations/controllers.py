@@ -1,0 +1,119 @@
+"""The inbox API: list, read and work conversations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import PathParameter, QueryParameter
+
+from wacc.conversations import services
+from wacc.conversations.schemas import (
+    AssignIn,
+    ConversationOut,
+    ConversationPage,
+    ConversationPatch,
+    EventOut,
+    NoteCreate,
+    NoteOut,
+    SnoozeIn,
+    TagAttach,
+    UnassignIn,
+)
+from wacc.http.deps import principal_of, runtime_of
+from wacc.http.params import ConversationId
+
+TagId = Annotated[str, PathParameter(name="tagId", min_length=1, max_length=64)]
+_Id = Annotated[str | None, QueryParameter(max_length=64)]
+READ = {"permission": "read:conversations"}
+WRITE = {"permission": "write:conversations"}
+
+
+class ConversationController(Controller):
+    path = "/conversations"
+    tags = ["Conversations"]
+    opt = {"resource": "conversation"}
+
+    @get("/", opt=READ)
+    async def list_conversations(
+        self, request: Request,
+        status: Annotated[list[str] | None, QueryParameter(max_items=5)] = None,
+        priority: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        assignee: _Id = None,
+        tag_id: Annotated[str | None, QueryParameter(query="tagId", max_length=64)] = None,
+        session_id: Annotated[str | None, QueryParameter(query="sessionId", max_length=64)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=services.MAX_PAGE)] = 50,
+    ) -> ConversationPage:
+        """Newest activity first, cursor-paginated. ``status`` may repeat or hold a
+        comma-separated list; ``assignee`` is ``me``, ``unassigned`` or a user id."""
+        statuses = [s.strip() for v in status or [] for s in v.split(",") if s.strip()]
+        filters = services.ListFilters(statuses=statuses, priority=priority, assignee=assignee,
+                                       tag_id=tag_id, session_id=session_id, q=q)
+        return await services.list_conversations(principal_of(request), filters, cursor, limit)
+
+    @get("/{conversationId:str}", opt=READ)
+    async def get_conversation(self, request: Request,
+                               conversation_id: ConversationId) -> ConversationOut:
+        return await services.get(principal_of(request), conversation_id)
+
+    @patch("/{conversationId:str}", opt=WRITE)
+    async def update_conversation(self, request: Request, conversation_id: ConversationId,
+                                  data: ConversationPatch) -> ConversationOut:
+        """Change status or priority. ``version`` is the one you read; a stale one is 409."""
+        return await services.update(principal_of(request), conversation_id, data,
+                                     bus=runtime_of(request).bus)
+
+    @post("/{conversationId:str}/assign", opt=WRITE, status_code=200)
+    async def assign_conversation(self, request: Request, conversation_id: ConversationId,
+                                  data: AssignIn) -> ConversationOut:
+        return await services.assign(principal_of(request), conversation_id, data,
+                                     bus=runtime_of(request).bus)
+
+    @post("/{conversationId:str}/unassign", opt=WRITE, status_code=200)
+    async def unassign_conversation(self, request: Request, conversation_id: ConversationId,
+                                    data: UnassignIn) -> ConversationOut:
+        return await services.unassign(principal_of(request), conversation_id, data,
+                                       bus=runtime_of(request).bus)
+
+    @get("/{conversationId:str}/notes", opt=READ)
+    async def list_notes(self, request: Request,
+                         conversation_id: ConversationId) -> list[NoteOut]:
+        return await services.list_notes(principal_of(request), conversation_id)
+
+    @post("/{conversationId:str}/notes", opt=WRITE, status_code=201)
+    async def add_note(self, request: Request, conversation_id: ConversationId,
+                       data: NoteCreate) -> NoteOut:
+        """An internal note; ``@email`` or ``@[user id]`` notifies that teammate."""
+        return await services.add_note(principal_of(request), conversation_id, data,
+                                       bus=runtime_of(request).bus)
+
+    @post("/{conversationId:str}/tags", opt=WRITE, status_code=200)
+    async def tag_conversation(self, request: Request, conversation_id: ConversationId,
+                               data: TagAttach) -> ConversationOut:
+        return await services.add_tag(principal_of(request), conversation_id, data,
+                                      bus=runtime_of(request).bus)
+
+    @delete("/{conversationId:str}/tags/{tagId:str}", opt=WRITE, status_code=204)
+    async def untag_conversation(self, request: Request, conversation_id: ConversationId,
+                                 tag_id: TagId) -> None:
+        await services.remove_tag(principal_of(request), conversation_id, tag_id,
+                                  bus=runtime_of(request).bus)
+
+    @post("/{conversationId:str}/snooze", opt=WRITE, status_code=200)
+    async def snooze_conversation(self, request: Request, conversation_id: ConversationId,
+                                  data: SnoozeIn) -> ConversationOut:
+        """Set PENDING until *until*; the scheduler reopens it then."""
+        return await services.snooze(principal_of(request), conversation_id, data,
+                                     bus=runtime_of(request).bus)
+
+    @post("/{conversationId:str}/read", opt=READ, status_code=204)
+    async def mark_read(self, request: Request, conversation_id: ConversationId) -> None:
+        """Mark everything so far read, for the caller only."""
+        await services.mark_read(principal_of(request), conversation_id)
+
+    @get("/{conversationId:str}/history", opt=READ)
+    async def conversation_history(self, request: Request,
+                                   conversation_id: ConversationId) -> list[EventOut]:
+        return await services.history(principal_of(request), conversation_id)

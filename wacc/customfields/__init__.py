@@ -1,0 +1,1 @@
+"""Custom field definitions for contacts, and validation of contacts' values."""
