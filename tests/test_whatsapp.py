@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 
 import pytest
@@ -291,6 +292,16 @@ async def test_qr_as_string_and_png_and_live_events(client, owner, wa):
                            params={"format": "png"})
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+    async def first_event():  # a UI that connects now gets the current QR at once
+        async with client.stream("GET", f"{API}/whatsapp/sessions/events", headers=owner) as resp:
+            async for line in resp.aiter_lines():
+                if line.startswith("data:"):
+                    return json.loads(line.split(":", 1)[1])
+
+    snapshot = await asyncio.wait_for(first_event(), 10)
+    assert snapshot["type"] == "session:qr" and snapshot["snapshot"] is True
+    assert snapshot["qr"] == qr["qr"]
 
 
 async def test_a_second_wa_process_takes_over_when_the_first_dies(client, owner, wa):

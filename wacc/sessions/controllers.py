@@ -45,13 +45,20 @@ class SessionController(Controller):
 
     @get("/events", opt={"permission": "read:sessions", "stream": True})
     async def session_events(self, request: Request) -> ServerSentEvent:
-        """Server-sent events: status, QR and pairing-code changes of this organization's
-        sessions, as they happen."""
+        """Server-sent events: first each session's current status (and QR code), then
+        status, QR and pairing-code changes as they happen. Subscribed before the
+        snapshot is read, so no change falls between the two."""
         principal = principal_of(request)
         bus = runtime_of(request).bus
 
         async def stream() -> AsyncIterator[dict[str, Any]]:
             async with bus.subscribe(org_topic(principal.organization_id)) as events:
+                for session in await services.list_sessions(principal):
+                    status, qr = await services.qr(principal, session.id)
+                    kind = "session:qr" if status == "QR_READY" and qr else "session:status"
+                    snapshot = {"type": kind, "sessionId": session.id, "status": status,
+                                "snapshot": True, **({"qr": qr} if kind == "session:qr" else {})}
+                    yield {"event": kind, "data": _json(snapshot)}
                 async for _, payload in events:
                     if payload.get("type") in _SESSION_EVENTS:
                         yield {"event": payload["type"], "data": _json(payload)}
