@@ -137,6 +137,7 @@ class DatabaseBus(Bus):
     async def _receive(self) -> None:
         from wacc.bus.tables import BusEvent
 
+        idle = 0
         while True:
             rows = await BusEvent.select(BusEvent.id, BusEvent.topic, BusEvent.payload).where(
                 BusEvent.id > self._last_id
@@ -145,15 +146,34 @@ class DatabaseBus(Bus):
                 self._last_id = row["id"]
                 payload = row["payload"]
                 self._dispatch(row["topic"], json.loads(payload) if isinstance(payload, str) else payload)
-            if not rows:
-                await asyncio.sleep(self.poll_seconds)
+            if rows:
+                idle = 0
+                continue
+            idle += 1
+            if idle % 20 == 0:
+                await self._notice_reset()
+            await asyncio.sleep(self.poll_seconds)
 
-    async def prune(self) -> int:
+    async def _notice_reset(self) -> None:
+        """SQLite reuses ids once the table is emptied; when the newest id falls below
+        the last one read, start over, or every later event would look old."""
         from wacc.bus.tables import BusEvent
 
-        gone = await BusEvent.delete().where(BusEvent.created_at < utcnow() - self.keep).returning(
-            BusEvent.id
-        )
+        row = await BusEvent.select(BusEvent.id).order_by(BusEvent.id, ascending=False).first()
+        newest = row["id"] if row else 0
+        if newest < self._last_id:
+            self._last_id = 0
+
+    async def prune(self) -> int:
+        """Delete old events, always keeping the newest (so ids keep growing)."""
+        from wacc.bus.tables import BusEvent
+
+        newest = await BusEvent.select(BusEvent.id).order_by(BusEvent.id, ascending=False).first()
+        if newest is None:
+            return 0
+        gone = await BusEvent.delete().where(
+            (BusEvent.created_at < utcnow() - self.keep) & (BusEvent.id < newest["id"])
+        ).returning(BusEvent.id)
         return len(gone)
 
 
