@@ -13,3 +13,7 @@ def slugify(value: str, max_length: int = 48) -> str:
     ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
     slug = _SLUG_STRIP.sub("-", ascii_value.lower()).strip("-")[:max_length].strip("-")
     return slug or "org"
+
+
+def only_digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())

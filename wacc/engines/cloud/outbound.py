@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.engines.cloud.peers import only_digits, recipient_digits
+from wacc.engines.cloud.peers import recipient_digits
 from wacc.engines.contract import OutboundMessage, PermanentEngineError
+from wacc.lib import vcard
 
 # Meta lets a business send free-form messages for 24 hours after the customer's last
 # message; after that only approved templates go through (error 131047).
@@ -132,94 +133,19 @@ def template_object(template: dict[str, Any]) -> dict[str, Any]:
 # -- vCard --------------------------------------------------------------------------------
 
 
-def vcard_to_contacts(vcard: str) -> list[dict[str, Any]]:
+def vcard_to_contacts(text: str) -> list[dict[str, Any]]:
     """Meta's ``contacts`` array from one or more vCards: the name (FN, else N) and the
     phone numbers (TEL, with WhatsApp's ``waid`` parameter when present). Other
     fields are dropped; Meta needs none of them."""
-    contacts = [_vcard_contact(card) for card in _split_cards(vcard)]
+    contacts = [_contact(card) for card in vcard.parse(text)]
     if not contacts:
         raise PermanentEngineError("the vCard is empty", code="BAD_MESSAGE")
     return contacts
 
 
-def _split_cards(text: str) -> list[list[tuple[str, dict[str, str], str]]]:
-    cards: list[list[tuple[str, dict[str, str], str]]] = []
-    current: list[tuple[str, dict[str, str], str]] | None = None
-    for line in _unfold(text):
-        name, params, value = _property(line)
-        if name == "BEGIN" and value.upper() == "VCARD":
-            current = []
-        elif name == "END" and value.upper() == "VCARD":
-            if current is not None:
-                cards.append(current)
-            current = None
-        elif current is not None:
-            current.append((name, params, value))
-    return cards
-
-
-def _unfold(text: str) -> list[str]:
-    # RFC 6350 3.2: a line starting with a space or tab continues the previous one.
-    lines: list[str] = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if raw[:1] in (" ", "\t") and lines:
-            lines[-1] += raw[1:]
-        elif raw.strip():
-            lines.append(raw)
-    return lines
-
-
-def _property(line: str) -> tuple[str, dict[str, str], str]:
-    head, _, value = line.partition(":")
-    name, *param_parts = head.split(";")
-    # Apple writes "item1.TEL"; the group prefix carries no meaning here.
-    name = name.rpartition(".")[2].upper()
-    params: dict[str, str] = {}
-    for part in param_parts:
-        key, eq, val = part.partition("=")
-        if not eq:  # vCard 2.1 bare types: "TEL;CELL:…"
-            key, val = "TYPE", key
-        key = key.upper()
-        params[key] = f"{params[key]},{val}" if key in params else val
-    return name, params, value
-
-
-def _unescape(value: str) -> str:
-    out, i = [], 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            nxt = value[i + 1]
-            out.append("\n" if nxt in "nN" else nxt)
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out).strip()
-
-
-def _vcard_contact(card: list[tuple[str, dict[str, str], str]]) -> dict[str, Any]:
-    formatted = first = last = ""
-    phones: list[dict[str, str]] = []
-    for name, params, value in card:
-        if name == "FN":
-            formatted = _unescape(value)
-        elif name == "N":
-            parts = [_unescape(p) for p in value.split(";")] + ["", ""]
-            last, first = parts[0], parts[1]
-        elif name == "TEL":
-            number = _unescape(value)
-            if not number:
-                continue
-            phone: dict[str, str] = {"phone": number}
-            types = {t.strip().upper() for t in params.get("TYPE", "").replace('"', "").split(",")}
-            kind = next((t for t in PHONE_TYPES if t in types), None)
-            if kind:
-                phone["type"] = kind
-            if params.get("WAID") and only_digits(params["WAID"]):
-                phone["wa_id"] = only_digits(params["WAID"])
-            phones.append(phone)
-    formatted = formatted or " ".join(p for p in (first, last) if p)
+def _contact(card: vcard.Card) -> dict[str, Any]:
+    first, last = card.first_name, card.last_name
+    formatted = card.formatted_name or " ".join(p for p in (first, last) if p)
     if not formatted:
         raise PermanentEngineError("the vCard has no name (FN or N)", code="BAD_MESSAGE")
     # Meta wants formatted_name plus at least one other name part.
@@ -230,6 +156,15 @@ def _vcard_contact(card: list[tuple[str, dict[str, str], str]]) -> dict[str, Any
         name_obj["last_name"] = last
     if not first and not last:
         name_obj["first_name"] = formatted
+    phones: list[dict[str, str]] = []
+    for tel in card.phones:
+        phone: dict[str, str] = {"phone": tel.number}
+        kind = next((t for t in PHONE_TYPES if t in tel.types), None)
+        if kind:
+            phone["type"] = kind
+        if tel.waid:
+            phone["wa_id"] = tel.waid
+        phones.append(phone)
     contact: dict[str, Any] = {"name": name_obj}
     if phones:
         contact["phones"] = phones

@@ -8,15 +8,12 @@ same form so one customer is one contact whichever engine a session runs.
 from __future__ import annotations
 
 from wacc.engines.contract import Peer, PermanentEngineError
+from wacc.lib.text import only_digits
 
 
 def peer_from_digits(digits: str, name: str | None = None) -> Peer:
     digits = only_digits(digits)
     return Peer(wa_id=f"{digits}@c.us", phone=f"+{digits}", name=name or None)
-
-
-def only_digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
 
 
 def recipient_digits(peer: Peer) -> str:

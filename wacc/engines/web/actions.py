@@ -21,6 +21,8 @@ from wacc.engines.contract import (
     PermanentEngineError,
     TransientEngineError,
 )
+from wacc.lib import vcard
+from wacc.lib.text import only_digits
 
 FILE_TYPES = frozenset({"IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER"})
 
@@ -52,10 +54,6 @@ def chat_id(peer: Peer) -> str:
     if not digits:
         raise PermanentEngineError("the recipient has no WhatsApp id and no phone", code="BAD_RECIPIENT")
     return f"{digits}@c.us"
-
-
-def only_digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
 
 
 def whatsapp_message_id(session_id: str, idempotency_key: str) -> str:
@@ -134,38 +132,17 @@ def _media(message: OutboundMessage) -> dict[str, Any]:
 # -- vCard ---------------------------------------------------------------------------------
 
 
-def vcard_contacts(vcard: str) -> list[dict[str, str]]:
+def vcard_contacts(text: str) -> list[dict[str, str]]:
     """The contacts wa-js's sendVCardContactMessage takes (``{id, name}``), from the
     vCard's FN and TEL lines. wa-js writes the vCard itself from a WhatsApp id, so only
     the name and the number survive; a card without a phone number is refused."""
     contacts: list[dict[str, str]] = []
-    name = number = ""
-    for line in _unfold(vcard):
-        key, _, value = line.partition(":")
-        prop, *params = key.split(";")
-        prop = prop.split(".")[-1].upper()  # "item1.TEL" is a grouped TEL
-        if prop == "BEGIN":
-            name = number = ""
-        elif prop == "FN":
-            name = value.replace("\\,", ",").replace("\\;", ";").strip()
-        elif prop == "TEL" and not number:
-            waid = next((p.split("=", 1)[1] for p in params if p.upper().startswith("WAID=")), "")
-            number = only_digits(waid) or only_digits(value)
-        elif prop == "END":
-            if not number:
-                raise PermanentEngineError("a vCard has no phone number", code="BAD_MESSAGE")
-            contacts.append({"id": f"{number}@c.us", "name": name or f"+{number}"})
+    for card in vcard.parse(text):
+        phone = card.phones[0] if card.phones else None
+        number = (phone.waid or only_digits(phone.number)) if phone else ""
+        if not number:
+            raise PermanentEngineError("a vCard has no phone number", code="BAD_MESSAGE")
+        contacts.append({"id": f"{number}@c.us", "name": card.formatted_name or f"+{number}"})
     if not contacts:
         raise PermanentEngineError("the vCard holds no contact", code="BAD_MESSAGE")
     return contacts
-
-
-def _unfold(text: str) -> list[str]:
-    # RFC 6350 3.2: a line starting with a space or tab continues the previous one.
-    lines: list[str] = []
-    for raw in text.replace("\r\n", "\n").split("\n"):
-        if raw[:1] in (" ", "\t") and lines:
-            lines[-1] += raw[1:]
-        elif raw.strip():
-            lines.append(raw.strip())
-    return lines
