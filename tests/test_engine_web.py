@@ -11,134 +11,50 @@ Tests marked slow start Chromium; the rest are plain unit tests of the pure part
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import os
-import shutil
-import signal
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from tests.fakes.whatsapp_web import FakeWhatsAppWeb
-from wacc.assets import vendor_dir, vendor_manifest
+from tests.web_engine_support import (
+    CUSTOMER,
+    CUSTOMER_ID,
+    DRIVER,
+    HAVE_CHROMIUM,
+    PNG,
+    RecordingHost,
+    browser,
+    parent_pid,
+    peer,
+    wait_until,
+)
+from wacc.assets import vendor_manifest
 from wacc.engines.contract import (
     Ack,
-    Authenticated,
     BlockChanged,
-    Disconnected,
-    DisconnectReason,
     Edited,
-    EngineEvent,
     IdentityMapped,
     InboundMessage,
     Location,
     Media,
-    NotConnectedError,
     OutboundMessage,
-    PairingCode,
     Peer,
     PermanentEngineError,
     Poll,
-    QrCode,
     Reaction,
     Ready,
     Revoked,
-    StateChanged,
     TransientEngineError,
 )
-from wacc.engines.web.actions import send_payload, vcard_contacts
 from wacc.engines.web.browser import (
-    chromium_executable,
-    find_browser_pid,
     process_cmdline,
-    process_tree,
-    prune_caches,
 )
-from wacc.engines.web.bundle import BundleIntegrityError, load_wa_js
-from wacc.engines.web.channel import MalformedEvent, decode_page_event
 from wacc.engines.web.driver import PlaywrightDriver
 from wacc.engines.web.engine import WebEngine
-from wacc.engines.web.session import LoginState
-from wacc.engines.web.settings import WebSettings
-from wacc.engines.web.supervisor import Backoff, Supervisor
-
-E = TypeVar("E", bound=EngineEvent)
-
-HAVE_CHROMIUM = Path(chromium_executable()).exists()
-browser = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed (apt-get install chromium)")
-
-# Short watchdog rounds so crashes and stuck pages are noticed within a second or two;
-# a ping may still take seconds on a busy CI machine without counting as a hang.
-FAST = {
-    "watchdog_interval": 0.3,
-    "watchdog_timeout": 5,
-    "action_timeout": 5,
-    "navigation_timeout": 20,
-}
-# One Playwright driver for the module, as the wa role has one for its sessions: the
-# user agent is derived once, and each engine start skips a driver start.
-DRIVER = PlaywrightDriver()
-CUSTOMER = "15551230000"
-CUSTOMER_ID = f"{CUSTOMER}@c.us"
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
-
-
-class RecordingHost:
-    """An EngineHost that keeps every event and lets a test wait for one."""
-
-    def __init__(self, data_dir: Path, session_id: str = "s-web", **settings: Any) -> None:
-        self.session_id = session_id
-        self.settings: dict[str, Any] = {**FAST, **settings}
-        self.data_dir = data_dir
-        self.events: list[EngineEvent] = []
-
-    async def emit(self, event: EngineEvent) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[E]) -> list[E]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    async def wait_for(
-        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, *, after: int = 0,
-        timeout: float = 10,
-    ) -> E:
-        """The first *kind* event (at index >= *after*) matching *where*."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.events[after:]:
-                if isinstance(event, kind) and where(event):
-                    return event
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no {kind.__name__} within {timeout} s; events: {self.events}")
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 10, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def renderer_pids(engine: WebEngine) -> list[int]:
-    assert engine.browser_pid is not None
-    return [p for p in process_tree(engine.browser_pid) if "--type=renderer" in process_cmdline(p)]
-
-
-def parent_pid(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def peer(digits: str = CUSTOMER) -> Peer:
-    return Peer(wa_id=f"{digits}@c.us", phone=f"+{digits}")
-
 
 # -- a logged-in session shared by the traffic tests ----------------------------------------
 
@@ -466,318 +382,3 @@ async def test_sessions_share_one_playwright_driver(tmp_path: Path) -> None:
                      what="the driver to stop with its last session")
 
 
-# -- login ------------------------------------------------------------------------------------
-
-
-@browser
-@pytest.mark.slow
-async def test_qr_codes_rotate_and_stop_after_max_qr(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb(qr_interval_ms=150)
-    host = RecordingHost(tmp_path, max_qr=3)
-    engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
-    await engine.start()
-    ending = await host.wait_for(Disconnected)
-    codes = host.of(QrCode)
-    assert [q.attempt for q in codes] == [1, 2, 3]
-    assert len({q.code for q in codes}) == 3 and codes[0].code.startswith("2@fake-qr-")
-    assert ending.reason == DisconnectReason.QR_TIMEOUT
-    await engine.stop()
-    assert engine.page is None and find_browser_pid(engine.profile) is None
-    assert host.of(Disconnected) == [ending]  # stop() after the end adds nothing
-
-
-@browser
-@pytest.mark.slow
-async def test_pairing_code_scan_and_restart_without_qr(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb()
-    host = RecordingHost(tmp_path)
-    engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
-    await engine.start()
-    await host.wait_for(QrCode)
-    assert await engine.request_pairing_code("+1 (555) 000-0001") == "FAKE1234"
-    assert await host.wait_for(PairingCode) == PairingCode(code="FAKE1234", phone="+15550000001")
-    assert (await fake.calls("conn.genLinkDeviceCodeForPhoneNumber"))[0]["args"] == ["15550000001", True]
-    with pytest.raises(NotConnectedError):
-        await engine.send(OutboundMessage(idempotency_key="k-early", to=peer(), body="too early"))
-    await fake.scan()
-    await host.wait_for(Authenticated)
-    assert (await host.wait_for(Ready)).me == Peer(wa_id="15550000001@c.us", phone="+15550000001")
-    with pytest.raises(PermanentEngineError):
-        await engine.request_pairing_code("15550000001")
-    await engine.stop()
-    assert host.events[-1] == Disconnected(reason=DisconnectReason.STOPPED, detail="stopped on request")
-
-    # Same profile, new engine: WhatsApp's stored login (here: the fake's localStorage
-    # flag) survived in the profile, so no QR code this time.
-    host2 = RecordingHost(tmp_path)
-    fake2 = FakeWhatsAppWeb()
-    engine2 = WebEngine(host2, driver=DRIVER, context_hook=fake2.install)
-    await engine2.start()
-    await host2.wait_for(Ready)
-    assert host2.of(QrCode) == []
-    await engine2.stop()
-
-
-@browser
-@pytest.mark.slow
-async def test_logout_on_request_forgets_the_login(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb(paired=True)
-    host = RecordingHost(tmp_path)
-    engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
-    await engine.start()
-    await host.wait_for(Ready)
-    await engine.logout()
-    assert fake.logouts == 1  # wa-js was asked to log the device out of WhatsApp
-    assert host.events[-1] == Disconnected(reason=DisconnectReason.LOGGED_OUT, detail="logged out on request")
-    assert not engine.profile.exists()
-
-
-@browser
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("drive", "reason"),
-    [
-        (lambda fake: fake.stream_mode("CONFLICT"), DisconnectReason.CONFLICT),
-        (lambda fake: fake.stream_mode("DEPRECATED_VERSION"), DisconnectReason.NEEDS_UPDATE),
-        (lambda fake: fake.call("needsUpdate"), DisconnectReason.NEEDS_UPDATE),
-        (lambda fake: fake.stream_mode("TOS_BLOCK"), DisconnectReason.TOS_BLOCK),
-    ],
-    ids=["conflict", "deprecated-version", "needs-update", "tos-block"],
-)
-async def test_page_reported_endings(tmp_path: Path, drive: Callable[[FakeWhatsAppWeb], Any],
-                                     reason: DisconnectReason) -> None:
-    fake = FakeWhatsAppWeb(paired=True)
-    host = RecordingHost(tmp_path)
-    supervisor = Supervisor(lambda h: WebEngine(h, driver=DRIVER, context_hook=fake.install), host,
-                            backoff=Backoff(base=0.05, jitter=0))
-    run = asyncio.create_task(supervisor.run())
-    await host.wait_for(Ready)
-    await drive(fake)
-    ending = await asyncio.wait_for(run, 15)
-    assert ending.reason == reason
-    assert supervisor.restarts == 0  # none of these is fixed by restarting
-
-
-@browser
-@pytest.mark.slow
-async def test_remote_logout_is_permanent_and_not_restarted(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb(paired=True)
-    host = RecordingHost(tmp_path)
-    supervisor = Supervisor(lambda h: WebEngine(h, driver=DRIVER, context_hook=fake.install), host,
-                            backoff=Backoff(base=0.05, jitter=0))
-    run = asyncio.create_task(supervisor.run())
-    await host.wait_for(Ready)
-    await fake.remote_logout("user_initiated")
-    ending = await asyncio.wait_for(run, 15)
-    assert ending == Disconnected(reason=DisconnectReason.LOGGED_OUT,
-                                  detail="logged out by WhatsApp (user_initiated)")
-    assert supervisor.restarts == 0
-    engine = supervisor.engine
-    assert isinstance(engine, WebEngine) and engine.disconnect_reason == DisconnectReason.LOGGED_OUT
-    assert (tmp_path / "profile").is_dir()  # nothing wiped: a person decides
-
-
-# -- self-healing -------------------------------------------------------------------------------
-
-
-Supervised = tuple[Supervisor, RecordingHost, asyncio.Task[Disconnected], FakeWhatsAppWeb]
-
-
-async def supervised(tmp_path: Path, **settings: Any) -> Supervised:
-    fake = FakeWhatsAppWeb(paired=True)
-    host = RecordingHost(tmp_path, **settings)
-    supervisor = Supervisor(lambda h: WebEngine(h, driver=DRIVER, context_hook=fake.install), host,
-                            backoff=Backoff(base=0.2, factor=2, jitter=0))
-    run = asyncio.create_task(supervisor.run())
-    await host.wait_for(Ready)
-    return supervisor, host, run, fake
-
-
-async def restarted(supervisor: Supervisor, host: RecordingHost, mark: int) -> Disconnected:
-    crash = await host.wait_for(Disconnected, after=mark, timeout=15)
-    assert crash.reason == DisconnectReason.CRASHED
-    await host.wait_for(Ready, after=host.events.index(crash))
-    assert supervisor.restarts >= 1
-    return crash
-
-
-@browser
-@pytest.mark.slow
-async def test_hung_page_is_a_crash_and_restarted_with_backoff(tmp_path: Path) -> None:
-    supervisor, host, run, fake = await supervised(tmp_path, watchdog_timeout=1.5)
-    # A cache folder to see pruned while Chromium is down.
-    cache = tmp_path / "profile" / "Default" / "Code Cache" / "js" / "stale"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(b"x" * 1000)
-    started = time.monotonic()
-    await fake.hang()
-    crash = await restarted(supervisor, host, 0)
-    assert "did not answer" in crash.detail
-    assert supervisor.delays == [pytest.approx(0.2)]
-    assert time.monotonic() - started < 10
-    assert not cache.exists()
-    assert (tmp_path / "profile" / "Default").is_dir()
-    await supervisor.stop()
-    assert (await asyncio.wait_for(run, 10)).reason == DisconnectReason.STOPPED
-
-
-@browser
-@pytest.mark.slow
-async def test_renderer_and_browser_crashes_are_restarted(tmp_path: Path) -> None:
-    supervisor, host, run, _ = await supervised(tmp_path)
-    engine = supervisor.engine
-    assert isinstance(engine, WebEngine)
-    os.kill(renderer_pids(engine)[0], signal.SIGKILL)
-    crash = await restarted(supervisor, host, 0)
-    assert "renderer crashed" in crash.detail
-
-    engine = supervisor.engine
-    assert isinstance(engine, WebEngine) and engine.browser_pid is not None
-    mark = len(host.events)
-    os.kill(engine.browser_pid, signal.SIGKILL)
-    crash = await restarted(supervisor, host, mark)
-    assert crash.detail == "Chromium exited unexpectedly"
-    assert supervisor.restarts == 2
-    # Exponential: the second restart in a row waits twice as long.
-    assert supervisor.delays == [pytest.approx(0.2), pytest.approx(0.4)]
-    await supervisor.stop()
-    await asyncio.wait_for(run, 10)
-
-
-@browser
-@pytest.mark.slow
-async def test_stuck_opening_is_a_crash(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb(never_boot=True)
-    host = RecordingHost(tmp_path, opening_timeout=1)
-    engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
-    await engine.start()
-    ending = await host.wait_for(Disconnected)
-    assert ending.reason == DisconnectReason.CRASHED and "opening" in ending.detail
-    await engine.stop()
-
-
-@browser
-@pytest.mark.slow
-async def test_untyped_pairing_code_times_out(tmp_path: Path) -> None:
-    host = RecordingHost(tmp_path, opening_timeout=1)
-    engine = WebEngine(host, driver=DRIVER, context_hook=FakeWhatsAppWeb().install)
-    await engine.start()
-    await host.wait_for(QrCode)
-    await engine.request_pairing_code("15550000001")
-    ending = await host.wait_for(Disconnected)
-    assert ending.reason == DisconnectReason.QR_TIMEOUT and "pairing code" in ending.detail
-    await engine.stop()
-
-
-@browser
-@pytest.mark.slow
-async def test_memory_above_the_cap_restarts_chromium(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb(paired=True)
-    host = RecordingHost(tmp_path, memory_cap_mb=1, memory_checks=2)
-    engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
-    await engine.start()
-    await host.wait_for(Ready)
-    first_pid = engine.browser_pid
-    mark = len(host.events)
-    await host.wait_for(StateChanged, lambda s: s.state == "RESTARTING", after=mark)
-    await host.wait_for(Ready, after=mark)
-    assert engine.restarts >= 1 and engine.browser_pid != first_pid
-    assert host.of(Disconnected) == []  # a planned restart is not a disconnection
-    await engine.stop()
-
-
-# -- without a browser ---------------------------------------------------------------------------
-
-
-async def test_tampered_wa_js_is_refused(tmp_path: Path) -> None:
-    vendor = tmp_path / "vendor"
-    shutil.copytree(vendor_dir(), vendor)
-    assert load_wa_js(vendor).version == vendor_manifest()["packages"]["@wppconnect/wa-js"]["version"]
-    bundle = vendor / "@wppconnect" / "wa-js" / "wppconnect-wa.js"
-    bundle.write_bytes(bundle.read_bytes() + b"\n;window.stolen = document.cookie;")
-    with pytest.raises(BundleIntegrityError) as refused:
-        load_wa_js(vendor)
-    assert refused.value.permanent and refused.value.code == "WA_JS_INTEGRITY"
-    host = RecordingHost(tmp_path / "session")
-    engine = WebEngine(host, vendor=vendor)
-    with pytest.raises(BundleIntegrityError):
-        await engine.start()
-    assert engine.page is None and host.events == []
-    assert not (tmp_path / "session" / "profile").exists()  # nothing was launched
-
-
-def test_login_state_numbers_qr_codes_and_guards_endings() -> None:
-    login = LoginState(max_qr=2)
-    login.opening()
-    first = login.interpret(QrCode(code="a", attempt=0))
-    assert first.emit == [QrCode(code="a", attempt=1)]
-    assert login.interpret(QrCode(code="a", attempt=0)).emit == []  # same code again
-    assert login.interpret(QrCode(code="b", attempt=0)).emit == [QrCode(code="b", attempt=2)]
-    over = login.interpret(QrCode(code="c", attempt=0))
-    assert over.emit == [] and over.end is not None and over.end.reason == DisconnectReason.QR_TIMEOUT
-    assert login.interpret(Disconnected(reason=DisconnectReason.CRASHED)).rejected
-    login.interpret(Ready(me=peer()))
-    assert login.interpret(QrCode(code="d", attempt=0)).emit == []  # stale after login
-    assert login.interpret(Disconnected(reason=DisconnectReason.QR_TIMEOUT)).end is None
-    assert login.interpret(StateChanged(state="MAIN")).emit == [StateChanged(state="MAIN")]
-    assert login.interpret(StateChanged(state="MAIN")).emit == []
-
-
-def test_page_events_are_validated() -> None:
-    assert decode_page_event('{"kind": "ack", "id": "a", "chat": {"wa_id": "1@c.us"}, "ack": 2}') == Ack(
-        id="a", chat=Peer(wa_id="1@c.us"), ack=2
-    )
-    for bad in ("{", '{"kind": "ack"}', b'{"kind": "authenticated"}', None, "x" * (5 * 2**20)):
-        with pytest.raises(MalformedEvent):
-            decode_page_event(bad)
-
-
-def test_vcards_and_bad_outbound_messages() -> None:
-    cards = ("BEGIN:VCARD\nVERSION:3.0\nFN:Ann\\, Jr.\nitem1.TEL;waid=4915112345:+49 151 12345\nEND:VCARD\n"
-             "BEGIN:VCARD\nFN:Bob\nTEL:+1 (555) 222-3333\nEND:VCARD")
-    assert vcard_contacts(cards) == [
-        {"id": "4915112345@c.us", "name": "Ann, Jr."},
-        {"id": "15552223333@c.us", "name": "Bob"},
-    ]
-    with pytest.raises(PermanentEngineError):
-        vcard_contacts("BEGIN:VCARD\nFN:No Phone\nEND:VCARD")
-    for bad in (
-        OutboundMessage(idempotency_key="k", to=peer(), body=""),
-        OutboundMessage(idempotency_key="k", to=peer(), type="IMAGE"),
-        OutboundMessage(idempotency_key="k", to=peer(), type="LOCATION"),
-        OutboundMessage(idempotency_key="k", to=peer(), type="REACTION", body="x"),
-        OutboundMessage(idempotency_key="k", to=peer(), body="x", template={"name": "t"}),
-    ):
-        with pytest.raises(PermanentEngineError):
-            send_payload(bad)
-
-
-def test_settings_and_backoff() -> None:
-    assert WebSettings.from_host({"other": 1}).memory_cap_mb == 350
-    for bad in ({"max_qr": 0}, {"watchdog_timeout": -1}, {"memory_cap_mb": "lots"}):
-        with pytest.raises(PermanentEngineError):
-            WebSettings.from_host(bad)
-    backoff = Backoff(base=1, factor=2, cap=10, jitter=0.5)
-    for attempt, raw in ((1, 1), (2, 2), (3, 4), (5, 10), (9, 10)):
-        assert raw * 0.5 <= backoff.delay(attempt) <= raw * 1.5
-
-
-def test_plugin_registers_web_with_one_shared_driver(tmp_path: Path) -> None:
-    from wacc.engines.web.plugin import wacc_engines
-
-    factory = wacc_engines()["web"]
-    first, second = factory(RecordingHost(tmp_path / "a")), factory(RecordingHost(tmp_path / "b"))
-    assert isinstance(first, WebEngine) and first.name == "web" and first.default_rate == 0.5
-    assert first._driver is second._driver  # one Node.js driver for the process's sessions
-
-
-def test_pruning_keeps_the_login(tmp_path: Path) -> None:
-    profile = tmp_path / "profile"
-    for rel in ("Default/Cache/Cache_Data/f", "Default/Code Cache/js/f", "Default/GPUCache/f",
-                "Default/Service Worker/CacheStorage/f", "Default/IndexedDB/wa/f", "Default/Local Storage/f"):
-        (profile / rel).parent.mkdir(parents=True, exist_ok=True)
-        (profile / rel).write_bytes(b"1234")
-    assert prune_caches(profile) == 16
-    kept = sorted(p.name for p in (profile / "Default").iterdir())
-    assert kept == ["IndexedDB", "Local Storage", "Service Worker"]
-    assert (profile / "Default/IndexedDB/wa/f").exists()

@@ -1,0 +1,133 @@
+"""The web engine's pure parts, without a browser: bundle integrity, login state,
+page-event validation, vCards and outbound checks, settings, the plugin and pruning."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.web_engine_support import (
+    RecordingHost,
+    peer,
+)
+from wacc.assets import vendor_dir, vendor_manifest
+from wacc.engines.contract import (
+    Ack,
+    Disconnected,
+    DisconnectReason,
+    OutboundMessage,
+    Peer,
+    PermanentEngineError,
+    QrCode,
+    Ready,
+    StateChanged,
+)
+from wacc.engines.web.actions import send_payload, vcard_contacts
+from wacc.engines.web.browser import (
+    prune_caches,
+)
+from wacc.engines.web.bundle import BundleIntegrityError, load_wa_js
+from wacc.engines.web.channel import MalformedEvent, decode_page_event
+from wacc.engines.web.engine import WebEngine
+from wacc.engines.web.session import LoginState
+from wacc.engines.web.settings import WebSettings
+from wacc.engines.web.supervisor import Backoff
+
+# -- without a browser ---------------------------------------------------------------------------
+
+
+async def test_tampered_wa_js_is_refused(tmp_path: Path) -> None:
+    vendor = tmp_path / "vendor"
+    shutil.copytree(vendor_dir(), vendor)
+    assert load_wa_js(vendor).version == vendor_manifest()["packages"]["@wppconnect/wa-js"]["version"]
+    bundle = vendor / "@wppconnect" / "wa-js" / "wppconnect-wa.js"
+    bundle.write_bytes(bundle.read_bytes() + b"\n;window.stolen = document.cookie;")
+    with pytest.raises(BundleIntegrityError) as refused:
+        load_wa_js(vendor)
+    assert refused.value.permanent and refused.value.code == "WA_JS_INTEGRITY"
+    host = RecordingHost(tmp_path / "session")
+    engine = WebEngine(host, vendor=vendor)
+    with pytest.raises(BundleIntegrityError):
+        await engine.start()
+    assert engine.page is None and host.events == []
+    assert not (tmp_path / "session" / "profile").exists()  # nothing was launched
+
+
+def test_login_state_numbers_qr_codes_and_guards_endings() -> None:
+    login = LoginState(max_qr=2)
+    login.opening()
+    first = login.interpret(QrCode(code="a", attempt=0))
+    assert first.emit == [QrCode(code="a", attempt=1)]
+    assert login.interpret(QrCode(code="a", attempt=0)).emit == []  # same code again
+    assert login.interpret(QrCode(code="b", attempt=0)).emit == [QrCode(code="b", attempt=2)]
+    over = login.interpret(QrCode(code="c", attempt=0))
+    assert over.emit == [] and over.end is not None and over.end.reason == DisconnectReason.QR_TIMEOUT
+    assert login.interpret(Disconnected(reason=DisconnectReason.CRASHED)).rejected
+    login.interpret(Ready(me=peer()))
+    assert login.interpret(QrCode(code="d", attempt=0)).emit == []  # stale after login
+    assert login.interpret(Disconnected(reason=DisconnectReason.QR_TIMEOUT)).end is None
+    assert login.interpret(StateChanged(state="MAIN")).emit == [StateChanged(state="MAIN")]
+    assert login.interpret(StateChanged(state="MAIN")).emit == []
+
+
+def test_page_events_are_validated() -> None:
+    assert decode_page_event('{"kind": "ack", "id": "a", "chat": {"wa_id": "1@c.us"}, "ack": 2}') == Ack(
+        id="a", chat=Peer(wa_id="1@c.us"), ack=2
+    )
+    for bad in ("{", '{"kind": "ack"}', b'{"kind": "authenticated"}', None, "x" * (5 * 2**20)):
+        with pytest.raises(MalformedEvent):
+            decode_page_event(bad)
+
+
+def test_vcards_and_bad_outbound_messages() -> None:
+    cards = ("BEGIN:VCARD\nVERSION:3.0\nFN:Ann\\, Jr.\nitem1.TEL;waid=4915112345:+49 151 12345\nEND:VCARD\n"
+             "BEGIN:VCARD\nFN:Bob\nTEL:+1 (555) 222-3333\nEND:VCARD")
+    assert vcard_contacts(cards) == [
+        {"id": "4915112345@c.us", "name": "Ann, Jr."},
+        {"id": "15552223333@c.us", "name": "Bob"},
+    ]
+    with pytest.raises(PermanentEngineError):
+        vcard_contacts("BEGIN:VCARD\nFN:No Phone\nEND:VCARD")
+    for bad in (
+        OutboundMessage(idempotency_key="k", to=peer(), body=""),
+        OutboundMessage(idempotency_key="k", to=peer(), type="IMAGE"),
+        OutboundMessage(idempotency_key="k", to=peer(), type="LOCATION"),
+        OutboundMessage(idempotency_key="k", to=peer(), type="REACTION", body="x"),
+        OutboundMessage(idempotency_key="k", to=peer(), body="x", template={"name": "t"}),
+    ):
+        with pytest.raises(PermanentEngineError):
+            send_payload(bad)
+
+
+def test_settings_and_backoff() -> None:
+    assert WebSettings.from_host({"other": 1}).memory_cap_mb == 350
+    for bad in ({"max_qr": 0}, {"watchdog_timeout": -1}, {"memory_cap_mb": "lots"}):
+        with pytest.raises(PermanentEngineError):
+            WebSettings.from_host(bad)
+    backoff = Backoff(base=1, factor=2, cap=10, jitter=0.5)
+    for attempt, raw in ((1, 1), (2, 2), (3, 4), (5, 10), (9, 10)):
+        assert raw * 0.5 <= backoff.delay(attempt) <= raw * 1.5
+
+
+def test_plugin_registers_web_with_one_shared_driver(tmp_path: Path) -> None:
+    from wacc.engines.web.plugin import wacc_engines
+
+    factory = wacc_engines()["web"]
+    first, second = factory(RecordingHost(tmp_path / "a")), factory(RecordingHost(tmp_path / "b"))
+    assert isinstance(first, WebEngine) and first.name == "web" and first.default_rate == 0.5
+    assert first._driver is second._driver  # one Node.js driver for the process's sessions
+
+
+def test_pruning_keeps_the_login(tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    for rel in ("Default/Cache/Cache_Data/f", "Default/Code Cache/js/f", "Default/GPUCache/f",
+                "Default/Service Worker/CacheStorage/f", "Default/IndexedDB/wa/f", "Default/Local Storage/f"):
+        (profile / rel).parent.mkdir(parents=True, exist_ok=True)
+        (profile / rel).write_bytes(b"1234")
+    assert prune_caches(profile) == 16
+    kept = sorted(p.name for p in (profile / "Default").iterdir())
+    assert kept == ["IndexedDB", "Local Storage", "Service Worker"]
+    assert (profile / "Default/IndexedDB/wa/f").exists()
+
