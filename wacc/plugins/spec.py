@@ -43,6 +43,11 @@ def wacc_engines() -> dict[str, Any]:
 
 
 @hookspec
+def wacc_ai_providers() -> dict[str, Any]:
+    """AI providers by type: {"type": factory(ProviderConfig) -> Provider} (wacc.ai.contract)."""
+
+
+@hookspec
 def wacc_cli(app: Any) -> None:
     """Add Typer commands or sub-apps to the ``wacc`` command."""
 

@@ -29,3 +29,14 @@ def wacc_cli(app: Any) -> None:
     def hello_command(name: str = "world") -> None:
         """Print a greeting (from the wacc-hello example plugin)."""
         print(f"hello, {name}")
+
+
+@hookimpl
+def wacc_ai_providers() -> dict[str, Any]:
+    # Imported on first use, like wacc's own providers (an SDK would be heavy).
+    def echo(config: Any) -> Any:
+        from wacc_hello.echo import EchoProvider
+
+        return EchoProvider(config)
+
+    return {"hello-echo": echo}
