@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from piccolo.columns import JSONB, Boolean, ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from wacc.contacts.tables import Contact
@@ -28,6 +28,9 @@ class Automation(Table, tablename="automation"):
     actions = JSONB(default=[])
     conditions = JSONB(null=True, default=None)
     stats = JSONB(null=True, default=None)
+    # The inbound-webhook trigger's secret, hashed (the URL carries it once, at creation).
+    webhook_token_hash = Varchar(length=128, null=True, default=None)
+    version = Integer(default=1)
     created_at = created_at()
     updated_at = updated_at()
 
@@ -42,9 +45,24 @@ class AutomationExecution(Table, tablename="automation_execution"):
     completed_at = Timestamptz(null=True, default=None)
     error = Text(null=True, default=None)
     logs = JSONB(null=True, default=None)
+    organization = ForeignKey(Organization, on_delete=OnDelete.cascade, null=True,
+                              default=None)
+    trigger = Varchar(length=64, default="")
+    # What started the run (the message, conversation or payload), and a key that is
+    # unique per automation so one event never starts the same automation twice.
+    event = JSONB(null=True, default=None)
+    event_key = Varchar(length=200, null=True, default=None)
+    # Where a run resumes, and the variables it carries. A RUNNING run with a
+    # ``resume_at`` is paused by a "wait" step until then.
+    step = Integer(default=0)
+    state = JSONB(null=True, default=None)
+    resume_at = Timestamptz(null=True, default=None)
+    depth = Integer(default=0)
 
 
 INDEXES = [
     Index(Automation, "organization", "enabled"),
     Index(AutomationExecution, "automation", "started_at"),
+    Index(AutomationExecution, "automation", "event_key", unique=True),
+    Index(AutomationExecution, "status", "resume_at"),
 ]
