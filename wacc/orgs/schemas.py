@@ -19,6 +19,10 @@ class OrganizationOut(Output):
 
 
 Timezone = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Capacity = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+# user id -> open conversations that agent may hold (routing; docs/permissions.md).
+Capacities = Annotated[dict[Annotated[str, msgspec.Meta(max_length=36)], Capacity],
+                       msgspec.Meta(max_length=1000)]
 
 
 class OrganizationSettings(Input):
@@ -27,6 +31,10 @@ class OrganizationSettings(Input):
     agents_see_own_conversations_only: bool = False
     # An IANA name such as Europe/Paris; the service checks it exists.
     timezone: Timezone = "UTC"
+    # How many open or pending conversations automatic assignment gives one agent;
+    # null: no limit. ``agentCapacity`` overrides it per user id.
+    default_agent_capacity: Capacity | None = None
+    agent_capacity: Capacities = msgspec.field(default_factory=dict)
 
 
 class OrganizationSettingsPatch(Input):
@@ -35,6 +43,8 @@ class OrganizationSettingsPatch(Input):
 
     agents_see_own_conversations_only: bool | msgspec.UnsetType = msgspec.UNSET
     timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
+    default_agent_capacity: Capacity | None | msgspec.UnsetType = msgspec.UNSET
+    agent_capacity: Capacities | msgspec.UnsetType = msgspec.UNSET
 
 
 class OrganizationUpdate(Input):
