@@ -61,6 +61,11 @@ _grant("write:messages", "Send and revoke messages", *_STAFF)
 _grant("read:automations", "See automations and their runs", *_MANAGERS)
 _grant("write:automations", "Create and change automations", *_MANAGERS)
 _grant("read:analytics", "See reports", *_MANAGERS)
+_grant("read:ai", "See AI providers, the knowledge base and auto-responders (never keys)",
+       *_MANAGERS)
+_grant("write:ai", "Configure AI providers, the knowledge base and auto-responders",
+       *_ADMINS)
+_grant("use:ai", "Ask the AI for reply suggestions, summaries and rewrites", *_STAFF)
 
 
 def role_permissions(role: Role) -> frozenset[str]:

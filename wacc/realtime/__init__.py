@@ -1,0 +1,1 @@
+"""Live updates over a WebSocket: events, typing and presence."""

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from litestar import Controller, Request, WebSocket, get, websocket
+
+from wacc.http.deps import principal_of, runtime_of
+from wacc.http.schemas import Output
+from wacc.realtime.connection import Connection
+
+
+class PresenceOut(Output):
+    online: list[str]  # user ids with at least one open connection
+
+
+class RealtimeController(Controller):
+    path = "/"
+    tags = ["Realtime"]
+
+    @websocket("/ws", opt={"public": True, "no_audit": True})
+    async def realtime(self, socket: WebSocket) -> None:
+        """Live events (seed 5.2). The first event authenticates:
+        ``{"type": "authenticate", "token": "<access token or API key>"}``."""
+        await Connection(socket, socket.app.state["runtime"]).run()
+
+    @get("/presence", opt={"permission": "read:users"})
+    async def presence(self, request: Request) -> PresenceOut:
+        """Team members online now (any open WebSocket, on any web process)."""
+        org = principal_of(request).organization_id
+        return PresenceOut(online=sorted(await runtime_of(request).presence.online(org)))

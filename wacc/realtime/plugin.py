@@ -1,0 +1,15 @@
+"""The realtime feature's hooks: the WebSocket endpoint and presence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wacc.plugins.spec import hookimpl
+
+
+@hookimpl
+def wacc_controllers() -> list[Any]:
+    # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
+    from wacc.realtime.controllers import RealtimeController
+
+    return [RealtimeController]
