@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import QueryParameter
 
+from wacc.conversations import services as conversations
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.params import ConversationId, MessageId
+from wacc.http.uploads import UPLOAD_BODY_CAP, read_upload
+from wacc.lib.errors import ValidationError
 from wacc.messages import services
 from wacc.messages.schemas import MessageOut, MessagePage, MessageSend
 
@@ -37,6 +41,42 @@ class MessageController(Controller):
                                             jobs=rt.jobs, bus=rt.bus, media=rt.media)
         return Response(out, status_code=201 if created else 200)
 
+    @post("/conversations/{conversationId:str}/messages/media",
+          opt={"permission": "write:messages"}, status_code=201,
+          request_max_body_size=UPLOAD_BODY_CAP)
+    async def send_media(self, request: Request, conversation_id: ConversationId,
+                         ) -> Response[MessageOut]:
+        """Multipart upload: ``file``, and optionally ``caption``, ``type`` (IMAGE, VIDEO,
+        AUDIO, DOCUMENT or STICKER; by default from the file's MIME type), ``replyTo``
+        and ``idempotencyKey``. Up to WACC_MEDIA_MAX_BYTES."""
+        rt = runtime_of(request)
+        principal = principal_of(request)
+        await conversations.visible(principal, conversation_id)  # 404 before reading a file
+        upload, data, form = await read_upload(request, "file", rt.media.max_bytes)
+        mime = upload.content_type or "application/octet-stream"
+        fields = {"type": form.get("type") or services.media_type_for(mime),
+                  "body": form.get("caption") or None, "replyTo": form.get("replyTo") or None,
+                  "idempotencyKey": form.get("idempotencyKey") or None}
+        try:
+            message = msgspec.convert({k: v for k, v in fields.items() if v is not None},
+                                      MessageSend)
+        except msgspec.ValidationError as exc:
+            raise ValidationError("Invalid input", [{"field": "form", "message": str(exc)}]) from None
+        if message.type not in ("IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER"):
+            raise ValidationError.field("type", "must be a media type for an upload")
+        out, created = await services.queue(
+            principal, conversation_id, message, jobs=rt.jobs, bus=rt.bus,
+            media=rt.media, upload=services.Upload(data, mime, upload.filename or None))
+        return Response(out, status_code=201 if created else 200)
+
     @get("/messages/{messageId:str}", opt={"permission": "read:messages"})
     async def get_message(self, request: Request, message_id: MessageId) -> MessageOut:
         return await services.get(principal_of(request), message_id)
+
+    @delete("/messages/{messageId:str}", opt={"permission": "write:messages",
+                                               "audit": "message.revoke"}, status_code=200)
+    async def revoke_message(self, request: Request, message_id: MessageId) -> MessageOut:
+        """Delete one of our messages for everyone (within WhatsApp's 60 hours), or cancel
+        it if it is not sent yet. The customer's phone shows "This message was deleted"."""
+        rt = runtime_of(request)
+        return await services.revoke(principal_of(request), message_id, rpc=rt.rpc, bus=rt.bus)
