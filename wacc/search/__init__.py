@@ -1,0 +1,1 @@
+"""Full-text search over messages and contacts, on PostgreSQL and SQLite alike."""
