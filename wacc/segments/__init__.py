@@ -1,0 +1,1 @@
+"""Contact segments: saved audiences defined by conditions, evaluated at query time."""
