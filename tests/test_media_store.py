@@ -51,6 +51,12 @@ async def test_local_round_trip_and_limits(tmp_path):
         await store.get("../../etc/passwd")
     with pytest.raises(NotFoundError):
         await store.get("org1/2020/01/none.bin")
+    await store.delete(key)
+    await store.delete(key)  # gone already: erasure may repeat
+    with pytest.raises(NotFoundError):
+        await store.get(key)
+    with pytest.raises(ValidationError):
+        await store.delete("../outside")
 
 
 async def test_s3_round_trip(tmp_path, s3_endpoint):
@@ -65,6 +71,10 @@ async def test_s3_round_trip(tmp_path, s3_endpoint):
     assert not (tmp_path / "media").exists()  # nothing on local disk
     with pytest.raises(NotFoundError):
         await store.get("org1/2020/01/none.bin")
+    await store.delete(key)
+    await store.delete(key)
+    with pytest.raises(NotFoundError):
+        await store.get(key)
 
 
 def test_s3_needs_a_bucket(tmp_path):

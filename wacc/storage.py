@@ -48,10 +48,18 @@ class MediaStore:
         _check_key(key)
         return await self._read(key)
 
+    async def delete(self, key: str) -> None:
+        """Remove a stored file; one already gone is not an error (erasure repeats)."""
+        _check_key(key)
+        await self._delete(key)
+
     async def _write(self, key: str, data: bytes, mime_type: str) -> None:
         raise NotImplementedError
 
     async def _read(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    async def _delete(self, key: str) -> None:
         raise NotImplementedError
 
 
@@ -80,6 +88,9 @@ class LocalMediaStore(MediaStore):
             return await asyncio.to_thread(self.path(key).read_bytes)
         except FileNotFoundError:
             raise NotFoundError("Media file not found") from None
+
+    async def _delete(self, key: str) -> None:
+        await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -129,6 +140,11 @@ class S3MediaStore(MediaStore):
             return body
 
         return await asyncio.to_thread(read)
+
+    async def _delete(self, key: str) -> None:
+        # S3 answers a delete of a missing key with success, as erasure wants.
+        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket,
+                                Key=self.prefix + key)
 
 
 def make_media_store(settings: Settings) -> MediaStore:

@@ -70,3 +70,44 @@ class ContactConversation(Output):
     status: str
     priority: str
     last_message_at: datetime
+
+
+# -- import, export and GDPR ------------------------------------------------------------
+
+ImportId = Annotated[str, PathParameter(name="importId", min_length=1, max_length=64)]
+
+
+class ImportRowError(Output):
+    row: int  # as a spreadsheet numbers it: the header is row 1
+    column: str | None
+    message: str
+
+
+class ImportOut(Output):
+    id: str
+    status: str
+    filename: str
+    size: int
+    mapping: dict[str, str]
+    on_duplicate: str
+    default_region: str | None
+    processed: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int
+    errors: list[ImportRowError]
+    has_report: bool
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class EraseOut(Output):
+    """What an erasure removed; the contact itself is gone."""
+
+    id: str
+    conversations: int
+    messages: int
+    media_files: int
