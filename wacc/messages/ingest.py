@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from wacc import events
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.conversations import services as conversations
@@ -68,6 +69,8 @@ class _Pending:
     message_id: str = field(default_factory=new_id)
     contact_id: str = ""
     conversation_id: str = ""
+    new_contact: bool = False
+    new_conversation: bool = False
 
     @property
     def at(self) -> datetime:
@@ -151,6 +154,8 @@ class Pipeline:
             await self.bus.publish_many([
                 self._announcement(item, stored[id(item)]) for item in batch if stored.get(id(item))
             ])
+            events.emit_many([ev for item in batch if stored.get(id(item))
+                              for ev in self._events(item, stored[id(item)])])
 
     async def close(self) -> None:
         """Write what is queued, then stop the writer."""
@@ -198,11 +203,17 @@ class Pipeline:
             wanted[contact_id] = (max(at, item.at), inbound or not item.event.from_me)
         threads = await conversations.thread_many(org, session.id, wanted, reopen=self.reopen)
         rows = []
+        seen: set[str] = set()
         for item in fresh:
             ev = item.event
             contact = people[ev.chat.wa_id]
             item.contact_id = contact["id"]
             item.conversation_id = threads[contact["id"]]["id"]
+            # Only the batch's first message of a new contact or thread says "new".
+            item.new_contact = bool(contact.get("is_new")) and contact["id"] not in seen
+            item.new_conversation = (bool(threads[contact["id"]].get("is_new"))
+                                     and contact["id"] not in seen)
+            seen.add(contact["id"])
             rows.append(Message(
                 id=item.message_id, organization=org, conversation=item.conversation_id,
                 session=session.id, whatsapp_message_id=ev.id,
@@ -221,6 +232,23 @@ class Pipeline:
                 latest[item.contact_id] = max(latest.get(item.contact_id, _EPOCH), item.at)
         await contacts.touch_many(latest)
         return {id(i): i.message_id for i in fresh if i.message_id in inserted}
+
+    def _events(self, item: _Pending, message_id: str) -> list[events.Event]:
+        """Durable events for automations and the auto-responder (wacc.events)."""
+        org, ev = item.session.organization_id, item.event
+        out = []
+        if item.new_contact:
+            out.append(events.event("contact.created", org, contactId=item.contact_id))
+        if item.new_conversation:
+            out.append(events.event("conversation.created", org,
+                                    conversationId=item.conversation_id,
+                                    contactId=item.contact_id, sessionId=item.session.id))
+        out.append(events.event(
+            "message.received", org, messageId=message_id, conversationId=item.conversation_id,
+            contactId=item.contact_id, sessionId=item.session.id, type=ev.type, body=ev.body,
+            fromMe=ev.from_me, newContact=item.new_contact,
+            newConversation=item.new_conversation))
+        return out
 
     def _announcement(self, item: _Pending, message_id: str) -> tuple[str, dict[str, Any]]:
         ev = item.event

@@ -51,3 +51,8 @@ def wacc_ai_providers() -> dict[str, Any]:
 def wacc_cli(app: Any) -> None:
     """Add Typer commands or sub-apps to the ``wacc`` command."""
 
+
+
+@hookspec
+def wacc_event_handlers() -> dict[str, Any]:
+    """Durable event handlers by name: {"name": async handler(event, runtime)} (wacc.events)."""
