@@ -65,4 +65,5 @@ INDEXES = [
     Index(AutomationExecution, "automation", "started_at"),
     Index(AutomationExecution, "automation", "event_key", unique=True),
     Index(AutomationExecution, "status", "resume_at"),
+    Index(Automation, "webhook_token_hash"),
 ]

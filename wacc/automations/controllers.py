@@ -1,0 +1,122 @@
+"""The automations API, and the public URL that webhook-triggered automations listen on."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import QueryParameter
+
+from wacc.automations import services
+from wacc.automations.schemas import (
+    AutomationCreate,
+    AutomationId,
+    AutomationOut,
+    AutomationUpdate,
+    DryRunDefinition,
+    DryRunIn,
+    DryRunOut,
+    ExecutionId,
+    ExecutionOut,
+    ExecutionPage,
+    HookAccepted,
+    HookToken,
+    Stats,
+)
+from wacc.http.deps import principal_of, runtime_of
+from wacc.lib.errors import ValidationError
+
+READ = {"permission": "read:automations"}
+WRITE = {"permission": "write:automations"}
+HOOK_BODY_CAP = 64 * 1024
+
+
+def _base_url(request: Request) -> str:
+    return runtime_of(request).settings.core.base_url
+
+
+class AutomationController(Controller):
+    path = "/automations"
+    tags = ["Automations"]
+    opt = {"resource": "automation"}
+
+    @get("/", opt=READ)
+    async def list_automations(self, request: Request) -> list[AutomationOut]:
+        return await services.list_automations(principal_of(request))
+
+    @post("/", opt=WRITE, status_code=201)
+    async def create_automation(self, request: Request, data: AutomationCreate) -> AutomationOut:
+        """A trigger, optional conditions and steps (docs/automations.md); every bad
+        node is reported with its place, e.g. ``actions[1].text``. A webhook trigger's
+        URL and token are in this answer only."""
+        return await services.create_automation(principal_of(request), data, _base_url(request))
+
+    # Reads that take a body: nothing is stored and no step acts.
+    @post("/dry-run", opt=READ, status_code=200)
+    async def dry_run_definition(self, request: Request, data: DryRunDefinition) -> DryRunOut:
+        """What an unsaved automation would do for a sample ``event``, or for the
+        ``recent`` N inbound messages or those ``since`` a time."""
+        return await services.dry_run_definition(principal_of(request), data)
+
+    @get("/{automationId:str}", opt=READ)
+    async def get_automation(self, request: Request, automation_id: AutomationId) -> AutomationOut:
+        return await services.get_automation(principal_of(request), automation_id)
+
+    @patch("/{automationId:str}", opt=WRITE)
+    async def update_automation(self, request: Request, automation_id: AutomationId,
+                                data: AutomationUpdate) -> AutomationOut:
+        return await services.update_automation(principal_of(request), automation_id, data,
+                                                _base_url(request))
+
+    @delete("/{automationId:str}", opt=WRITE, status_code=204)
+    async def delete_automation(self, request: Request, automation_id: AutomationId) -> None:
+        await services.delete_automation(principal_of(request), automation_id)
+
+    @post("/{automationId:str}/toggle", opt=WRITE, status_code=200)
+    async def toggle_automation(self, request: Request,
+                                automation_id: AutomationId) -> AutomationOut:
+        """Enable or disable; a disabled automation's waiting runs are cancelled when due."""
+        return await services.toggle(principal_of(request), automation_id)
+
+    @post("/{automationId:str}/dry-run", opt=READ, status_code=200)
+    async def dry_run_automation(self, request: Request, automation_id: AutomationId,
+                                 data: DryRunIn) -> DryRunOut:
+        return await services.dry_run_saved(principal_of(request), automation_id, data)
+
+    @get("/{automationId:str}/stats", opt=READ)
+    async def automation_stats(self, request: Request, automation_id: AutomationId) -> Stats:
+        return (await services.get_automation(principal_of(request), automation_id)).stats
+
+    @get("/{automationId:str}/executions", opt=READ)
+    async def list_executions(
+        self, request: Request, automation_id: AutomationId,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=services.MAX_PAGE)] = 50,
+    ) -> ExecutionPage:
+        """Newest first, cursor-paginated; each run's step log is on its own page."""
+        return await services.list_executions(principal_of(request), automation_id, cursor,
+                                              limit)
+
+    @get("/{automationId:str}/executions/{executionId:str}", opt=READ)
+    async def get_execution(self, request: Request, automation_id: AutomationId,
+                            execution_id: ExecutionId) -> ExecutionOut:
+        return await services.get_execution(principal_of(request), automation_id, execution_id)
+
+
+class AutomationHookController(Controller):
+    """Public: the random token in the URL is the credential (stored hashed)."""
+
+    path = "/automations/hooks"
+    tags = ["Automations"]
+    opt = {"public": True, "no_audit": True}
+
+    @post("/{token:str}", status_code=202, request_max_body_size=HOOK_BODY_CAP)
+    async def receive_hook(self, request: Request, token: HookToken) -> HookAccepted:
+        """Start the automation; the JSON body is ``{{trigger.<key>}}`` in its steps."""
+        raw = await request.body()
+        try:
+            payload = json.loads(raw or b"{}")
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            raise ValidationError("The body is not JSON") from None
+        return await services.receive_hook(runtime_of(request), token, payload)
