@@ -1,0 +1,60 @@
+"""The auto-responder of a session, and agent assist in a conversation."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post, put
+
+from wacc.ai import assist, responder
+from wacc.ai.assistant_schemas import AssistOut, ResponderIn, ResponderOut, RewriteIn, SuggestIn
+from wacc.http.deps import principal_of, runtime_of
+from wacc.http.params import ConversationId, SessionId
+
+# Assist changes nothing (usage is recorded as AiUsage): no audit row per draft.
+USE = {"permission": "use:ai", "no_audit": True}
+
+
+class ResponderController(Controller):
+    path = "/whatsapp/sessions"
+    tags = ["AI"]
+    opt = {"resource": "ai_responder"}
+
+    @get("/{sessionId:str}/ai-responder", opt={"permission": "read:ai"})
+    async def get_ai_responder(self, request: Request, session_id: SessionId) -> ResponderOut:
+        """The session's auto-responder (disabled defaults when never configured)."""
+        return await responder.get_config(principal_of(request), session_id)
+
+    @put("/{sessionId:str}/ai-responder", opt={"permission": "write:ai"})
+    async def put_ai_responder(self, request: Request, session_id: SessionId,
+                               data: ResponderIn) -> ResponderOut:
+        """Replace the configuration. ``businessHours``: ``{"timezone": "Europe/Berlin",
+        "days": {"mon": [["09:00", "17:00"]], …}}`` (null: always); ``systemPrompt`` is a
+        template (docs/ai.md); ``minConfidence`` from 0 to 1 (0: off)."""
+        return await responder.put_config(principal_of(request), session_id, data)
+
+
+class AssistController(Controller):
+    path = "/conversations"
+    tags = ["AI"]
+    opt = {"resource": "ai_assist"}
+
+    @post("/{conversationId:str}/ai/suggest", opt=USE, status_code=200)
+    async def suggest_reply(self, request: Request, conversation_id: ConversationId,
+                            data: SuggestIn | None = None) -> AssistOut:
+        """A draft reply to the customer (not sent), from the knowledge base; ``hint``
+        says in a few words what it should say."""
+        return await assist.suggest(runtime_of(request), principal_of(request),
+                                    conversation_id, data.hint if data else None)
+
+    @post("/{conversationId:str}/ai/summarize", opt=USE, status_code=200)
+    async def summarize_conversation(self, request: Request,
+                                     conversation_id: ConversationId) -> AssistOut:
+        """A few bullet points for a teammate taking the conversation over."""
+        return await assist.summarize(runtime_of(request), principal_of(request), conversation_id)
+
+    @post("/{conversationId:str}/ai/rewrite", opt=USE, status_code=200)
+    async def rewrite_reply(self, request: Request, conversation_id: ConversationId,
+                            data: RewriteIn) -> AssistOut:
+        """The agent's draft ``text`` in another ``tone``: friendly, formal, short,
+        apologetic, confident or empathetic."""
+        return await assist.rewrite(runtime_of(request), principal_of(request),
+                                    conversation_id, data.text, data.tone)
