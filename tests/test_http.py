@@ -29,6 +29,18 @@ async def test_malformed_json_is_400(client):
     assert "JSON" in err["message"]
 
 
+async def test_deeply_nested_json_is_400_and_stores_nothing(client):
+    from wacc.contacts.tables import Contact
+
+    tokens = await register(client)
+    nested = "[" * 100_000 + "]" * 100_000
+    body = '{"phone": "+14155550123", "customFields": {"x": ' + nested + "}}"
+    r = await client.post(f"{API}/contacts", content=body.encode(), headers={
+        **bearer(tokens["accessToken"]), "Content-Type": "application/json"})
+    assert "nested" in assert_error(r, 400, "VALIDATION_ERROR")["message"]
+    assert await Contact.count() == 0
+
+
 async def test_unknown_field_wrong_type_and_missing_field_are_400_with_details(client):
     r = await client.post(f"{API}/auth/login", json={"email": "a@b.c", "password": "x", "admin": True})
     err = assert_error(r, 400, "VALIDATION_ERROR")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from tests.helpers import API, PASSWORD, add_member, bearer, login, register
 from tests.routes import api_endpoints, body_type_name
+from wacc.ai.tables import AiKnowledgeBase, AiProvider, AiResponder
 from wacc.apikeys.tables import ApiKey
-from wacc.contacts.tables import Contact, CustomField
+from wacc.automations.tables import Automation, AutomationExecution
+from wacc.contacts.tables import Contact, CustomField, Segment
 from wacc.conversations.tables import (
     Conversation,
     ConversationAssignment,
@@ -54,9 +56,20 @@ SAMPLE_BODIES = {
     "NoteCreate": {"content": "intruder note"},
     "TagAttach": {"tagId": "x"},
     "SnoozeIn": {"until": "2999-01-01T00:00:00+00:00"},
+    "SegmentUpdate": {"name": "Renamed by intruder", "conditions": {"all": []}},
+    "AiProviderUpdate": {"model": "intruder-model", "enabled": False},
+    "ArticleUpdate": {"title": "Renamed by intruder"},
+    "ResponderIn": {"enabled": True},
+    "RewriteIn": {"text": "intruder draft", "tone": "short"},
 }
 # Path parameters that are not ids of org-owned rows.
 NOT_TENANT_PARAMS = {"token"}
+# Query parameters a list needs, chosen to match the first organization's data.
+LIST_QUERIES = {
+    f"{API}/search/messages": {"q": "customer"},
+    f"{API}/search/contacts": {"q": "4155550199"},
+    f"{API}/ai/knowledge-base/search": {"q": "secret article"},
+}
 
 
 async def _second_org(client, server):
@@ -89,6 +102,15 @@ async def _snapshot():
         "events": await ConversationEvent.count(),
         "assignments": await ConversationAssignment.count(),
         "conversation_tags": await ConversationTag.count(),
+        "segments": await Segment.select(Segment.id, Segment.name).order_by(Segment.id),
+        "ai_providers": await AiProvider.select(AiProvider.id, AiProvider.model, AiProvider.enabled)
+        .order_by(AiProvider.id),
+        "automations": await Automation.select(Automation.id, Automation.name,
+                                               Automation.enabled).order_by(Automation.id),
+        "executions": await AutomationExecution.count(),
+        "articles": await AiKnowledgeBase.select(AiKnowledgeBase.id, AiKnowledgeBase.title)
+        .order_by(AiKnowledgeBase.id),
+        "responders": await AiResponder.count(),
     }
 
 
@@ -115,14 +137,33 @@ async def test_other_organization_ids_answer_404_and_change_nothing(client, serv
     field_id = (await client.post(f"{API}/custom-fields", headers=a_head, json={
         "name": "A field", "key": "a_field", "type": "TEXT"})).json()["id"]
     contact_id = (await client.get(f"{API}/contacts", headers=a_head)).json()["items"][0]["id"]
+    import_id = (await client.post(f"{API}/contacts/import", headers=a_head, files={
+        "file": ("a.csv", b"phone\n+14155550177\n", "text/csv")})).json()["id"]
+    segment_id = (await client.post(f"{API}/segments", headers=a_head, json={
+        "name": "A's segment", "conditions": {"all": []}})).json()["id"]
+    provider_id = (await client.post(f"{API}/ai/providers", headers=a_head, json={
+        "provider": "openai", "name": "A's model", "model": "gpt-4o-mini",
+        "apiKey": "sk-a-secret-key-0000"})).json()["id"]
+    automation_id = (await client.post(f"{API}/automations", headers=a_head, json={
+        "name": "A's automation", "trigger": {"type": "contact.created"},
+        "actions": [{"type": "stop"}]})).json()["id"]
+    article_id = (await client.post(f"{API}/ai/knowledge-base", headers=a_head, json={
+        "title": "A's article", "content": "A's secret article"})).json()["id"]
+    execution_id = "a-execution"
+    await AutomationExecution.insert(AutomationExecution(
+        id=execution_id, automation=automation_id, organization=a_org, status="COMPLETED"))
     ids = {"orgId": a_org, "userId": member["user"]["id"], "inviteId": invite_id, "keyId": key_id,
            "sessionId": session_id, "conversationId": message["conversationId"],
            "messageId": message["id"], "tagId": tag_id, "cannedId": canned_id,
-           "fieldId": field_id, "contactId": contact_id}
+           "fieldId": field_id, "contactId": contact_id, "segmentId": segment_id,
+           "importId": import_id, "providerId": provider_id, "automationId": automation_id,
+           "executionId": execution_id, "articleId": article_id}
     secrets = [a_org, member["user"]["id"], invite_id, key_id, "owner@example.com",
                "agent@example.com", "pending@example.com", session_id, message["id"],
                "+14155550199", "for A's customer", tag_id, canned_id, field_id, contact_id,
-               "A's greeting", "a_field"]
+               "A's greeting", "a_field", segment_id, "A's segment", import_id,
+               provider_id, "A's model", "sk-a-secret-key-0000", automation_id,
+               "A's automation", article_id, "A's article"]
 
     b_head = bearer(await _second_org(client, server))
     before = await _snapshot()
@@ -135,7 +176,8 @@ async def test_other_organization_ids_answer_404_and_change_nothing(client, serv
     # Lists first: later, B's own audit log will (rightly) show the ids B tried.
     for endpoint in (e for e in endpoints
                      if not e.params and e.method == "GET" and not e.opt.get("stream")):
-        r = await client.get(endpoint.url({}), headers=b_head)
+        r = await client.get(endpoint.url({}), headers=b_head,
+                             params=LIST_QUERIES.get(endpoint.path, {}))
         assert r.status_code == 200, f"{endpoint}: {r.text}"
         for secret in secrets:
             assert secret not in r.text, f"{endpoint} leaks {secret}"

@@ -94,6 +94,8 @@ def create_app(
             yield
         finally:
             await runtime.bus.close()
+            await runtime.presence.close()
+            await runtime.close_ai()
             await close_engine(engine)
 
     api = Router(

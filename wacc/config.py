@@ -136,6 +136,11 @@ class SecuritySettings:
         "WACC_RATE_LIMIT_PER_MINUTE", 100,
         "API requests per minute per user, API key or (anonymous) IP address.", minimum=1,
     )
+    ws_events_per_minute: int = setting(
+        "WACC_WS_EVENTS_PER_MINUTE", 50,
+        "Events a WebSocket client may send per minute (typing, joins, sends); more are "
+        "refused with an error event.", minimum=1,
+    )
     hsts: bool = setting("WACC_HSTS", False, "Send Strict-Transport-Security (behind HTTPS).")
 
 
@@ -292,6 +297,19 @@ class SupervisorSettings:
 
 
 @dataclass(frozen=True)
+class AutomationSettings:
+    allow_private_urls: bool = setting(
+        "WACC_AUTOMATION_ALLOW_PRIVATE_URLS", False,
+        "Let automations' webhook actions call private, loopback and link-local addresses "
+        "(off: a guard against reaching internal services).",
+    )
+    webhook_timeout_seconds: float = setting(
+        "WACC_AUTOMATION_WEBHOOK_TIMEOUT_SECONDS", 10.0,
+        "How long an automation's webhook call may take.", minimum=1, maximum=60,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     core: CoreSettings = field(default_factory=CoreSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -305,6 +323,7 @@ class Settings:
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     plugins: PluginSettings = field(default_factory=PluginSettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
 
     @property
     def data_path(self) -> Path:

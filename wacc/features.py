@@ -10,6 +10,7 @@ from wacc.plugins.manager import PluginManager
 # Built-in features, registered exactly like third-party plugins.
 BUILTIN_PLUGINS = [
     "wacc.system.plugin",
+    "wacc.events",
     "wacc.auth.plugin",
     "wacc.orgs.plugin",
     "wacc.users.plugin",
@@ -21,6 +22,12 @@ BUILTIN_PLUGINS = [
     "wacc.sessions.plugin",
     "wacc.messages.plugin",
     "wacc.conversations.plugin",
+    "wacc.search.plugin",
+    "wacc.realtime.plugin",
+    "wacc.segments.plugin",
+    "wacc.automations.plugin",
+    "wacc.ai.plugin",
+    "wacc.ai.assistant_plugin",
 ]
 
 

@@ -6,12 +6,16 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from wacc import events
+from wacc.ai.registry import provider_factories
+from wacc.ai.router import AiRouter
 from wacc.bus import Bus, make_bus
 from wacc.config import Settings
 from wacc.engines.contract import EngineFactory
 from wacc.mail import Mailer
 from wacc.queue import make_huey
 from wacc.queue.jobs import Jobs
+from wacc.realtime.presence import Presence, make_presence
 from wacc.security.crypto import Keyring
 from wacc.security.limits import Limiter, make_limiter
 from wacc.sessions.rpc import SessionRpc
@@ -33,7 +37,17 @@ class Runtime:
     media: MediaStore
     rpc: SessionRpc
     jobs: Jobs
+    presence: Presence
     engines: dict[str, EngineFactory] = field(default_factory=dict)
+    plugins: Any = None
+    # One per process: its circuit breakers and SDK clients are the point (docs/ai.md).
+    ai_router: AiRouter = field(default_factory=lambda: AiRouter({}))
+    ai_cache: Any = None  # wacc.ai.guardrails.AnswerCache
+
+    async def close_ai(self) -> None:
+        await self.ai_router.aclose()
+        if self.ai_cache is not None:
+            await self.ai_cache.aclose()
 
     @classmethod
     def build(cls, settings: Settings, keyring: Keyring, plugins: Any = None,
@@ -45,9 +59,17 @@ class Runtime:
             settings=settings, keyring=keyring, limiter=make_limiter(settings),
             mailer=Mailer(settings.smtp), bus=make_bus(settings), media=make_media_store(settings),
             rpc=SessionRpc(keyring), jobs=Jobs(make_huey(settings)),
+            presence=make_presence(settings),
         )
+        from wacc.ai.guardrails import AnswerCache  # imports tables: not at module load
+
+        runtime.ai_cache = AnswerCache(settings.redis.url)
         if plugins is not None:
+            runtime.plugins = plugins
+            runtime.ai_router = AiRouter(provider_factories(plugins))
             for engines in plugins.call("wacc_engines"):
                 runtime.engines.update(engines)
             plugins.call("wacc_tasks", jobs=runtime.jobs, run=run or _not_here, runtime=runtime)
+            if events.EVENT_JOB in runtime.jobs.names():
+                events.bind(runtime.jobs)
         return runtime

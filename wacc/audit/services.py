@@ -79,8 +79,7 @@ async def list_entries(
     if until:
         where &= ActivityLog.timestamp < until
     if after:
-        stamp, last_id = cursor.decode(after)
-        at = datetime.fromisoformat(stamp)
+        at, last_id = cursor.decode_time(after)
         where &= (ActivityLog.timestamp < at) | (
             (ActivityLog.timestamp == at) & (ActivityLog.id < last_id)
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 import phonenumbers
 
+from wacc import events
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
 from wacc.db.bulk import raise_timestamps
 from wacc.db.engine import is_sqlite
@@ -180,7 +181,7 @@ async def resolve_many(
         for r in await Contact.select().where(
             (Contact.organization == organization_id) & Contact.whatsapp_id.is_in(missing)
         ):
-            existing[r["whatsapp_id"]] = r
+            existing[r["whatsapp_id"]] = {**r, "is_new": True}
     for key, (wa_id, _, name) in keys.items():
         row = existing[key]
         updates: dict[Any, Any] = {}
@@ -268,6 +269,7 @@ async def create_contact(organization_id: str, data: Any) -> Any:
         name=(data.name or "").strip() or None, email=data.email, language=data.language,
         timezone=data.timezone, custom_fields=fields,
     ))
+    events.emit("contact.created", organization_id, contactId=contact_id)
     return await get_contact(organization_id, contact_id)
 
 
@@ -309,16 +311,15 @@ async def list_contacts(
     after: str | None = None, limit: int = 50,
 ) -> Any:
     """Newest first (by creation), filtered; keyset-paginated."""
-    from datetime import datetime
-
-    from wacc.contacts.schemas import ContactPage
-    from wacc.lib import cursor
-
     where: Any = Contact.organization == organization_id
-    if search:
-        pattern = f"%{search.strip()}%"
-        where &= (Contact.name.ilike(pattern) | Contact.phone_number.ilike(pattern)
-                  | Contact.email.ilike(pattern))
+    if search and search.strip():
+        # Full-text words and prefixes, or phone digits (wacc.search, docs/search.md).
+        from piccolo.columns.combination import WhereRaw
+
+        from wacc.search import query as search_query
+
+        where &= WhereRaw("{}", search_query.contact_match(
+            '"contact"', search_query.parse(search, "search")))
     if tag_id:
         tagged = [r["contact"] for r in await ContactTag.select(ContactTag.contact).where(
             ContactTag.tag == tag_id)]
@@ -327,12 +328,20 @@ async def list_contacts(
         where &= Contact.last_message_at >= last_message_after
     if last_message_before is not None:
         where &= Contact.last_message_at < last_message_before
-    if after:
-        stamp, last_id = cursor.decode(after)
-        at = datetime.fromisoformat(stamp)
-        where &= (Contact.created_at < at) | ((Contact.created_at == at) & (Contact.id < last_id))
     if field:
         where &= _custom_field_matches(field, field_value)
+    return await page_where(where, after, limit)
+
+
+async def page_where(where: Any, after: str | None, limit: int) -> Any:
+    """One page of contacts matching *where*, newest first (by creation), keyset-paginated:
+    GET /contacts and segments share it, so their items and cursors are the same."""
+    from wacc.contacts.schemas import ContactPage
+    from wacc.lib import cursor
+
+    if after:
+        at, last_id = cursor.decode_time(after)
+        where &= (Contact.created_at < at) | ((Contact.created_at == at) & (Contact.id < last_id))
     rows = await Contact.select().where(where).order_by(
         Contact.created_at, ascending=False).order_by(Contact.id, ascending=False).limit(limit + 1)
     tags = await _tags_of([r["id"] for r in rows[:limit]])
@@ -369,8 +378,10 @@ async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
     await scoped_row(organization_id, contact_id)
     if not await Tag.exists().where((Tag.id == tag_id) & (Tag.organization == organization_id)):
         raise NotFoundError("Tag not found")
-    await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
-        action="DO NOTHING")
+    added = await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
+        action="DO NOTHING").returning(ContactTag.id)
+    if added:
+        events.emit("tag.added", organization_id, tagId=tag_id, contactId=contact_id)
     return await get_contact(organization_id, contact_id)
 
 

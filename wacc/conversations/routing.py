@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from wacc import events
 from wacc.bus import Bus, org_topic
 from wacc.conversations.tables import (
     Conversation,
@@ -118,4 +119,6 @@ async def assign_next(organization_id: str, conversation_id: str, *, bus: Bus,
     await bus.publish(org_topic(organization_id), {
         "type": "conversation:assigned", "conversationId": conversation_id,
         "assignees": assignees, "added": [user_id], "removed": []})
+    events.emit("conversation.assigned", organization_id, conversationId=conversation_id,
+                added=[user_id], removed=[], by=by)
     return user_id

@@ -39,12 +39,14 @@ from wacc.conversations.tables import (
 )
 from wacc.db.bulk import raise_timestamps
 from wacc.db.engine import transaction
+from wacc.events import emit as emit_event
 from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.orgs import services as orgs
+from wacc.search import query as search_query
 from wacc.security.roles import Role
 from wacc.tags.tables import Tag
 from wacc.users import services as users
@@ -144,7 +146,7 @@ async def thread_many(
         for row in await Conversation.select().where(
             Conversation.id.is_in([c.id for c in to_create])
         ):
-            out[row["contact"]] = row
+            out[row["contact"]] = {**row, "is_new": True}
     return out
 
 
@@ -185,28 +187,63 @@ def _assigned_to(user_id: str) -> Any:
                     '"conversation"."id" AND a."user" = {})', user_id)
 
 
+async def visible_where(principal: Principal) -> Any:
+    """The condition on "conversation" rows this caller may see: their organization's, and
+    only their own when the organization says so. Other features (search) build on it."""
+    where: Any = Conversation.organization == principal.organization_id
+    if await _own_only(principal):
+        where &= _assigned_to(principal.user_id or "")
+    return where
+
+
 async def _visible(principal: Principal, conversation_id: str) -> dict[str, Any]:
     """The conversation, or 404 when it is another organization's or hidden from an agent
     (404, not 403: a hidden conversation's existence is not disclosed)."""
-    where: Any = (Conversation.id == conversation_id) & (
-        Conversation.organization == principal.organization_id)
-    if await _own_only(principal):
-        where &= _assigned_to(principal.user_id or "")
+    where = (Conversation.id == conversation_id) & await visible_where(principal)
     row = await Conversation.select().where(where).first()
     if row is None:
         raise NotFoundError("Conversation not found")
     return row
 
 
-def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+async def visible(principal: Principal, conversation_id: str) -> dict[str, Any]:
+    """The conversation if *principal* may see it, else NotFoundError (for other features:
+    messages, search and realtime apply the same rule as the inbox)."""
+    return await _visible(principal, conversation_id)
+
+
+async def restricted_to_own(principal: Principal) -> bool:
+    """Whether *principal* sees only the conversations assigned to them."""
+    return await _own_only(principal)
+
+
+async def contact_peer(conversation_id: str) -> dict[str, Any]:
+    """The WhatsApp identity of the conversation's customer (for engine commands)."""
+    row = await Contact.select(Contact.whatsapp_id, Contact.phone_number).where(
+        Contact.id.is_in(Conversation.select(Conversation.contact).where(
+            Conversation.id == conversation_id))).first()
+    if row is None:
+        raise NotFoundError("Conversation not found")
+    return row
+
+
+async def claim_if_unassigned(principal: Principal, conversation_id: str) -> None:
+    """An agent limited to their own conversations who starts one (send to a phone)
+    becomes its assignee when nobody else is; someone else's stays hidden from them."""
+    if principal.user_id is None or not await _own_only(principal):
+        return
+    if await ConversationAssignment.exists().where(
+            ConversationAssignment.conversation == conversation_id):
+        return
+    await ConversationAssignment.insert(ConversationAssignment(
+        id=new_id(), conversation=conversation_id, user=principal.user_id,
+        assigned_by=principal.user_id)).on_conflict(action="DO NOTHING")
 
 
 async def list_conversations(principal: Principal, filters: ListFilters, after: str | None,
                              limit: int) -> ConversationPage:
     """Newest activity first; ``after`` is the cursor of the previous page."""
-    where: Any = Conversation.organization == principal.organization_id
+    where: Any = await visible_where(principal)
     bad = [s for s in filters.statuses if s not in _STATUSES]
     if bad:
         raise ValidationError.field("status", f"unknown status {bad[0]!r}")
@@ -216,8 +253,6 @@ async def list_conversations(principal: Principal, filters: ListFilters, after: 
         if filters.priority not in _PRIORITIES:
             raise ValidationError.field("priority", f"unknown priority {filters.priority!r}")
         where &= Conversation.priority == filters.priority
-    if await _own_only(principal):
-        where &= _assigned_to(principal.user_id or "")
     if filters.assignee == "unassigned":
         where &= WhereRaw('NOT EXISTS (SELECT 1 FROM conversation_assignment a '
                           'WHERE a.conversation = "conversation"."id")')
@@ -233,19 +268,15 @@ async def list_conversations(principal: Principal, filters: ListFilters, after: 
     if filters.session_id:
         where &= Conversation.session == filters.session_id
     if filters.q and filters.q.strip():
-        # LIKE for now: it scans, which is fine for an inbox's size until full-text search.
-        pattern = _like(filters.q.strip())
+        # Full-text search: the contact's name, e-mail or phone, or a message (docs/search.md).
+        found = search_query.parse(filters.q)
         where &= WhereRaw(
-            "(EXISTS (SELECT 1 FROM contact c WHERE c.id = \"conversation\".\"contact\" AND "
-            "(LOWER(c.name) LIKE {} ESCAPE '\\' OR c.phone_number LIKE {} ESCAPE '\\')) OR "
-            "EXISTS (SELECT 1 FROM message m WHERE m.conversation = \"conversation\".\"id\" "
-            "AND LOWER(m.body) LIKE {} ESCAPE '\\'))", pattern, pattern, pattern)
+            '(EXISTS (SELECT 1 FROM contact c WHERE c.id = "conversation"."contact" AND {}) OR '
+            '"conversation"."id" IN (SELECT m.conversation FROM message m '
+            'WHERE m.organization = {} AND {}))', search_query.contact_match("c", found),
+            principal.organization_id, search_query.message_match("m", found))
     if after:
-        stamp, last_id = cursor.decode(after)
-        try:
-            at = datetime.fromisoformat(stamp)
-        except ValueError:
-            raise ValidationError.field("cursor", "not a cursor this API returned") from None
+        at, last_id = cursor.decode_time(after)
         where &= (Conversation.last_message_at < at) | (
             (Conversation.last_message_at == at) & (Conversation.id < last_id))
     rows = await Conversation.select().where(where).order_by(
@@ -374,6 +405,10 @@ async def update(principal: Principal, conversation_id: str, data: ConversationP
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,
         "status": out.status, "priority": out.priority, "version": out.version})
+    if Conversation.status in changes:
+        emit_event("conversation.status_changed", principal.organization_id,
+                    conversationId=conversation_id, **{"from": row["status"]},
+                    to=out.status, by=principal.user_id)
     return out
 
 
@@ -409,6 +444,10 @@ async def assign(principal: Principal, conversation_id: str, data: AssignIn, *,
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
         "assignees": out.assignees, "added": added, "removed": removed})
+    if added or removed:
+        emit_event("conversation.assigned", principal.organization_id,
+                    conversationId=conversation_id, added=added, removed=removed,
+                    by=principal.user_id)
     return out
 
 
@@ -434,6 +473,10 @@ async def unassign(principal: Principal, conversation_id: str, data: UnassignIn,
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
         "assignees": out.assignees, "added": [], "removed": removed})
+    if removed:
+        emit_event("conversation.assigned", principal.organization_id,
+                    conversationId=conversation_id, added=[], removed=removed,
+                    by=principal.user_id)
     return out
 
 
@@ -501,9 +544,12 @@ async def add_tag(principal: Principal, conversation_id: str, data: TagAttach, *
                   bus: Bus) -> ConversationOut:
     await _visible(principal, conversation_id)
     await _org_tag(principal, data.tag_id)
-    await ConversationTag.insert(ConversationTag(
+    added = await ConversationTag.insert(ConversationTag(
         id=new_id(), conversation=conversation_id, tag=data.tag_id,
-    )).on_conflict(action="DO NOTHING")
+    )).on_conflict(action="DO NOTHING").returning(ConversationTag.id)
+    if added:
+        emit_event("tag.added", principal.organization_id, tagId=data.tag_id,
+                    conversationId=conversation_id)
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,

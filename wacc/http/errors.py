@@ -98,6 +98,13 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response[Any]:
     return _respond(request, status, text or _MESSAGES.get(status) or "Error", headers=headers)
 
 
+def on_recursion(request: Request, exc: RecursionError) -> Response[Any]:
+    # msgspec decodes nested JSON recursively: a body nested thousands of levels deep
+    # exhausts the stack before any handler runs. No valid request is nested like that.
+    log.warning("request too deeply nested", path=request.url.path, method=request.method)
+    return _respond(request, 400, "Request body nested too deeply")
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response[Any]:
     # Logged with the traceback and request id; the client sees neither the trace nor
     # the exception text, which could carry data.
@@ -108,5 +115,6 @@ def on_unexpected(request: Request, exc: Exception) -> Response[Any]:
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     WaccError: on_wacc_error,
     HTTPException: on_http_exception,
+    RecursionError: on_recursion,
     Exception: on_unexpected,
 }

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from wacc import events
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.conversations import services as conversations
@@ -16,16 +18,20 @@ from wacc.db.engine import transaction
 from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
-from wacc.lib.errors import NotFoundError, ValidationError
+from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.messages.meta import content_meta
 from wacc.messages.schemas import MessageOut, MessagePage, MessageSend
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.queue.jobs import Jobs
+from wacc.sessions import services as sessions
+from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.tables import WhatsAppSession
 from wacc.storage import MediaStore
 
 SEND_JOB = "messages.send"
+# WhatsApp lets a sender delete a message for everyone for about two and a half days.
+REVOKE_WINDOW = timedelta(hours=60)
 _MEDIA_TYPES = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER"}
 
 
@@ -44,10 +50,31 @@ def message_out(row: dict[str, Any]) -> MessageOut:
     )
 
 
-def _validate(data: MessageSend) -> None:
+@dataclass(frozen=True)
+class Upload:
+    """A media file as received (multipart upload or decoded base64)."""
+
+    data: bytes
+    mime_type: str
+    filename: str | None = None
+
+
+def media_type_for(mime_type: str) -> str:
+    """The WhatsApp message type a file is sent as, by its MIME type."""
+    kind = mime_type.split("/", 1)[0].lower()
+    if mime_type.lower() == "image/webp":
+        return "STICKER"
+    return {"image": "IMAGE", "video": "VIDEO", "audio": "AUDIO"}.get(kind, "DOCUMENT")
+
+
+def _validate(data: MessageSend, upload: Upload | None) -> None:
     required = {"TEXT": "body", "LOCATION": "location", "CONTACT": "vcard", "POLL": "poll",
                 "REACTION": "reaction_to"}
-    need = "media" if data.type in _MEDIA_TYPES else required[data.type]
+    if data.type in _MEDIA_TYPES:
+        if upload is None:
+            raise ValidationError.field("media", f"required for a {data.type} message")
+        return
+    need = required[data.type]
     if getattr(data, need) in (None, ""):
         camel = {"reaction_to": "reactionTo"}.get(need, need)
         raise ValidationError.field(camel, f"required for a {data.type} message")
@@ -68,30 +95,32 @@ async def _quoted_wa_id(org_id: str, conversation_id: str, message_id: str | Non
 
 
 async def queue(principal: Principal, conversation_id: str, data: MessageSend, *, jobs: Jobs,
-                bus: Bus, media: MediaStore) -> tuple[MessageOut, bool]:
+                bus: Bus, media: MediaStore, upload: Upload | None = None,
+                ai_generated: bool = False) -> tuple[MessageOut, bool]:
     """Write the message PENDING and enqueue its send. Returns (message, created);
-    with an idempotency key already used, the first message and False."""
+    with an idempotency key already used, the first message and False. The media comes
+    as *upload* (multipart) or base64 in ``data.media``."""
     org = principal.organization_id
-    conversation = await conversations.get_scoped(org, conversation_id)
-    if conversation is None:
-        raise NotFoundError("Conversation not found")
+    conversation = await conversations.visible(principal, conversation_id)
     if data.idempotency_key:
         existing = await Message.select().where(
             (Message.organization == org) & (Message.idempotency_key == data.idempotency_key)
         ).first()
         if existing is not None:
             return message_out(existing), False
-    _validate(data)
-    metadata: dict[str, Any] = {}
-    media_key = None
-    if data.media is not None:
+    if upload is None and data.media is not None:
         try:
             raw = base64.b64decode(data.media.data, validate=True)
         except (binascii.Error, ValueError):
             raise ValidationError.field("media.data", "not base64") from None
-        media.check(data.media.mime_type, len(raw))
-        media_key = await media.put(org, raw, data.media.mime_type, data.media.filename)
-        metadata["media"] = {"filename": data.media.filename, "size": len(raw)}
+        upload = Upload(raw, data.media.mime_type, data.media.filename)
+    _validate(data, upload)
+    metadata: dict[str, Any] = {}
+    media_key = None
+    if upload is not None:
+        media.check(upload.mime_type, len(upload.data))
+        media_key = await media.put(org, upload.data, upload.mime_type, upload.filename)
+        metadata["media"] = {"filename": upload.filename, "size": len(upload.data)}
     metadata.update(content_meta(data.location, data.vcard, data.poll))
     if data.template:
         metadata["template"] = data.template
@@ -106,9 +135,10 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         id=message_id, organization=org, conversation=conversation_id,
         session=conversation["session"], whatsapp_message_id=f"pending:{message_id}",
         direction=MessageDirection.OUTBOUND.value, type=data.type, body=data.body,
-        media_url=media_key, media_mime_type=data.media.mime_type if data.media else None,
+        media_url=media_key, media_mime_type=upload.mime_type if upload else None,
         metadata={k: v for k, v in metadata.items() if v is not None},
         status=MessageStatus.PENDING.value, timestamp=now, idempotency_key=data.idempotency_key,
+        is_ai_generated=ai_generated,
     )).on_conflict(action="DO NOTHING").returning(Message.id)
     if not inserted:  # the same idempotency key raced us
         existing = await Message.select().where(
@@ -122,6 +152,8 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         "type": "message:new", "messageId": message_id, "conversationId": conversation_id,
         "sessionId": conversation["session"], "direction": "OUTBOUND", "messageType": data.type,
         "body": data.body, "timestamp": iso(now)})
+    events.emit("message.queued", org, messageId=message_id, conversationId=conversation_id,
+                sentBy=principal.user_id, aiGenerated=ai_generated)
     return message_out(row), True
 
 
@@ -141,6 +173,7 @@ async def queue_to_phone(principal: Principal, session_id: str, phone: str, data
         contact = await contacts.resolve(org, contacts.wa_id_for(e164), e164, None)
         conversation = await conversations.thread_for(org, session_id, contact["id"], utcnow(),
                                                       inbound=False)
+    await conversations.claim_if_unassigned(principal, conversation["id"])
     return await queue(principal, conversation["id"], data, jobs=jobs, bus=bus, media=media)
 
 
@@ -148,12 +181,10 @@ async def list_for_conversation(principal: Principal, conversation_id: str,
                                 before: str | None, limit: int) -> MessagePage:
     """Newest first; ``before`` is the cursor of the previous page."""
     org = principal.organization_id
-    if await conversations.get_scoped(org, conversation_id) is None:
-        raise NotFoundError("Conversation not found")
+    await conversations.visible(principal, conversation_id)
     where = (Message.conversation == conversation_id) & (Message.organization == org)
     if before:
-        stamp, last_id = cursor.decode(before)
-        at = datetime.fromisoformat(stamp)
+        at, last_id = cursor.decode_time(before)
         where &= (Message.timestamp < at) | ((Message.timestamp == at) & (Message.id < last_id))
     rows = await Message.select().where(where).order_by(
         Message.timestamp, ascending=False).order_by(Message.id, ascending=False).limit(limit + 1)
@@ -165,9 +196,68 @@ async def list_for_conversation(principal: Principal, conversation_id: str,
     return MessagePage(items=items, next_cursor=next_cursor)
 
 
-async def get(principal: Principal, message_id: str) -> MessageOut:
+async def _visible_row(principal: Principal, message_id: str) -> dict[str, Any]:
     row = await Message.select().where(
         (Message.id == message_id) & (Message.organization == principal.organization_id)).first()
     if row is None:
         raise NotFoundError("Message not found")
-    return message_out(row)
+    try:
+        await conversations.visible(principal, row["conversation"])
+    except NotFoundError:
+        raise NotFoundError("Message not found") from None
+    return row
+
+
+async def get(principal: Principal, message_id: str) -> MessageOut:
+    return message_out(await _visible_row(principal, message_id))
+
+
+async def revoke(principal: Principal, message_id: str, *, rpc: SessionRpc,
+                 bus: Bus) -> MessageOut:
+    """Delete one of our messages for everyone. Not yet sent: the send is cancelled.
+    Sent: WhatsApp deletes it on the customer's phone, then we mark it revoked (the
+    text is kept in the metadata, as for revokes by customers)."""
+    row = await _visible_row(principal, message_id)
+    if row["direction"] != MessageDirection.OUTBOUND.value:
+        raise ValidationError.field("messageId", "only messages sent from here can be revoked")
+    meta = _meta(row)
+    if meta.get("revoked"):
+        return message_out(row)
+    meta["revoked"] = {"at": iso(utcnow()), "by": None, "byUser": principal.user_id,
+                       "body": row["body"]}
+    if row["status"] == MessageStatus.PENDING.value:
+        # Only while no sender has claimed it: a claimed send may already be on WhatsApp.
+        cancelled = await Message.update({
+            Message.metadata: meta, Message.status: MessageStatus.FAILED.value,
+            Message.error: "revoked before it was sent",
+        }).where((Message.id == message_id) & (Message.status == MessageStatus.PENDING.value)
+                 & Message.claimed_at.is_null()).returning(Message.id)
+        if not cancelled:
+            raise ConflictError("The message is being sent right now; try again in a moment")
+    else:
+        if row["status"] != MessageStatus.FAILED.value:
+            if utcnow() - row["timestamp"] > REVOKE_WINDOW:
+                raise ValidationError.field(
+                    "messageId", "WhatsApp allows deleting for everyone only within 60 hours")
+            chat = await _chat_of(row["conversation"])
+            await sessions.command(principal, row["session"], rpc, "revoke", chat=chat,
+                                   message_id=row["whatsapp_message_id"])
+        await Message.update({Message.metadata: meta}).where(Message.id == message_id)
+    await bus.publish(org_topic(principal.organization_id), {
+        "type": "message:deleted", "messageId": message_id,
+        "conversationId": row["conversation"], "body": None})
+    updated = await Message.select().where(Message.id == message_id).first()
+    assert updated is not None
+    return message_out(updated)
+
+
+def _meta(row: dict[str, Any]) -> dict[str, Any]:
+    meta = row["metadata"]
+    if isinstance(meta, str):
+        meta = json.loads(meta)
+    return dict(meta or {})
+
+
+async def _chat_of(conversation_id: str) -> dict[str, Any]:
+    row = await conversations.contact_peer(conversation_id)
+    return {"wa_id": row["whatsapp_id"], "phone": row["phone_number"] or None}

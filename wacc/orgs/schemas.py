@@ -43,7 +43,7 @@ class OrganizationSettingsPatch(Input):
 
     agents_see_own_conversations_only: bool | msgspec.UnsetType = msgspec.UNSET
     timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
-    default_agent_capacity: Capacity | None | msgspec.UnsetType = msgspec.UNSET
+    default_agent_capacity: Capacity | msgspec.UnsetType | None = msgspec.UNSET
     agent_capacity: Capacities | msgspec.UnsetType = msgspec.UNSET
 
 

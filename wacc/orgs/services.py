@@ -21,6 +21,10 @@ from wacc.orgs.schemas import (
 )
 from wacc.orgs.tables import Organization
 
+# Sections of the settings JSON that features keep, validate and serve themselves
+# (wacc.ai.services: "ai"): kept through a PATCH here, and not shown here.
+FEATURE_SECTIONS = ("ai",)
+
 
 def _out(row: dict[str, Any]) -> OrganizationOut:
     settings = row["settings"]
@@ -28,7 +32,8 @@ def _out(row: dict[str, Any]) -> OrganizationOut:
         settings = json.loads(settings)
     return OrganizationOut(
         id=row["id"], name=row["name"], slug=row["slug"], plan=row["plan"],
-        settings=settings or {}, created_at=row["created_at"], updated_at=row["updated_at"],
+        settings={k: v for k, v in (settings or {}).items() if k not in FEATURE_SECTIONS},
+        created_at=row["created_at"], updated_at=row["updated_at"],
     )
 
 
@@ -103,9 +108,11 @@ async def update(principal: Principal, org_id: str, data: OrganizationUpdate) ->
             raise ValidationError.field("name", "must not be empty")
         values[Organization.name] = data.name.strip()
     if data.settings is not None:
-        values[Organization.settings] = msgspec.to_builtins(
-            _patched_settings(await settings_of(org_id), data.settings)
-        )
+        stored = await settings_of(org_id)
+        values[Organization.settings] = {
+            **{k: stored[k] for k in FEATURE_SECTIONS if k in stored},
+            **msgspec.to_builtins(_patched_settings(stored, data.settings)),
+        }
     if values:
         await Organization.update(values).where(Organization.id == org_id)
     return await get_by_id(org_id)
@@ -149,4 +156,9 @@ async def list_all() -> list[OrganizationOut]:
 
 
 async def settings_of(org_id: str) -> dict[str, Any]:
-    return (await get_by_id(org_id)).settings
+    """The whole stored settings JSON, feature sections included."""
+    row = await Organization.select(Organization.settings).where(Organization.id == org_id).first()
+    if row is None:
+        raise NotFoundError("Organization not found")
+    settings = row["settings"]
+    return (json.loads(settings) if isinstance(settings, str) else settings) or {}

@@ -39,6 +39,7 @@ def main(settings: Settings) -> None:
     async def shutdown() -> None:
         await heartbeat.stop()
         await runtime.bus.close()
+        await runtime.close_ai()
         if engine is not None:
             await close_engine(engine)
 
