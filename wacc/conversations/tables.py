@@ -103,4 +103,7 @@ INDEXES = [
     Index(Conversation, "session", "contact"),
     Index(Note, "conversation", "created_at"),
     Index(ConversationAssignment, "user"),
+    # The inbox's order (newest activity first, id as tie-break) for every view that
+    # has no status filter: without it each page sorts all of an organization's threads.
+    Index(Conversation, "organization", "last_message_at", "id"),
 ]
