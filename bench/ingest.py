@@ -22,25 +22,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-
-async def _fresh_pg(url: str) -> str:
-    import asyncpg
-
-    name = f"wacc_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(url)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-async def _drop_pg(admin_url: str, url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
-    await conn.close()
+from _common import drop_pg, fresh_pg, pct
 
 
 async def _baseline(url: str, n: int, concurrency: int) -> float:
@@ -125,11 +108,6 @@ async def _pipeline(settings, n: int, concurrency: int, contacts: int) -> tuple[
     return n / elapsed, latencies
 
 
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default="")
@@ -143,8 +121,8 @@ async def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="wacc-bench-"))
     admin_url = args.database_url
-    url = await _fresh_pg(admin_url) if admin_url else f"sqlite:///{tmp / 'wacc.db'}"
-    base_url = await _fresh_pg(admin_url) if admin_url else f"sqlite:///{tmp / 'raw.db'}"
+    url = await fresh_pg(admin_url) if admin_url else f"sqlite:///{tmp / 'wacc.db'}"
+    base_url = await fresh_pg(admin_url) if admin_url else f"sqlite:///{tmp / 'raw.db'}"
     env = {"WACC_DATA_DIR": str(tmp), "WACC_DATABASE_URL": url,
            "WACC_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
            "WACC_DATABASE_POOL_MAX": str(args.concurrency + 4)}
@@ -156,15 +134,15 @@ async def main() -> None:
         rate, latencies = await _pipeline(settings, args.messages, args.concurrency, args.contacts)
     finally:
         if admin_url:
-            await _drop_pg(admin_url, url)
-            await _drop_pg(admin_url, base_url)
+            await drop_pg(admin_url, url)
+            await drop_pg(admin_url, base_url)
     kind = "PostgreSQL" if admin_url else "SQLite"
     print(f"ingest benchmark — {kind}, {args.messages} events, concurrency {args.concurrency}, "
           f"{args.contacts} customers, bus: {'Redis' if args.redis_url else 'database'}")
     print(f"  raw insert baseline : {baseline:8.0f} rows/s")
     print(f"  wacc ingest         : {rate:8.0f} events/s ({rate / baseline:.0%} of baseline)")
-    print(f"  latency per event   : p50 {_pct(latencies, 50):.1f} ms, "
-          f"p99 {_pct(latencies, 99):.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms")
+    print(f"  latency per event   : p50 {pct(latencies, 50):.1f} ms, "
+          f"p99 {pct(latencies, 99):.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":
