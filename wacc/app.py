@@ -95,6 +95,7 @@ def create_app(
         finally:
             await runtime.bus.close()
             await runtime.presence.close()
+            await runtime.rpc.aclose()
             await runtime.close_ai()
             await close_engine(engine)
 
