@@ -36,6 +36,7 @@ from wacc.segments.conditions import (
     _scalar_or_list,
     _shown,
     _text,
+    condition_node,
 )
 
 MAX_PATTERN = 200
@@ -195,33 +196,11 @@ def _group(node: Any, catalog: Catalog, path: str, depth: int,
             continue
         count[0] += 1
         try:
-            out.append(_condition(item, catalog))
+            out.append(condition_node(item, lambda n: _rules(n, catalog)))
         except _Bad as bad:
             details.append({"field": f"{here}.{bad.part}" if bad.part else here,
                             "message": str(bad)})
     return {kind: out}
-
-
-def _condition(node: Any, catalog: Catalog) -> dict[str, Any]:
-    if not isinstance(node, dict):
-        raise _Bad("", 'must be a condition {"field", "op", "value"} or a group')
-    extra = sorted(set(node) - {"field", "op", "value"})
-    if extra:
-        raise _Bad("", f"unknown key {_shown(extra[0])}")
-    name, op = node.get("field"), node.get("op")
-    if not isinstance(name, str) or not name:
-        raise _Bad("field", "must be a field name")
-    ops, check = _rules(name, catalog)
-    if not isinstance(op, str) or op not in ops:
-        raise _Bad("op", f"{_shown(op)} is not an operator for {name}; use one of: "
-                         f"{', '.join(ops)}")
-    if op in ("exists", "notExists"):
-        if node.get("value") is not None:
-            raise _Bad("value", f"{op} takes no value")
-        return {"field": name, "op": op}
-    if "value" not in node:
-        raise _Bad("value", "is required")
-    return {"field": name, "op": op, "value": check(op, node["value"])}
 
 
 def _choice(options: tuple[str, ...]) -> Any:

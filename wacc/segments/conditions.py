@@ -126,7 +126,7 @@ class _Validator:
                 continue
             self.conditions += 1
             try:
-                out.append(_condition(item, self.catalog))
+                out.append(condition_node(item, lambda f: _field_rules(f, self.catalog)))
             except _Bad as bad:
                 self.bad(f"{here}.{bad.part}" if bad.part else here, str(bad))
         return {kind: out}
@@ -138,7 +138,10 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _condition(node: Any, catalog: Catalog) -> dict[str, Any]:
+def condition_node(node: Any,
+                   rules: Callable[[str], tuple[tuple[str, ...], Check]]) -> dict[str, Any]:
+    """One ``{"field", "op", "value"}`` condition, checked: *rules* gives a field's
+    operators and value check (segments and automations each have their fields)."""
     if not isinstance(node, dict):
         raise _Bad("", 'must be a condition {"field", "op", "value"} or a group')
     extra = sorted(set(node) - {"field", "op", "value"})
@@ -147,7 +150,7 @@ def _condition(node: Any, catalog: Catalog) -> dict[str, Any]:
     field, op = node.get("field"), node.get("op")
     if not isinstance(field, str) or not field:
         raise _Bad("field", "must be a field name")
-    ops, check = _field_rules(field, catalog)
+    ops, check = rules(field)
     if not isinstance(op, str) or op not in ops:
         raise _Bad("op", f"{_shown(op)} is not an operator for {field}; "
                          f"use one of: {', '.join(ops)}")
