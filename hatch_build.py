@@ -39,11 +39,13 @@ VENDOR: dict[str, dict[str, Any]] = {
             "dist/htmx.min.js": "htmx core, the minified browser build",
         },
     },
-    "alpinejs": {
+    "@alpinejs/csp": {
         "files": {
             # The self-initialising build for a plain <script defer> tag: small
-            # client-side state (menus, modals, toggles) without a JS bundler.
-            "dist/cdn.min.js": "Alpine.js, the script-tag build",
+            # client-side state (menus, modals, toggles) without a JS bundler. The CSP
+            # build, because the standard one compiles expressions with Function(),
+            # which our Content-Security-Policy (no 'unsafe-eval') forbids.
+            "dist/cdn.min.js": "Alpine.js, the CSP-safe script-tag build",
         },
         # cdn.min.js has @vue/reactivity (and @vue/shared) compiled into it, so their
         # license notices travel with it.
@@ -75,7 +77,7 @@ VENDOR: dict[str, dict[str, Any]] = {
 # (Apache-2.0 section 4 asks for NOTICE to be passed on, hence NOTICE too).
 LICENSE_PREFIXES = ("license", "licence", "copying", "notice")
 
-# alpinejs publishes no license file in its npm tarball, although MIT asks for the
+# Alpine's packages publish no license file in its npm tarball, although MIT asks for the
 # notice to accompany copies. This is the verbatim LICENSE.md of the alpinejs/alpine
 # repository; it is used only while the installed package has no license file itself.
 ALPINE_LICENSE_MD = """\
@@ -102,7 +104,7 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 """
 FALLBACK_LICENSES: dict[str, tuple[str, str]] = {
-    "alpinejs": ("LICENSE.md", ALPINE_LICENSE_MD),
+    "@alpinejs/csp": ("LICENSE.md", ALPINE_LICENSE_MD),
 }
 
 VENDOR_DIR = Path("build") / "vendor"

@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -23,6 +24,7 @@ from wacc import __version__
 from wacc.assets import static_dir, vendor_dir
 from wacc.audit import services as audit
 from wacc.auth import services as auth
+from wacc.auth import websession
 from wacc.config import Settings
 from wacc.db.engine import bind, close_engine, make_engine, open_engine
 from wacc.features import make_plugin_manager
@@ -35,12 +37,15 @@ from wacc.http.middleware import (
     RequestContextMiddleware,
     make_before_send,
 )
+from wacc.lib.errors import WaccError
 from wacc.plugins.manager import PluginManager
 from wacc.runtime import Runtime
 from wacc.schema import ALL_TABLES
 from wacc.security.crypto import Keyring, load_keyring
 from wacc.security.limits import per_minute
 from wacc.system.controllers import HealthController
+from wacc.ui import session as ui_session
+from wacc.ui.render import template_config
 
 API_PREFIX = "/api/v1"
 
@@ -105,6 +110,15 @@ def create_app(
         middleware=[AuthenticationMiddleware(), RateLimitMiddleware(), AuditMiddleware()],
         guards=[require_permission],
     )
+    # The web UI: same authentication (the session cookie, with its CSRF check) and audit
+    # trail as the API; a guard fills each page's layout context or sends to sign-in.
+    pages = Router(
+        path="/",
+        route_handlers=plugins.collect("wacc_pages"),
+        middleware=[AuthenticationMiddleware(), AuditMiddleware()],
+        guards=[ui_session.load_context],
+        exception_handlers={WaccError: ui_session.on_ui_error},
+    )
     state: dict[str, Any] = {
         "runtime": runtime,
         "settings": settings,
@@ -113,6 +127,7 @@ def create_app(
         "api_rate": per_minute(settings.security.rate_limit_per_minute),
         "trusted_proxies": settings.security.trusted_proxies,
         "authenticate": partial(auth.authenticate, runtime),
+        "csrf_ok": partial(websession.csrf_ok, runtime),
         "audit": audit.record,
     }
     cors = (
@@ -125,13 +140,15 @@ def create_app(
         route_handlers=[
             HealthController,
             api,
+            pages,
             create_static_files_router(path="/static/vendor", directories=[vendor_dir()],
                                        opt={"no_audit": True}, include_in_schema=False),
             create_static_files_router(path="/static", directories=[static_dir()],
                                        include_in_schema=False),
         ],
         middleware=[RequestContextMiddleware()],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: ui_session.on_ui_http_error},
+        template_config=template_config(),
         before_send=[make_before_send(settings.security.hsts)],
         openapi_config=_openapi(),
         cors_config=cors,

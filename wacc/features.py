@@ -28,6 +28,7 @@ BUILTIN_PLUGINS = [
     "wacc.automations.plugin",
     "wacc.ai.plugin",
     "wacc.ai.assistant_plugin",
+    "wacc.ui.plugin",
 ]
 
 

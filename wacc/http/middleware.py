@@ -24,10 +24,13 @@ from wacc.http.context import (
     user_agent,
 )
 from wacc.http.principal import Principal
-from wacc.lib.errors import AuthenticationError, RateLimitError
+from wacc.lib.errors import AuthenticationError, AuthorizationError, RateLimitError
 from wacc.logs import get_logger
 
 log = get_logger("wacc.http")
+
+# Named here rather than imported from wacc.auth: this layer imports no feature.
+SESSION_COOKIE = "wacc_session"
 
 Authenticator = Callable[[str, str], Awaitable[Principal]]
 
@@ -66,11 +69,19 @@ class AuthenticationMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        authenticate: Authenticator = scope["app"].state["authenticate"]
+        state = scope["app"].state
+        authenticate: Authenticator = state["authenticate"]
         scheme, credential = _credentials(scope)
         principal = None
         if credential:
             principal = await authenticate(scheme, credential)
+            if scheme == "cookie" and scope.get("method", "GET") not in _SAFE_METHODS:
+                presented = _header_value(scope, b"x-csrf-token")
+                if not state["csrf_ok"](principal.token_family, presented):
+                    raise AuthorizationError(
+                        "The form's security token is missing or out of date; reload the "
+                        "page and try again", [{"field": "X-CSRF-Token", "message": "missing or wrong"}],
+                    )
             structlog.contextvars.bind_contextvars(
                 principal=principal.rate_key, org=principal.organization_id
             )
@@ -78,7 +89,29 @@ class AuthenticationMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _header_value(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def session_cookie(scope: Scope) -> str | None:
+    """The web UI's session cookie (see wacc/auth/websession.py), if the browser sent one."""
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                name, _, cookie = part.strip().partition("=")
+                if name == SESSION_COOKIE and cookie:
+                    return cookie
+    return None
+
+
 def _credentials(scope: Scope) -> tuple[str, str]:
+    """Explicit credentials win; the session cookie counts only when there are none."""
     auth = api_key = None
     for key, value in scope.get("headers", []):
         if key == b"authorization":
@@ -92,6 +125,9 @@ def _credentials(scope: Scope) -> tuple[str, str]:
         if kind.lower() != "bearer" or not cred.strip():
             raise AuthenticationError("Use 'Authorization: Bearer <token>' or X-API-Key")
         return "bearer", cred.strip()
+    cookie = session_cookie(scope)
+    if cookie:
+        return "cookie", cookie
     return "", ""
 
 

@@ -27,6 +27,11 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookspec
+def wacc_pages() -> list[Any]:
+    """Controllers or route handlers of the web UI, mounted at / behind the session cookie."""
+
+
+@hookspec
 def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
     """Register jobs with ``@jobs.register(name)``; ``run(coro)`` runs async code in the
     worker; ``runtime`` is the process's wacc.runtime.Runtime."""
