@@ -16,7 +16,7 @@ from wacc.auth import websession
 from wacc.http.context import get_principal
 from wacc.http.deps import runtime_of
 from wacc.http.errors import on_http_exception, on_wacc_error
-from wacc.lib.errors import AuthenticationError, WaccError
+from wacc.lib.errors import AuthenticationError, AuthorizationError, WaccError
 from wacc.orgs import services as orgs
 from wacc.ui.render import PageContext, page
 from wacc.users import services as users
@@ -29,13 +29,16 @@ class SignInRequired(WaccError):
 
 async def load_context(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard for every UI route: fill the layout's context; pages not marked public need
-    a signed-in user."""
+    a signed-in user, and a page with opt["permission"] needs that permission."""
     principal = get_principal(connection.scope)
     handler_opt = connection.route_handler.opt
     if principal is None or principal.user_id is None:
         if not handler_opt.get("public"):
             raise SignInRequired("Sign in to continue")
         return
+    permission = handler_opt.get("permission")
+    if permission and not principal.can(permission):
+        raise AuthorizationError(f"Your role cannot open this page (it needs {permission})")
     rt = connection.app.state["runtime"]
     connection.scope.setdefault("state", {})["ui"] = PageContext(  # type: ignore[typeddict-item]
         principal=principal,
