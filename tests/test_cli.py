@@ -187,7 +187,7 @@ def test_version() -> None:
 @pytest.mark.parametrize("command", [
     [], ["init"], ["run"], ["migrate"], ["doctor"], ["version"], ["user"], ["user", "create"],
     ["user", "list"], ["user", "reset-password"], ["user", "invite"], ["org", "list"],
-    ["plugins", "list"], ["keys", "rotate"], ["keys", "generate"],
+    ["plugins", "list"], ["keys", "rotate"], ["keys", "generate"], ["demo"],
 ])
 def test_help_everywhere(command: list[str], tmp_path: Path) -> None:
     # In-process, for speed; settings given up front so nothing reconfigures logging here.

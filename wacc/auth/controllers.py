@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 
-from wacc.auth import services
+from wacc.auth import reset, services
 from wacc.auth.schemas import (
     LoginIn,
     LoginOut,
@@ -13,6 +14,10 @@ from wacc.auth.schemas import (
     MfaLoginIn,
     MfaSetupOut,
     PasswordChangeIn,
+    PasswordForgotIn,
+    PasswordForgotOut,
+    PasswordResetIn,
+    PasswordResetInfo,
     RecoveryCodesOut,
     RefreshIn,
     RegisterIn,
@@ -86,6 +91,38 @@ class AuthController(Controller):
         await services.change_password(
             runtime_of(request), principal_of(request), data.current_password, data.new_password
         )
+
+    # Not audited by the middleware: it would hold the response until the e-mail is
+    # sent. The service records the request in the account's log instead.
+    @post("/password/forgot", opt={"public": True, "no_audit": True}, status_code=202)
+    async def forgot_password(
+        self, request: Request, data: PasswordForgotIn
+    ) -> Response[PasswordForgotOut]:
+        """Ask for a password reset link by e-mail. Answers the same 202 whether or not the
+        address has an account; too many requests per address or IP answer 429."""
+        rt, client = runtime_of(request), _client(request)
+        email = await reset.throttle_request(rt, data.email, client)
+        # The look-up and the e-mail run after the response, so its timing is the same
+        # for known and unknown addresses.
+        return Response(
+            PasswordForgotOut(message=reset.ACCEPTED), status_code=202,
+            background=BackgroundTask(reset.send_reset_link, rt, email, client),
+        )
+
+    @get("/password/reset/{token:str}", opt={"public": True})
+    async def password_reset_info(self, request: Request, token: str) -> PasswordResetInfo:
+        """Whose password a reset link resets (masked e-mail) and until when it works;
+        400 when it is invalid, expired or already used."""
+        return await reset.reset_info(runtime_of(request), token)
+
+    @post("/password/reset", opt={"public": True, "audit": "auth.password_reset"},
+          status_code=204)
+    async def reset_password(self, request: Request, data: PasswordResetIn) -> None:
+        """Choose a new password through a reset link; every sign-in of the account ends."""
+        org_id, user_id = await reset.reset_password(
+            runtime_of(request), data.token, data.new_password
+        )
+        set_audit_org(request.scope, org_id, user_id)
 
     @post("/mfa/setup", opt={"permission": "authenticated", "audit": "auth.mfa_setup"},
           status_code=200)

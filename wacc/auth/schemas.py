@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -83,4 +84,22 @@ class RecoveryCodesOut(Output):
 
 class PasswordChangeIn(Input):
     current_password: Password
+    new_password: Password
+
+
+class PasswordForgotIn(Input):
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+
+
+class PasswordForgotOut(Output):
+    message: str
+
+
+class PasswordResetInfo(Output):
+    email: str  # masked: j***@example.com
+    expires_at: datetime
+
+
+class PasswordResetIn(Input):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
     new_password: Password

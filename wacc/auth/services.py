@@ -19,6 +19,7 @@ import segno
 
 from wacc.apikeys import services as apikeys
 from wacc.audit import services as audit
+from wacc.auth import websession
 from wacc.auth.schemas import LoginOut, MeOut, MfaSetupOut, RecoveryCodesOut, RegisterIn, TokensOut
 from wacc.auth.tables import RefreshToken
 from wacc.db.engine import transaction
@@ -326,12 +327,16 @@ async def logout(principal: Principal, refresh_token: str | None) -> None:
 
 
 async def authenticate(rt: Runtime, scheme: str, credential: str) -> Principal:
-    """Turn an access token or API key into a Principal, or raise AuthenticationError."""
+    """Turn an access token, API key or web-session cookie into a Principal, or raise
+    AuthenticationError."""
     if scheme == "api-key" or credential.startswith(apikeys.KEY_PREFIX):
         return await apikeys.authenticate(credential)
+    kind = websession.WEB if scheme == "cookie" else ACCESS
     try:
-        claims = decode(rt.keyring, credential, ACCESS)
+        claims = decode(rt.keyring, credential, kind)
     except TokenError as exc:
+        if scheme == "cookie":
+            raise AuthenticationError("Your sign-in expired; sign in again") from None
         raise AuthenticationError(f"Access token not valid: {exc}") from None
     member = await users.is_active_member(str(claims["sub"]), str(claims.get("org")))
     if member is None:

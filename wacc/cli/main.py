@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from wacc import __version__
-from wacc.cli import accounts, doctor, keys, plugins, setup
+from wacc.cli import accounts, demo, doctor, keys, plugins, setup
 from wacc.cli.common import CliState, explain, state
 from wacc.config import ConfigError
 from wacc.logs import configure_logging, get_logger
@@ -76,6 +76,7 @@ app.add_typer(keys.app, name="keys")
 app.command("init")(setup.init)
 app.command("migrate")(setup.migrate)
 app.command("doctor")(doctor.doctor)
+app.command("demo")(demo.demo)
 
 
 @app.callback()
@@ -107,6 +108,9 @@ def run_command(
     port: Annotated[int | None, typer.Option(help="Listen port (WACC_HTTP_PORT).",
                                              min=1, max=65535)] = None,
     supervisor_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
+    with_demo: Annotated[bool, typer.Option(
+        "--demo", help="First seed the demo organization (as `wacc demo` does) and print "
+        "how to sign in to it.")] = False,
 ) -> None:
     """Run wacc: migrate, then start and supervise the roles.
 
@@ -124,10 +128,22 @@ def run_command(
     settings = cli.settings = dataclasses.replace(settings, http=http)
     configure_logging(settings, role=role.value if role else "supervisor")
     if role is not None:
+        if with_demo:
+            raise typer.BadParameter("seed with `wacc demo`, then run the roles",
+                                     param_hint="--demo")
         run_role(role.value, settings, supervisor_pid=supervisor_pid)
         return
     for done in setup.first_start(settings):
         log.warning("first start", done=done)
+    if with_demo:
+        seeded = demo.seed_in_child()
+        if seeded != 0:
+            raise typer.Exit(seeded)
+        shown = "127.0.0.1" if http.host in ("0.0.0.0", "", "::") else http.host  # noqa: S104
+        shown = f"[{shown}]" if ":" in shown else shown
+        typer.echo(f"demo: open http://{shown}:{http.port} and sign in")
+        for line in demo.credentials():
+            typer.echo(line)
     raise typer.Exit(supervise(settings))
 
 
