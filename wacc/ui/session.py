@@ -50,9 +50,9 @@ async def load_context(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
 
 
 def wants_html(request: Request) -> bool:
-    """Pages and htmx swaps want HTML; our script's fetch() calls ask for JSON."""
-    accept = request.headers.get("accept", "")
-    return "application/json" not in accept
+    """A browser navigating asks for text/html and gets pages, also for errors; our
+    script's fetch() calls, htmx swaps and API clients get the JSON error format."""
+    return "text/html" in request.headers.get("accept", "")
 
 
 def set_session(request: Request, response: Response[Any], access_token: str) -> None:
@@ -87,7 +87,8 @@ def to_sign_in(request: Request, expired: bool) -> Response[Any]:
 def on_ui_error(request: Request, exc: WaccError) -> Response[Any]:
     """Signed-out and expired sessions go to the sign-in page; other errors of a page
     render the error page; fetch() calls keep the JSON error format."""
-    if isinstance(exc, AuthenticationError | SignInRequired) and wants_html(request):
+    signed_out = isinstance(exc, AuthenticationError | SignInRequired)
+    if signed_out and (wants_html(request) or request.headers.get("hx-request")):
         return to_sign_in(request, expired=isinstance(exc, AuthenticationError))
     if not wants_html(request):
         return on_wacc_error(request, exc)
