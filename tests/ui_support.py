@@ -15,7 +15,7 @@ async def ui_login(client: httpx.AsyncClient, email: str, password: str) -> str:
     response = await client.post("/ui/login", json={"email": email, "password": password},
                                  headers={"Accept": "application/json"})
     assert response.status_code == 200, response.text
-    page = await client.get("/inbox")
+    page = await client.get("/profile")
     match = _CSRF.search(page.text)
     assert match, f"no CSRF token on the page ({page.status_code})"
     return match.group(1)
