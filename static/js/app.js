@@ -289,5 +289,31 @@
     if (closer) closer.closest("dialog")?.close();
   });
 
+  // The side navigation folds into a menu on narrow screens.
+  document.addEventListener("click", (event) => {
+    const toggle = event.target.closest("[data-toggle-nav]");
+    if (!toggle) return;
+    const nav = document.getElementById(toggle.getAttribute("aria-controls"));
+    const open = !nav.classList.contains("open");
+    nav.classList.toggle("open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+
+  // Sign-in: a password that needs a second factor answers with a challenge, and the
+  // page swaps to the code form. "Forgot password" swaps to its confirmation.
+  document.addEventListener("wacc:done", (event) => {
+    const data = event.detail || {};
+    if (event.target.id === "login-form" && data.mfaRequired) {
+      const mfa = document.getElementById("mfa-form");
+      mfa.elements.mfaToken.value = data.mfaToken;
+      event.target.hidden = true;
+      mfa.hidden = false;
+      mfa.elements.code.focus();
+    } else if (event.target.id === "forgot-form") {
+      event.target.hidden = true;
+      document.getElementById("forgot-sent").hidden = false;
+    }
+  });
+
   window.wacc = Object.assign(window.wacc || {}, { api, toast, formJSON, showErrors, clearErrors, errorOf });
 })();

@@ -60,7 +60,7 @@ def test_sign_in_then_out_and_the_cookie_is_dead(pages, wacc):
     cookie = next(c for c in page.context.cookies() if c["name"] == "wacc_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     page.goto("/inbox")
-    page.get_by_role("button", name=re.compile("Account menu")).click()
+    page.locator(".user-menu summary").click()
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login"))
 
