@@ -16,6 +16,7 @@
   let renewTimer = null;
   let everConnected = false;
   let closedByPage = false;
+  let retryTimer = null;
   const pending = [];
 
   function showStatus(text, offline) {
@@ -83,7 +84,8 @@
     attempt += 1;
     const delay = Math.min(30000, 500 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() / 2);
     showStatus(navigator.onLine === false ? "Offline: waiting for the network…" : "Reconnecting…", true);
-    setTimeout(connect, delay);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, delay);
   }
 
   function send(event) {
@@ -92,7 +94,12 @@
     else pending.push(frame);
   }
 
-  window.addEventListener("online", () => { if (!socket) { attempt = 0; connect(); } });
+  window.addEventListener("online", () => {
+    if (!socket) { clearTimeout(retryTimer); attempt = 0; connect(); }
+  });
+  // A socket can outlive the network silently (no close until TCP times out): drop it
+  // at once, so the top bar says so and the reconnect catches up when the network is back.
+  window.addEventListener("offline", () => socket?.close());
   window.addEventListener("pagehide", () => { closedByPage = true; socket?.close(); });
 
   window.wacc = Object.assign(window.wacc || {}, {
