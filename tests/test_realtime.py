@@ -151,6 +151,9 @@ async def test_team_works_one_inbox_live(client, team, server, worker):
         assert r.status_code == 201, r.text
         note = await ana.next("notification")
         assert note["conversationId"] == cid and note["userId"] == ana_id
+        # Everyone who may read the conversation learns of the note (the inbox shows it).
+        added = await bob.next("note:new")
+        assert added["noteId"] == r.json()["id"] and added["conversationId"] == cid
         # Bob never hears Ana's mention; he hears the tag, the snooze and the resolve.
         ana_head = bearer(team["ana"]["accessToken"])
         tag = (await client.post(f"{API}/tags", headers=team["head"],

@@ -286,6 +286,8 @@
   for (const type of ["message:ack", "message:edited", "message:deleted", "message:reaction"]) {
     live(type, (d) => (d.conversationId === openId() ? refreshMessage(d.messageId) : null));
   }
+  // A teammate's internal note: notes are part of the thread's fragment.
+  live("note:new", (d) => (d.conversationId === openId() ? refreshTail() : null));
   for (const type of ["conversation:updated", "conversation:assigned"]) {
     live(type, (d) => {
       refreshList();

@@ -519,7 +519,11 @@ async def add_note(principal: Principal, conversation_id: str, data: NoteCreate,
                            content=data.content, mentions=mentioned))
     row = await Note.select().where(Note.id == note_id).first()
     assert row is not None
-    await bus.publish_many([(org_topic(principal.organization_id), {
+    topic = org_topic(principal.organization_id)
+    await bus.publish_many([(topic, {
+        "type": "note:new", "conversationId": conversation_id, "noteId": note_id,
+        "by": principal.user_id,
+    })] + [(topic, {
         "type": "notification", "kind": "mention", "userId": user_id,
         "conversationId": conversation_id, "noteId": note_id, "by": principal.user_id,
     }) for user_id in mentioned])

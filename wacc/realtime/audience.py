@@ -24,6 +24,7 @@ FORWARDED: dict[str, str] = {
     "message:reaction": "read:messages",
     "conversation:updated": "read:conversations",
     "conversation:assigned": "read:conversations",
+    "note:new": "read:conversations",
     "typing:start": "read:conversations",
     "typing:stop": "read:conversations",
     "presence:update": "read:users",
