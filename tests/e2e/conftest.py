@@ -147,12 +147,16 @@ class Pages:
         context.set_default_timeout(10_000)
         self.contexts.append(context)
         page = context.new_page()
+        return page, self.watch(page)
+
+    def watch(self, page: Any) -> ConsoleWatch:
+        """Record *page*'s console errors (for another tab of a context)."""
         watch = ConsoleWatch()
         page.on("console", lambda msg: watch.errors.append(f"console: {msg.text}")
                 if msg.type == "error" else None)
         page.on("pageerror", lambda exc: watch.errors.append(f"pageerror: {exc}"))
         self.watches.append(watch)
-        return page, watch
+        return watch
 
     def close(self) -> None:
         for context in self.contexts:
