@@ -302,7 +302,16 @@
     replyTo = null;
     sendKey = null;
     typingOn = false;
+    syncNoteMode();
   });
+  // A browser may restore the switch's state on Back; the labels must follow the switch,
+  // which is what decides between a note and a message.
+  function syncNoteMode() {
+    const switcher = document.getElementById("note-mode");
+    if (switcher) setNoteMode(switcher.checked);
+  }
+  window.addEventListener("pageshow", syncNoteMode);
+  document.addEventListener("DOMContentLoaded", syncNoteMode);
   document.addEventListener("change", onChange);
   document.addEventListener("click", onClick);
   document.addEventListener("submit", (event) => {

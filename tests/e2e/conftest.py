@@ -173,8 +173,22 @@ def pages(browser: Any, wacc: WaccProcess) -> Iterator[Pages]:
     assert not problems, "browser console errors:\n" + "\n".join(problems)
 
 
+# What a screen reader or keyboard user would trip over on a page: form controls and
+# buttons without an accessible name, images without alt, repeated ids (labels and
+# aria references would point at the wrong element), no h1, no main landmark.
+_A11Y_PROBLEMS = (Path(__file__).parent / "a11y.js").read_text()
+
+
+def accessibility_problems(page: Any) -> list[str]:
+    problems: list[str] = page.evaluate(_A11Y_PROBLEMS)
+    return problems
+
+
 def shot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot for review."""
+    """Check the page for basic accessibility problems, then save a screenshot of it
+    for review. Every main page of the UI is screenshotted, so every one is checked."""
+    problems = accessibility_problems(page)
+    assert not problems, f"accessibility problems on {page.url}:\n" + "\n".join(problems)
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)

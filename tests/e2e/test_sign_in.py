@@ -8,7 +8,7 @@ import re
 import pyotp
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, sign_in
+from tests.e2e.conftest import PASSWORD, accessibility_problems, sign_in
 
 
 def test_first_run_goes_to_the_wizard_and_creates_the_owner(pages, wacc, screenshot):
@@ -116,3 +116,13 @@ def test_two_factor_step(pages, wacc):
     code.fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(re.compile(r"/contacts"))
+
+
+def test_the_accessibility_check_finds_what_it_should(pages):
+    """The check every screenshot runs (conftest.shot) must be able to fail."""
+    page, _ = pages.new()
+    page.set_content('<div id="a"></div><div id="a"></div><input name="q"><button></button>'
+                     '<img src="data:,"><label for="z">Z</label><input id="z">')
+    assert accessibility_problems(page) == [
+        "unlabelled input q", "nameless button <button></button>", "img without alt data:,",
+        'id "a" used 2 times', "no h1 heading", "no main landmark"]
