@@ -99,11 +99,17 @@ def _stop(server: WaccProcess) -> None:
 
 
 @pytest.fixture(scope="module")
-def wacc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WaccProcess]:
+def wacc_env() -> dict[str, str]:
+    """Extra settings for this module's server (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def wacc(tmp_path_factory: pytest.TempPathFactory, wacc_env: dict[str, str]) -> Iterator[WaccProcess]:
     """A fresh `wacc run` for this module: no organization yet (first run)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    server = _start(tmp_path_factory.mktemp("wacc-e2e"))
+    server = _start(tmp_path_factory.mktemp("wacc-e2e"), wacc_env)
     yield server
     _stop(server)
 
