@@ -27,7 +27,7 @@ class Inbox:
         self.mails: list[Message] = []
         self.arrived = threading.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.mails.append(message_from_bytes(envelope.content))
         self.arrived.set()
         return "250 OK"
