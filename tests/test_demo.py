@@ -16,6 +16,7 @@ import httpx
 import phonenumbers
 
 from tests.conftest import test_env as server_env
+from tests.ui_support import ui_login
 from wacc.demo import data
 
 
@@ -125,6 +126,14 @@ async def test_demo_seeds_once_and_signs_in(client: httpx.AsyncClient, data_dir:
     # The agent can sign in too.
     agent = await login(client, data.AGENT_EMAIL, data.PASSWORD)
     assert (await client.get("/api/v1/auth/me", headers=agent)).status_code == 200
+
+    # A visitor signing in to the web UI sees a full inbox at once.
+    await ui_login(client, data.OWNER_EMAIL, data.PASSWORD)
+    inbox = await client.get("/inbox", headers={"Accept": "text/html"})
+    assert inbox.status_code == 200
+    for name in ("Maya Thompson", "Kenji Watanabe", "Lucas"):  # the open ones
+        assert name in inbox.text
+    client.cookies.clear()
 
     # Twice: nothing new, and it says so.
     again = ok(wacc(data_dir, database_url, "demo"))
