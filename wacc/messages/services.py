@@ -196,6 +196,33 @@ async def list_for_conversation(principal: Principal, conversation_id: str,
     return MessagePage(items=items, next_cursor=next_cursor)
 
 
+async def latest_for_conversations(principal: Principal,
+                                   conversation_ids: list[str]) -> dict[str, MessageOut]:
+    """The newest message of each conversation, in two queries whatever their number (an
+    inbox page shows a preview per row). The caller got the ids from a listing that
+    already applied the visibility rule; the organization is checked here again."""
+    if not conversation_ids:
+        return {}
+    table = Message._meta.tablename
+    marks = ", ".join("{}" for _ in conversation_ids)
+    # The correlated MAX walks the (conversation, timestamp) index once per conversation.
+    found = await Message.raw(
+        f"SELECT m.id, m.conversation FROM {table} m WHERE m.organization = {{}} "  # noqa: S608
+        f"AND m.conversation IN ({marks}) AND m.timestamp = (SELECT MAX(x.timestamp) "
+        f"FROM {table} x WHERE x.conversation = m.conversation)",
+        principal.organization_id, *conversation_ids,
+    )
+    newest: dict[str, str] = {}
+    for row in found:  # equal timestamps: the larger id, as list_for_conversation orders
+        conversation = str(row["conversation"])
+        if str(row["id"]) > newest.get(conversation, ""):
+            newest[conversation] = str(row["id"])
+    if not newest:
+        return {}
+    rows = await Message.select().where(Message.id.is_in(list(newest.values())))
+    return {r["conversation"]: message_out(r) for r in rows}
+
+
 async def _visible_row(principal: Principal, message_id: str) -> dict[str, Any]:
     row = await Message.select().where(
         (Message.id == message_id) & (Message.organization == principal.organization_id)).first()

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
+from wacc.ai import services as ai
+from wacc.ai.assistant_schemas import Tone
 from wacc.contacts import services as contacts
 from wacc.conversations import services as conversations
 from wacc.conversations.schemas import ConversationOut, NoteOut
@@ -127,10 +129,10 @@ async def rows(principal: Principal, filters: Filters, after: str | None,
     items = page.items
     if filters.status == "snoozed":
         items = [c for c in items if c.snoozed_until is not None]
+    latest = await messages.latest_for_conversations(principal, [c.id for c in items])
     out = []
     for c in items:
-        last = await messages.list_for_conversation(principal, c.id, None, 1)
-        m = last.items[0] if last.items else None
+        m = latest.get(c.id)
         out.append(Row(conversation=c, preview=preview_of(m),
                        outbound=bool(m and m.direction == "OUTBOUND"),
                        assignees=[names.get(u, "Former teammate") for u in c.assignees]))
@@ -258,6 +260,30 @@ async def choices(principal: Principal) -> dict[str, Any]:
 async def canned(principal: Principal) -> list[dict[str, str]]:
     return [{"shortcut": c.shortcut, "content": c.content}
             for c in await tags.list_canned(principal)]
+
+
+# The rewrite tones the API accepts, in the words the menu shows.
+TONE_LABELS = {"friendly": "Friendly", "formal": "Formal", "short": "Shorter",
+               "apologetic": "Apologetic", "confident": "Confident", "empathetic": "Empathetic"}
+
+
+@dataclass
+class Assist:
+    """What the composer's AI tools need: whether to show them (the user may ask the AI
+    and the organization has an enabled provider), and whether to hint an admin at
+    Settings → AI instead."""
+
+    ready: bool
+    can_configure: bool
+    tones: list[tuple[str, str]]
+
+
+async def assist(principal: Principal) -> Assist:
+    tones = [(t, TONE_LABELS.get(t, t.capitalize())) for t in get_args(Tone)]
+    if not principal.can("use:ai"):
+        return Assist(ready=False, can_configure=False, tones=tones)
+    ready = bool(await ai.enabled_rows(principal.organization_id))
+    return Assist(ready=ready, can_configure=principal.can("write:ai"), tones=tones)
 
 
 SAFE_INLINE = re.compile(r"^(image|video|audio)/[\w.+-]+$")
