@@ -207,7 +207,7 @@ async def latest_for_conversations(principal: Principal,
     marks = ", ".join("{}" for _ in conversation_ids)
     # The correlated MAX walks the (conversation, timestamp) index once per conversation.
     found = await Message.raw(
-        f"SELECT m.id, m.conversation FROM {table} m WHERE m.organization = {{}} "  # noqa: S608
+        f"SELECT m.id, m.conversation FROM {table} m WHERE m.organization = {{}} "
         f"AND m.conversation IN ({marks}) AND m.timestamp = (SELECT MAX(x.timestamp) "
         f"FROM {table} x WHERE x.conversation = m.conversation)",
         principal.organization_id, *conversation_ids,

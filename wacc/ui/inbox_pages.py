@@ -51,6 +51,7 @@ async def _conversation_context(request: Request, conversation_id: str,
         "panel": await view.contact_panel(principal, conversation),
         "canned": await view.canned(principal),
         "max_bytes": runtime_of(request).media.max_bytes,
+        "assist": await view.assist(principal),
         **await view.choices(principal),
     }
 
