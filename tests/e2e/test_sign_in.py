@@ -122,7 +122,9 @@ def test_the_accessibility_check_finds_what_it_should(pages):
     """The check every screenshot runs (conftest.shot) must be able to fail."""
     page, _ = pages.new()
     page.set_content('<div id="a"></div><div id="a"></div><input name="q"><button></button>'
-                     '<img src="data:,"><label for="z">Z</label><input id="z">')
+                     '<img src="data:,"><label for="z">Z</label><input id="z">'
+                     '<p style="color:#aaa">faint</p><p style="color:#595959">dark enough</p>')
     assert accessibility_problems(page) == [
         "unlabelled input q", "nameless button <button></button>", "img without alt data:,",
-        'id "a" used 2 times', "no h1 heading", "no main landmark"]
+        'id "a" used 2 times', 'contrast 2.32 for "faint" (p.)', "no h1 heading",
+        "no main landmark"]

@@ -1,0 +1,200 @@
+"""Agent assist in the inbox, in a real browser against `wacc run`: the composer's AI tools
+ask a fake OpenAI (tests/fakes/ai_providers.py, served over HTTP on 127.0.0.1 from a
+thread of this test process) for a suggested reply, a summary and a rewrite; nothing is
+sent until the agent sends; Undo restores the draft; a failing provider is an error in
+words while the tools show that they are busy."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import register_owner, sign_in
+from tests.fakes.ai_providers import FakeOpenAI
+
+CUSTOMER = "+14155550123"
+
+
+class Served:
+    """A fake provider served by uvicorn in its own event loop on a thread, so that the
+    synchronous Playwright test and the `wacc run` subprocess can both reach it."""
+
+    def __init__(self, fake: FakeOpenAI) -> None:
+        self.fake = fake
+        self.loop = asyncio.new_event_loop()
+        self._up = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="fake-openai", daemon=True)
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with self.fake.serve():
+            self._up.set()
+            await self._stop.wait()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._main())
+
+    def __enter__(self) -> Served:
+        self._thread.start()
+        assert self._up.wait(15), "the fake OpenAI did not start"
+        return self
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        """Run *fn* in the fake's loop (its asyncio objects are not thread-safe)."""
+        self.loop.call_soon_threadsafe(fn)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self.call(self._stop.set)
+        self._thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def openai_fake() -> Iterator[Served]:
+    with Served(FakeOpenAI()) as served:
+        yield served
+
+
+def _until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"condition not met: {check.__name__}"
+        time.sleep(0.1)
+    return result
+
+
+def _setup(wacc: Any) -> dict[str, Any]:
+    """Owner and a connected simulator session whose customer asked a question."""
+    tokens = register_owner(wacc)
+    head = {"Authorization": f"Bearer {tokens['accessToken']}"}
+    with wacc.api() as http:
+        r = http.post("/api/v1/whatsapp/sessions", headers=head,
+                      json={"name": "Front desk", "engine": "simulator"})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+
+        def status() -> str:
+            return http.get(f"/api/v1/whatsapp/sessions/{sid}", headers=head).json()["status"]
+
+        _until(lambda: status() == "QR_READY")
+        assert http.post(f"/api/v1/whatsapp/sessions/{sid}/simulator", headers=head,
+                         json={"action": "scan"}).status_code == 200
+        _until(lambda: status() == "CONNECTED")
+        r = http.post(f"/api/v1/whatsapp/sessions/{sid}/simulator", headers=head, json={
+            "action": "message", "payload": {"phone": CUSTOMER, "id": "C1", "name": "Carla Customer",
+                                             "body": "How much is a brake repair?"}})
+        assert r.status_code == 200, r.text
+    return {"head": head, "sid": sid}
+
+
+def _outbox(wacc: Any, state: dict[str, Any]) -> list[str]:
+    with wacc.api() as http:
+        r = http.get(f"/api/v1/whatsapp/sessions/{state['sid']}/simulator/outbox",
+                     headers=state["head"], params={"to": CUSTOMER})
+        return [m.get("body") for m in r.json()]
+
+
+def test_suggest_summarise_rewrite_undo_and_a_failure_in_words(pages, wacc, openai_fake, screenshot):
+    fake = openai_fake.fake
+    state = _setup(wacc)
+    page, watch = pages.new()
+    sign_in(page, "owner@example.com")
+    page.goto("/inbox")
+    page.locator(".conversation-row", has_text="Carla Customer").locator("a").click()
+    box = page.get_by_label("Message", exact=True)
+    expect(box).to_be_visible()
+
+    # No provider yet: the owner is pointed at the AI settings, and there are no tools.
+    expect(page.get_by_role("link", name="set one up in Settings → AI")).to_have_attribute(
+        "href", "/settings/ai")
+    expect(page.get_by_role("button", name="Suggest a reply")).to_have_count(0)
+    with wacc.api() as http:
+        r = http.post("/api/v1/ai/providers", headers=state["head"], json={
+            "provider": "openai", "model": "gpt-4o-mini", "apiKey": fake.key,
+            "baseUrl": fake.url + "/v1", "timeoutSeconds": 10})
+        assert r.status_code == 201, r.text
+    page.reload()
+    tools = page.get_by_role("group", name="AI assist")
+    expect(tools).to_be_visible()
+    expect(page.get_by_role("link", name="set one up in Settings → AI")).to_have_count(0)
+
+    # Suggest (from the keyboard): the draft lands in the message box and is not sent.
+    fake.reply = "A brake repair costs 25 euros and takes one day."
+    page.get_by_role("button", name="Suggest a reply").focus()
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("A brake repair costs 25 euros and takes one day.")
+    expect(box).to_be_focused()
+    expect(page.locator("#assist-status")).to_contain_text("edit it, then send")
+    assert "How much is a brake repair?" in str(fake.calls("/chat/completions")[-1].json)
+    assert _outbox(wacc, state) == []
+
+    # Summarise: the model's words shown as text above the composer, markup included.
+    fake.reply = "- Carla asks what a brake repair costs.\n- <b>Nothing</b> promised yet."
+    page.get_by_role("button", name="Summarise").click()
+    summary = page.get_by_role("region", name="Conversation summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_contain_text("- <b>Nothing</b> promised yet.")
+    expect(summary.locator("b")).to_have_count(0)
+    expect(page.get_by_role("button", name="Summarise")).to_have_attribute("aria-expanded", "true")
+    screenshot(page, "23-inbox-assist")
+    page.keyboard.press("Escape")  # focus is on the summary
+    expect(summary).to_be_hidden()
+    expect(page.get_by_role("button", name="Summarise")).to_be_focused()
+    page.get_by_role("button", name="Summarise").click()
+    expect(summary).to_be_visible()
+    page.get_by_role("button", name="Close the summary").click()
+    expect(summary).to_be_hidden()
+
+    # Rewrite the agent's own draft in a tone; Undo puts it back.
+    box.fill("its 25 bucks, ready tomorrow")
+    page.get_by_label("Tone of the rewrite").select_option(label="Formal")
+    fake.reply = "Dear Carla, the repair costs 25 euros and will be ready tomorrow."
+    page.get_by_role("button", name="Rewrite").click()
+    expect(box).to_have_value("Dear Carla, the repair costs 25 euros and will be ready tomorrow.")
+    asked = str(fake.calls("/chat/completions")[-1].json)
+    assert "formal, polite" in asked and "its 25 bucks, ready tomorrow" in asked
+    page.get_by_role("button", name="Undo").click()
+    expect(box).to_have_value("its 25 bucks, ready tomorrow")
+    expect(page.get_by_role("button", name="Undo")).to_be_hidden()
+    page.get_by_role("button", name="Rewrite").click()
+    expect(box).to_have_value("Dear Carla, the repair costs 25 euros and will be ready tomorrow.")
+
+    # The agent sends it: only now does the customer get anything.
+    box.press("Enter")
+    expect(page.locator(".bubble.outbound", has_text="will be ready tomorrow")).to_be_visible()
+    expect(page.get_by_role("button", name="Undo")).to_be_hidden()
+    assert _outbox(wacc, state) == ["Dear Carla, the repair costs 25 euros and will be ready tomorrow."]
+
+    # Nothing to rewrite: said in words, no model call.
+    calls = len(fake.calls("/chat/completions"))
+    page.get_by_role("button", name="Rewrite").click()
+    error = page.locator("#composer .form-error")
+    expect(error).to_have_text("Write a draft in the message box first, then rewrite it.")
+    assert len(fake.calls("/chat/completions")) == calls
+
+    # The provider hangs, then fails (a rewrite: a suggestion asks for embeddings first): the tools show they are busy, then the reason.
+    watch.expect(r"status of 503")
+    fake.hang_next()
+    box.fill("my draft")
+    page.get_by_role("button", name="Rewrite").click()
+    expect(tools).to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("button", name="Suggest a reply")).to_be_disabled()
+    expect(page.locator("#assist-status")).to_have_text("Rewriting your draft…")
+    expect(box).to_have_attribute("readonly", "")
+    expect(error).to_be_hidden()
+    openai_fake.call(fake._release.set)  # the hung request now gets the fake's 500
+    expect(error).to_have_text(re.compile(r"^Could not rewrite the draft\. The AI providers did not answer"))
+    expect(error).not_to_contain_text("{")
+    expect(tools).to_have_attribute("aria-busy", "false")
+    expect(page.get_by_role("button", name="Suggest a reply")).to_be_enabled()
+    expect(box).not_to_have_attribute("readonly", "")
+    expect(box).to_have_value("my draft")
