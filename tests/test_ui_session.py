@@ -97,3 +97,31 @@ def test_linkify_escapes_everything_and_links_only_http():
     assert 'href="javascript' not in html
     quoted = str(linkify('https://x.example/"onmouseover="alert(1)'))
     assert 'onmouseover="' not in quoted
+
+
+async def test_a_100_mb_upload_from_the_page_is_refused_in_words(client, wa):
+    """What the inbox's attach button sends when the browser's own size check is skipped:
+    the server refuses it before storing anything, in the error format the page shows."""
+    from tests.test_whatsapp import connected_session, simulate, until
+    from wacc.messages.tables import Message
+
+    owner = await register(client, email=EMAIL, password=PASSWORD)
+    head = bearer(owner["accessToken"])
+    await wa()
+    sid, _ = await connected_session(client, head)
+    await simulate(client, head, sid, "message", phone="+14155550123", body="hi", id="U1")
+
+    async def conversation():
+        items = (await client.get(f"{API}/conversations", headers=head)).json()["items"]
+        return items and items[0]["id"]
+
+    cid = await until(conversation)
+    token = await ui_login(client, EMAIL, PASSWORD)
+    before = await Message.count()
+    huge = b"0" * (100 * 1024 * 1024)
+    r = await client.post(f"{API}/conversations/{cid}/messages/media",
+                          files={"file": ("movie.mp4", huge, "video/mp4")},
+                          headers=csrf_headers(token), timeout=120)
+    error = assert_error(r, 400, "VALIDATION_ERROR")  # refused by its Content-Length
+    assert error["details"] == [{"field": "file", "message": "larger than the limit of 16 MB"}]
+    assert await Message.count() == before

@@ -8,7 +8,6 @@ from pathlib import PurePath
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
@@ -16,12 +15,9 @@ from wacc.contacts import gdpr, transfer
 from wacc.contacts.schemas import ContactId, EraseOut, ImportId, ImportOut
 from wacc.http.context import request_id
 from wacc.http.deps import client_of, principal_of, runtime_of
+from wacc.http.uploads import UPLOAD_BODY_CAP, read_upload
 from wacc.lib.errors import ValidationError
 
-# Hard ceiling for the upload body; the configured limit (WACC_MEDIA_MAX_BYTES, the
-# file goes to the media store) is checked first from Content-Length, before reading.
-UPLOAD_BODY_CAP = 64 * 1024 * 1024
-_MULTIPART_SLACK = 64 * 1024
 _MAX_MAPPING = 200
 
 
@@ -60,17 +56,8 @@ class ContactTransferController(Controller):
         without a country code). Checked now; imported by a job whose progress
         ``GET /contacts/imports/{importId}`` and the ``import:progress`` event show."""
         rt = runtime_of(request)
-        limit = rt.media.max_bytes
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > limit + _MULTIPART_SLACK:
-            raise ValidationError.field("file", f"larger than the limit of {limit} bytes")
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ValidationError.field("file", "required: a CSV file in a multipart form")
-        data = await upload.read()
-        if len(data) > limit:
-            raise ValidationError.field("file", f"larger than the limit of {limit} bytes")
+        upload, data, form = await read_upload(request, "file", rt.media.max_bytes,
+                                               "a CSV file")
         on_duplicate = form.get("onDuplicate") or "skip"
         if on_duplicate not in ("skip", "update"):
             raise ValidationError.field("onDuplicate", "must be skip or update")

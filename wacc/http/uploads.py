@@ -20,17 +20,24 @@ UPLOAD_BODY_CAP = 64 * 1024 * 1024
 MULTIPART_SLACK = 64 * 1024
 
 
-async def read_upload(request: Request[Any, Any, Any], field: str,
-                      limit: int) -> tuple[UploadFile, bytes, Any]:
+def too_large(limit: int) -> str:
+    """The size limit as a person reads it (the web UI shows this message as is)."""
+    if limit >= 1024 * 1024:
+        return f"larger than the limit of {limit / (1024 * 1024):g} MB"
+    return f"larger than the limit of {limit} bytes"
+
+
+async def read_upload(request: Request[Any, Any, Any], field: str, limit: int,
+                      what: str = "a file") -> tuple[UploadFile, bytes, Any]:
     """The form's file *field*, its bytes, and the whole form (for the other fields)."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit + MULTIPART_SLACK:
-        raise ValidationError.field(field, f"larger than the limit of {limit} bytes")
+        raise ValidationError.field(field, too_large(limit))
     form = await request.form()
     upload = form.get(field)
     if not isinstance(upload, UploadFile):
-        raise ValidationError.field(field, "required: a file in a multipart form")
+        raise ValidationError.field(field, f"required: {what} in a multipart form")
     data = await upload.read()
     if len(data) > limit:
-        raise ValidationError.field(field, f"larger than the limit of {limit} bytes")
+        raise ValidationError.field(field, too_large(limit))
     return upload, data, form
