@@ -120,6 +120,15 @@ def test_providers_are_added_tested_reordered_and_guardrails_saved(pages, wacc, 
     expect(page.get_by_label("Requests per minute")).to_have_value("9")
     expect(page.get_by_label("Daily spend cap (USD)")).to_have_value("1.5")
     expect(page.get_by_label("Output USD per million tokens for llama3.2")).to_have_value("0.25")
+    prompt = page.get_by_label("Default system prompt")
+    expect(prompt).to_have_value("You help {{contact.name}} for {{org.name}}.")
+    prompt.fill("")  # cleared, not kept: back to no default prompt
+    page.get_by_role("button", name="Save guardrails").click()
+    expect(page.locator(".toast").last).to_contain_text("Guardrails saved.")
+    with wacc.api() as http:
+        saved = http.get("/api/v1/ai/settings", headers=_token(wacc)).json()
+    assert saved["systemPrompt"] == "" and saved["requestsPerMinute"] == 9
+    assert saved["prices"]["llama3.2"] == {"input": 0, "output": 0.25}
     # The edit form never shows a key back.
     page.get_by_role("button", name="Edit Local").click()
     dialog = page.locator(f"#provider-edit-{local_id}")
@@ -128,6 +137,9 @@ def test_providers_are_added_tested_reordered_and_guardrails_saved(pages, wacc, 
     html = page.content()
     assert KEY not in html and WRONG not in html
     screenshot(page, "45-settings-ai")
+    # A phone's width: the provider table folds, nothing scrolls sideways.
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_knowledge_base_article_written_uploaded_and_found(pages, wacc, fake_openai, screenshot):

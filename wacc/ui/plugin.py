@@ -9,6 +9,7 @@ from wacc.plugins.spec import hookimpl
 
 @hookimpl
 def wacc_pages() -> list[Any]:
+    from wacc.ui.ai_pages import AiPages
     from wacc.ui.auth_pages import AuthPages
     from wacc.ui.automations_pages import AutomationPages
     from wacc.ui.contacts_pages import ContactPages
@@ -17,4 +18,5 @@ def wacc_pages() -> list[Any]:
     from wacc.ui.settings_pages import SettingsPages
     from wacc.ui.team_pages import TeamPages
 
-    return [AuthPages, AutomationPages, ContactPages, InboxPages, SessionPages, SettingsPages, TeamPages]
+    return [AiPages, AuthPages, AutomationPages, ContactPages, InboxPages, SessionPages, SettingsPages,
+            TeamPages]

@@ -17,7 +17,7 @@ from wacc.apikeys import services as apikeys
 from wacc.audit import services as audit
 from wacc.contacts.tables import FieldType
 from wacc.customfields import services as customfields
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import principal_of
 from wacc.lib.errors import ValidationError
 from wacc.orgs import services as orgs
 from wacc.security.roles import PERMISSIONS
@@ -34,6 +34,7 @@ TABS = (
     ("api-keys", "API keys", "read:api-keys"),
     ("audit", "Audit log", "read:audit"),
     ("ai", "AI", "read:ai"),
+    ("knowledge-base", "Knowledge base", "read:ai"),
 )
 AUDIT_PAGE = 50
 
@@ -133,9 +134,4 @@ class SettingsPages(Controller):
                               members=members, names={m.id: m.name for m in members},
                               filters=filters, errors=errors)
 
-    @get("/settings/ai", opt={"permission": "read:ai"})
-    async def ai(self, request: Request) -> Template:
-        from wacc.ai import services as ai
-
-        providers = await ai.list_providers(runtime_of(request), principal_of(request))
-        return _settings_page(request, "ai", "ai.html", providers=providers)
+    # /settings/ai and /settings/knowledge-base: wacc/ui/ai_pages.py.
