@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import register_owner, sign_in
+from tests.e2e.conftest import accessibility_problems, register_owner, sign_in
 from tests.fakes.ai_providers import FakeOpenAI
 
 CUSTOMER = "+14155550123"
@@ -172,7 +172,8 @@ def test_suggest_summarise_rewrite_undo_and_a_failure_in_words(pages, wacc, open
     box.press("Enter")
     expect(page.locator(".bubble.outbound", has_text="will be ready tomorrow")).to_be_visible()
     expect(page.get_by_role("button", name="Undo")).to_be_hidden()
-    assert _outbox(wacc, state) == ["Dear Carla, the repair costs 25 euros and will be ready tomorrow."]
+    sent = ["Dear Carla, the repair costs 25 euros and will be ready tomorrow."]
+    _until(lambda: _outbox(wacc, state) == sent)
 
     # Nothing to rewrite: said in words, no model call.
     calls = len(fake.calls("/chat/completions"))
@@ -181,7 +182,8 @@ def test_suggest_summarise_rewrite_undo_and_a_failure_in_words(pages, wacc, open
     expect(error).to_have_text("Write a draft in the message box first, then rewrite it.")
     assert len(fake.calls("/chat/completions")) == calls
 
-    # The provider hangs, then fails (a rewrite: a suggestion asks for embeddings first): the tools show they are busy, then the reason.
+    # The provider hangs, then fails: the tools show they are busy, then the reason. (A
+    # rewrite, since a suggestion asks the fake for embeddings first.)
     watch.expect(r"status of 503")
     fake.hang_next()
     box.fill("my draft")
@@ -191,6 +193,7 @@ def test_suggest_summarise_rewrite_undo_and_a_failure_in_words(pages, wacc, open
     expect(page.locator("#assist-status")).to_have_text("Rewriting your draft…")
     expect(box).to_have_attribute("readonly", "")
     expect(error).to_be_hidden()
+    box.press("Enter")  # the draft being rewritten is not sent meanwhile
     openai_fake.call(fake._release.set)  # the hung request now gets the fake's 500
     expect(error).to_have_text(re.compile(r"^Could not rewrite the draft\. The AI providers did not answer"))
     expect(error).not_to_contain_text("{")
@@ -198,3 +201,38 @@ def test_suggest_summarise_rewrite_undo_and_a_failure_in_words(pages, wacc, open
     expect(page.get_by_role("button", name="Suggest a reply")).to_be_enabled()
     expect(box).not_to_have_attribute("readonly", "")
     expect(box).to_have_value("my draft")
+    expect(page.locator(".bubble.outbound")).to_have_count(1)
+    assert _outbox(wacc, state) == sent
+
+    # The daily spend cap reached (429), then no enabled provider left (409), in words.
+    watch.expect(r"status of 429")
+    watch.expect(r"status of 409")
+    with wacc.api() as http:
+        r = http.patch("/api/v1/ai/settings", headers=state["head"], json={"dailySpendCapUsd": 0})
+        assert r.status_code == 200, r.text
+    page.get_by_role("button", name="Summarise").click()
+    expect(error).to_have_text("Could not summarise the conversation. "
+                               "The organization's daily AI spend cap is reached.")
+    with wacc.api() as http:
+        provider = http.get("/api/v1/ai/providers", headers=state["head"]).json()[0]
+        r = http.patch(f"/api/v1/ai/providers/{provider['id']}", headers=state["head"],
+                       json={"enabled": False})
+        assert r.status_code == 200, r.text
+    page.get_by_role("button", name="Rewrite").click()
+    expect(error).to_have_text(re.compile(r"^Could not rewrite the draft\. No AI provider is set up"))
+    expect(box).to_have_value("my draft")
+    with wacc.api() as http:
+        r = http.patch(f"/api/v1/ai/providers/{provider['id']}", headers=state["head"],
+                       json={"enabled": True})
+        assert r.status_code == 200, r.text
+
+    # On a phone the tools wrap inside the screen and stay usable.
+    phone, _ = pages.new(viewport={"width": 375, "height": 740})
+    sign_in(phone, "owner@example.com")
+    phone.goto(page.url)
+    for name in ("Suggest a reply", "Summarise", "Rewrite"):
+        button = phone.get_by_role("button", name=name)
+        expect(button).to_be_visible()
+        box_of = button.bounding_box()
+        assert box_of and box_of["x"] >= 0 and box_of["x"] + box_of["width"] <= 375, (name, box_of)
+    assert accessibility_problems(phone) == []
