@@ -71,41 +71,10 @@
     return { hours: { timezone, days }, details };
   }
 
-  // app.js leaves an empty field out of the body, so a PATCH keeps the old value: fields
-  // named in data-empty-strings (the default system prompt) are sent as "" instead, so
-  // they can be cleared. The form is then sent here, the way app.js would.
-  async function sendWithEmpty(form) {
-    wacc.clearErrors(form);
-    let body;
-    try { body = wacc.formJSON(form); } catch (error) { wacc.showErrors(form, error); return; }
-    for (const name of form.dataset.emptyStrings.split(/\s+/).filter(Boolean)) {
-      const field = form.elements[name];
-      if (field && !field.disabled && !(name in body)) body[name] = "";
-    }
-    const buttons = form.querySelectorAll("button");
-    buttons.forEach((b) => { b.disabled = true; });
-    form.setAttribute("aria-busy", "true");
-    try {
-      await wacc.api((form.dataset.method || "POST").toUpperCase(), form.dataset.api, body);
-      wacc.toast(form.dataset.saved || "Saved.");
-    } catch (error) {
-      wacc.showErrors(form, error.message ? error : wacc.errorOf(0, null));
-    } finally {
-      buttons.forEach((b) => { b.disabled = false; });
-      form.removeAttribute("aria-busy");
-    }
-  }
-
   // Runs in the capture phase, ahead of app.js, which then sends the hidden JSON fields.
   document.addEventListener("submit", (event) => {
     const form = event.target.closest("form[data-api]");
     if (!form) return;
-    if (form.dataset.emptyStrings) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-      sendWithEmpty(form);
-      return;
-    }
     if (form.hasAttribute("data-prices")) {
       const { prices, details } = pricesOf(form);
       if (details.length) { stop(event, form, details, "Check the price table."); return; }

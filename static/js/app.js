@@ -97,7 +97,7 @@
 
   // A form's fields as JSON: names may be dotted ("settings.timezone"); a field with
   // data-type="array" (checkbox groups, multi-selects) collects its values into a list;
-  // an empty optional field is left out, or sent as null with data-nullable.
+  // an empty optional field is left out, or sent as null (data-nullable) or "" (data-empty).
   function formJSON(form) {
     const out = {};
     for (const el of form.elements) {
@@ -120,7 +120,10 @@
         throw { status: 400, message: "Invalid input", details: [{ field: el.name, message: "is not valid JSON" }] };
       }
       if (value === "" || value === null) {
+        // Left out by default, so a PATCH keeps the stored value; data-nullable clears
+        // it with null, data-empty="string" with "" (for text the API wants as "").
         if (el.dataset.nullable !== undefined) setPath(out, el.name, null);
+        else if (el.dataset.empty === "string") setPath(out, el.name, "");
         continue;
       }
       setPath(out, el.name, value);

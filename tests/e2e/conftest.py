@@ -219,6 +219,34 @@ def register_owner(server: WaccProcess, email: str = "owner@example.com",
         return response.json()
 
 
+def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll (the API, not the page) until *check* returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"condition not met: {check.__name__}"
+        time.sleep(0.1)
+    return result
+
+
+def connected_simulator(http: httpx.Client, head: dict[str, str],
+                        name: str = "Front desk") -> str:
+    """A simulator session, scanned by its simulated phone and connected; its id."""
+    r = http.post("/api/v1/whatsapp/sessions", headers=head,
+                  json={"name": name, "engine": "simulator"})
+    assert r.status_code == 201, r.text
+    sid: str = r.json()["id"]
+
+    def status() -> str:
+        return str(http.get(f"/api/v1/whatsapp/sessions/{sid}", headers=head).json()["status"])
+
+    until(lambda: status() == "QR_READY")
+    r = http.post(f"/api/v1/whatsapp/sessions/{sid}/simulator", headers=head,
+                  json={"action": "scan"})
+    assert r.status_code == 200, r.text
+    until(lambda: status() == "CONNECTED")
+    return sid
+
+
 def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
     """Sign in through the login form, like a person."""
     page.goto("/login")

@@ -6,25 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner
+from tests.e2e.conftest import PASSWORD, connected_simulator, register_owner, until
 
 CUSTOMER = "+14155550123"
-
-
-def _until(check: Any, timeout: float = 30) -> Any:
-    """Poll the API (not the page) until *check* answers something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError("timed out waiting")
 
 
 def _sign_in(page: Any) -> None:
@@ -36,27 +24,13 @@ def _sign_in(page: Any) -> None:
     expect(page).to_have_url(re.compile(r"^[^?]*/automations$"))
 
 
-def _connected_simulator(http: Any, head: dict[str, str]) -> str:
-    r = http.post("/api/v1/whatsapp/sessions", headers=head,
-                  json={"name": "Front desk", "engine": "simulator"})
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
-    status = lambda: http.get(f"/api/v1/whatsapp/sessions/{sid}", headers=head).json()["status"]  # noqa: E731
-    _until(lambda: status() == "QR_READY")
-    r = http.post(f"/api/v1/whatsapp/sessions/{sid}/simulator", headers=head,
-                  json={"action": "scan"})
-    assert r.status_code == 200, r.text
-    _until(lambda: status() == "CONNECTED")
-    return sid
-
-
 def test_build_enable_run_and_inspect_an_automation(pages, wacc, screenshot):
     tokens = register_owner(wacc)
     head = {"Authorization": f"Bearer {tokens['accessToken']}"}
     with wacc.api() as http:
         tag = http.post("/api/v1/tags", headers=head, json={"name": "lead"})
         assert tag.status_code == 201, tag.text
-        sid = _connected_simulator(http, head)
+        sid = connected_simulator(http, head)
 
     page, watch = pages.new()
     _sign_in(page)
@@ -126,7 +100,7 @@ def test_build_enable_run_and_inspect_an_automation(pages, wacc, screenshot):
             "action": "message", "payload": {"phone": CUSTOMER, "body": "what is the price?",
                                              "id": "WAMID-PRICE-1", "name": "Carla"}})
         assert r.status_code == 200, r.text
-        runs = _until(lambda: [x for x in http.get(
+        runs = until(lambda: [x for x in http.get(
             f"/api/v1/automations/{automation_id}/executions", headers=head).json()["items"]
             if x["status"] != "RUNNING"])
         assert runs[0]["status"] == "COMPLETED", runs

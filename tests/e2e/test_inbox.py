@@ -12,21 +12,10 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner, sign_in
+from tests.e2e.conftest import PASSWORD, connected_simulator, register_owner, sign_in, until
 
 CUSTOMER = "+14155550123"
 state: dict[str, Any] = {}
-
-
-def _until(check: Any, timeout: float = 15.0) -> Any:
-    """Poll the API (not the browser) until *check* returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"condition not met: {check.__name__}"
-        time.sleep(0.1)
 
 
 def _setup(wacc: Any) -> dict[str, Any]:
@@ -35,18 +24,7 @@ def _setup(wacc: Any) -> dict[str, Any]:
     head = {"Authorization": f"Bearer {tokens['accessToken']}"}
     org = tokens["user"]["organizationId"]
     with wacc.api() as http:
-        r = http.post("/api/v1/whatsapp/sessions", headers=head,
-                      json={"name": "Front desk", "engine": "simulator"})
-        assert r.status_code == 201, r.text
-        sid = r.json()["id"]
-
-        def status() -> str:
-            return http.get(f"/api/v1/whatsapp/sessions/{sid}", headers=head).json()["status"]
-
-        _until(lambda: status() == "QR_READY")
-        assert http.post(f"/api/v1/whatsapp/sessions/{sid}/simulator", headers=head,
-                         json={"action": "scan"}).status_code == 200
-        _until(lambda: status() == "CONNECTED")
+        sid = connected_simulator(http, head)
         assert http.post("/api/v1/tags", headers=head, json={"name": "VIP"}).status_code == 201
         assert http.post("/api/v1/canned-responses", headers=head, json={
             "shortcut": "hours", "content": "We are open 9 to 18."}).status_code == 201
@@ -211,7 +189,7 @@ def test_attachments_on_a_phone_and_a_too_big_one_in_words(pages, wacc, screensh
     page.get_by_role("button", name="Send").click()
     document = page.locator(".bubble.outbound .document", has_text="menu.pdf")
     expect(document).to_be_visible()
-    _until(lambda: len(_outbox(wacc)) == 3)
+    until(lambda: len(_outbox(wacc)) == 3)
     screenshot(page, "22-inbox-phone")
 
     # Snooze until tomorrow, then open it again by hand; priority from its menu.
@@ -265,7 +243,7 @@ def test_lost_connection_reconnects_and_catches_up(pages, wacc):
             r = http.get(f"/api/v1/conversations/{state['cid']}/messages", headers=state["head"])
             return any(m["body"] == "Are you still there?" for m in r.json()["items"])
 
-    _until(stored)
+    until(stored)
     page.context.set_offline(False)
     expect(status).to_have_text("", timeout=30_000)
     expect(page.locator("#messages").get_by_text("Are you still there?")).to_be_visible()

@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import accessibility_problems, register_owner, sign_in
+from tests.e2e.conftest import (
+    accessibility_problems,
+    connected_simulator,
+    register_owner,
+    sign_in,
+    until,
+)
 from tests.fakes.ai_providers import FakeOpenAI
 
 CUSTOMER = "+14155550123"
@@ -64,31 +69,12 @@ def openai_fake() -> Iterator[Served]:
         yield served
 
 
-def _until(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"condition not met: {check.__name__}"
-        time.sleep(0.1)
-    return result
-
-
 def _setup(wacc: Any) -> dict[str, Any]:
     """Owner and a connected simulator session whose customer asked a question."""
     tokens = register_owner(wacc)
     head = {"Authorization": f"Bearer {tokens['accessToken']}"}
     with wacc.api() as http:
-        r = http.post("/api/v1/whatsapp/sessions", headers=head,
-                      json={"name": "Front desk", "engine": "simulator"})
-        assert r.status_code == 201, r.text
-        sid = r.json()["id"]
-
-        def status() -> str:
-            return http.get(f"/api/v1/whatsapp/sessions/{sid}", headers=head).json()["status"]
-
-        _until(lambda: status() == "QR_READY")
-        assert http.post(f"/api/v1/whatsapp/sessions/{sid}/simulator", headers=head,
-                         json={"action": "scan"}).status_code == 200
-        _until(lambda: status() == "CONNECTED")
+        sid = connected_simulator(http, head)
         r = http.post(f"/api/v1/whatsapp/sessions/{sid}/simulator", headers=head, json={
             "action": "message", "payload": {"phone": CUSTOMER, "id": "C1", "name": "Carla Customer",
                                              "body": "How much is a brake repair?"}})
@@ -173,7 +159,7 @@ def test_suggest_summarise_rewrite_undo_and_a_failure_in_words(pages, wacc, open
     expect(page.locator(".bubble.outbound", has_text="will be ready tomorrow")).to_be_visible()
     expect(page.get_by_role("button", name="Undo")).to_be_hidden()
     sent = ["Dear Carla, the repair costs 25 euros and will be ready tomorrow."]
-    _until(lambda: _outbox(wacc, state) == sent)
+    until(lambda: _outbox(wacc, state) == sent)
 
     # Nothing to rewrite: said in words, no model call.
     calls = len(fake.calls("/chat/completions"))
