@@ -73,10 +73,12 @@ class InboxPages(Controller):
         principal = principal_of(request)
         names = await view.team(principal)
         context: dict[str, Any] = {"conversation": None}
-        if conversation_id:
+        if conversation_id:  # it carries the choices too
             context = await _conversation_context(request, conversation_id, names)
+        else:
+            context.update(await view.choices(principal))
         listing = await _list_context(request, names, conversation_id)
-        merged = {**await view.choices(principal), **context, **listing, "names": names}
+        merged = {**context, **listing, "names": names}
         return page(request, "inbox/page.html", section="inbox", statuses=view.STATUSES,
                     **merged)
 
