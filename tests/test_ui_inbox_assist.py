@@ -5,12 +5,10 @@ work from the browser's session (cookie and CSRF header) against a fake OpenAI."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
+from tests import test_ai_providers
 from tests.helpers import API, PASSWORD, add_member, bearer, register
-from tests.test_ai_providers import Fakes
 from tests.test_whatsapp import connected_session, simulate, until
 from tests.ui_support import csrf_headers, ui_login
 from wacc.messages.tables import Message
@@ -20,10 +18,7 @@ TOOLS = 'id="assist"'
 HINT = 'href="/settings/ai"'
 
 
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
+servers = test_ai_providers.servers  # the fake providers, shared fixture
 
 
 @pytest.fixture
