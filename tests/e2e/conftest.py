@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -247,13 +248,14 @@ def connected_simulator(http: httpx.Client, head: dict[str, str],
     return sid
 
 
-def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
-    """Sign in through the login form, like a person."""
-    page.goto("/login")
+def sign_in(page: Any, email: str, password: str = PASSWORD, then: str = "/inbox") -> None:
+    """Sign in through the login form, like a person following a link to *then*, and
+    wait until that page (its path: /login?next=… must not count as arrived) loads."""
+    page.goto(f"/login?next={quote(then, safe='/')}")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/(inbox|setup/session).*"))
+    page.wait_for_url(lambda url: urlsplit(url).path == then)
 
 
 def remove_tree(path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner
+from tests.e2e.conftest import PASSWORD, register_owner, sign_in
 from tests.fakes.ai_providers import FakeOpenAI
 
 OWNER = "owner@example.com"
@@ -45,14 +45,6 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     loop.close()
 
 
-def _sign_in(page: Any, then: str) -> None:
-    page.goto(f"/login?next={then}")
-    page.get_by_label("E-mail").fill(OWNER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(f".*{re.escape(then)}$"))
-
-
 def _token(wacc: Any) -> dict[str, str]:
     with wacc.api() as http:
         r = http.post("/api/v1/auth/login", json={"email": OWNER, "password": PASSWORD})
@@ -76,7 +68,7 @@ def test_providers_are_added_tested_reordered_and_guardrails_saved(pages, wacc, 
     register_owner(wacc)
     page, watch = pages.new()
     watch.expect(r"status of 400")  # the unknown prompt variable, on purpose
-    _sign_in(page, "/settings/ai")
+    sign_in(page, OWNER, then="/settings/ai")
     expect(page.get_by_text("No AI providers configured.")).to_be_visible()
 
     _add_provider(page, "Local", f"{fake_openai.url}/v1", KEY)
@@ -144,7 +136,7 @@ def test_providers_are_added_tested_reordered_and_guardrails_saved(pages, wacc, 
 
 def test_knowledge_base_article_written_uploaded_and_found(pages, wacc, fake_openai, screenshot):
     page, _ = pages.new()
-    _sign_in(page, "/settings/knowledge-base")
+    sign_in(page, OWNER, then="/settings/knowledge-base")
     expect(page.get_by_text("No articles yet.")).to_be_visible()
 
     page.get_by_role("button", name="New article").click()
@@ -184,7 +176,7 @@ def test_session_auto_responder_shows_a_bad_prompt_then_saves(pages, wacc, fake_
 
     page, watch = pages.new()
     watch.expect(r"status of 400")  # the unknown prompt variable, on purpose
-    _sign_in(page, f"/sessions/{sid}")
+    sign_in(page, OWNER, then=f"/sessions/{sid}")
     panel = page.locator(".ai-responder")
     expect(panel.get_by_label("Answer customers automatically")).not_to_be_checked()
 

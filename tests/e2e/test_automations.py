@@ -6,22 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, connected_simulator, register_owner, until
+from tests.e2e.conftest import connected_simulator, register_owner, sign_in, until
 
 CUSTOMER = "+14155550123"
-
-
-def _sign_in(page: Any) -> None:
-    """The login form, landing on the automations (the first page this area needs)."""
-    page.goto("/login?next=/automations")
-    page.get_by_label("E-mail").fill("owner@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"^[^?]*/automations$"))
 
 
 def test_build_enable_run_and_inspect_an_automation(pages, wacc, screenshot):
@@ -33,7 +23,7 @@ def test_build_enable_run_and_inspect_an_automation(pages, wacc, screenshot):
         sid = connected_simulator(http, head)
 
     page, watch = pages.new()
-    _sign_in(page)
+    sign_in(page, "owner@example.com", then="/automations")
     expect(page.get_by_text("No automations yet")).to_be_visible()
     page.get_by_role("link", name="New automation").click()
     expect(page).to_have_url(re.compile(r"/automations/new$"))
@@ -149,7 +139,7 @@ def test_build_enable_run_and_inspect_an_automation(pages, wacc, screenshot):
 
 def test_conditions_branches_and_the_json_editor(pages, wacc):
     page, watch = pages.new()
-    _sign_in(page)
+    sign_in(page, "owner@example.com", then="/automations")
     page.goto("/automations/new")
     page.get_by_label("Name", exact=True).fill("Urgent branch")
     page.locator("#trigger-type").select_option("conversation.created")

@@ -8,19 +8,9 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner
+from tests.e2e.conftest import PASSWORD, register_owner, sign_in
 
 OWNER = "owner@example.com"
-
-
-def sign_in(page, email: str) -> None:
-    """Sign in through the login form straight to the contacts (?next=), like a person
-    following a link, without loading the inbox first."""
-    page.goto("/login?next=/contacts")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"^http://[^/]+/contacts$"))
 
 
 def _api(wacc, token: str, method: str, path: str, **kwargs):
@@ -44,7 +34,7 @@ def test_create_edit_and_tag_a_contact(pages, wacc, screenshot):
     _api(wacc, token, "POST", "/custom-fields",
          json={"name": "Plan", "key": "plan", "type": "SELECT", "options": ["free", "pro"]})
     page, watch = pages.new()
-    sign_in(page, OWNER)
+    sign_in(page, OWNER, then="/contacts")
     expect(page.get_by_text("No contacts yet")).to_be_visible()
 
     # A phone number that is none: the API's field error shows under the field, in words.
@@ -111,7 +101,7 @@ def test_csv_import_with_a_mapping_shows_progress_counts_and_errors(pages, wacc,
         " html.dataset.live = `${html.dataset.live || ''} ${what}`; };"
         "document.addEventListener('live:connected', () => seen('connected'));"
         "document.addEventListener('live:import:progress', (e) => seen(e.detail.status));")
-    sign_in(page, OWNER)
+    sign_in(page, OWNER, then="/contacts")
     page.goto("/contacts/import")
     live = page.locator("html")
     expect(live).to_have_attribute("data-live", re.compile("connected"))
@@ -156,7 +146,7 @@ def test_merge_two_contacts_then_delete(pages, wacc):
     _api(wacc, token, "POST", f"/contacts/{drop['id']}/tags", json={"tagId": vip["id"]})
 
     page, _ = pages.new()
-    sign_in(page, OWNER)
+    sign_in(page, OWNER, then="/contacts")
     page.goto(f"/contacts/{keep['id']}")
     page.get_by_role("button", name="Merge…").click()
     dialog = page.locator("#merge-contact")

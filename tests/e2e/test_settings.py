@@ -9,7 +9,7 @@ import re
 import pyotp
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner
+from tests.e2e.conftest import PASSWORD, register_owner, sign_in
 
 OWNER = "owner@example.com"
 # The inbox (where sign-in and joining land) is another area's page, still being built:
@@ -17,19 +17,10 @@ OWNER = "owner@example.com"
 INBOX_ASSETS = r"inbox\.(css|js)|status of 404"
 
 
-def sign_in(page, email: str, then: str) -> None:
-    """Sign in through the login form straight to *then* (this module's pages)."""
-    page.goto(f"/login?next={then}")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(f".*{re.escape(then)}$"))
-
-
 def test_invite_a_teammate_who_joins_through_the_link(pages, wacc, screenshot):
     register_owner(wacc)
     page, _ = pages.new()
-    sign_in(page, OWNER, "/team")
+    sign_in(page, OWNER, then="/team")
     expect(page.get_by_role("heading", name="Team", exact=True)).to_be_visible()
     expect(page.get_by_text("No pending invites.")).to_be_visible()
 
@@ -87,7 +78,7 @@ def test_invite_a_teammate_who_joins_through_the_link(pages, wacc, screenshot):
 def test_tag_name_errors_are_words_then_the_tag_is_created(pages, wacc, screenshot):
     page, watch = pages.new()
     watch.expect(r"status of 409")
-    sign_in(page, OWNER, "/settings/tags")
+    sign_in(page, OWNER, then="/settings/tags")
     form = page.locator("#tag-form")
     page.get_by_role("button", name="Create tag").click()
     expect(form.locator(".form-error")).to_have_text("Fill in the required field.")
@@ -110,7 +101,7 @@ def test_tag_name_errors_are_words_then_the_tag_is_created(pages, wacc, screensh
 def test_organization_fields_and_canned_responses(pages, wacc):
     page, watch = pages.new()
     watch.expect(r"status of 400")
-    sign_in(page, OWNER, "/settings/organization")
+    sign_in(page, OWNER, then="/settings/organization")
     page.get_by_label("Time zone").fill("Mars/Olympus")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#org-form .field-error")).to_contain_text("not a known time zone")
@@ -145,7 +136,7 @@ def test_organization_fields_and_canned_responses(pages, wacc):
 
 def test_api_key_secret_is_shown_once(pages, wacc, screenshot):
     page, _ = pages.new()
-    sign_in(page, OWNER, "/settings/api-keys")
+    sign_in(page, OWNER, then="/settings/api-keys")
     expect(page.get_by_text("No API keys yet.")).to_be_visible()
     page.get_by_role("textbox", name=re.compile(r"^Name")).fill("CRM sync")
     page.locator('input[name="scopes"][value="read:contacts"]').check()
@@ -170,7 +161,7 @@ def test_api_key_secret_is_shown_once(pages, wacc, screenshot):
 
 def test_audit_log_shows_what_was_done(pages, wacc, screenshot):
     page, _ = pages.new()
-    sign_in(page, OWNER, "/settings/audit")
+    sign_in(page, OWNER, then="/settings/audit")
     table = page.locator("table.audit-table")
     expect(table).to_contain_text("tag.create")
     expect(table).to_contain_text("user.invite")
@@ -184,7 +175,7 @@ def test_audit_log_shows_what_was_done(pages, wacc, screenshot):
 
     # At phone width the widest pages still fit: tables turn into stacked rows.
     phone, _ = pages.new(viewport={"width": 375, "height": 740})
-    sign_in(phone, OWNER, "/settings/audit")
+    sign_in(phone, OWNER, then="/settings/audit")
     for path in ("/settings/audit", "/settings/api-keys", "/team"):
         phone.goto(path)
         fits = phone.evaluate("() => { const m = document.getElementById('main');"
@@ -195,7 +186,7 @@ def test_audit_log_shows_what_was_done(pages, wacc, screenshot):
 def test_enable_two_factor_on_the_profile(pages, wacc, screenshot):
     page, watch = pages.new()
     watch.expect(r"status of 40[01]")
-    sign_in(page, OWNER, "/profile")
+    sign_in(page, OWNER, then="/profile")
     page.get_by_role("button", name="Set up two-factor").click()
     expect(page.get_by_role("img", name="QR code")).to_be_visible()
     secret = page.locator("#mfa-secret").inner_text().strip()
