@@ -28,18 +28,12 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import PG_URL, free_port
+from tests.conftest import free_port
 
 CHROMIUM = os.environ.get("WACC_E2E_CHROMIUM", "/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("WACC_E2E_SCREENSHOTS") or REPO / "build" / "e2e-screenshots")
 PASSWORD = "correct-horse-battery"
-
-if PG_URL:
-    # The browser suite drives the embedded default (SQLite, no Redis) that `pip install`
-    # gives; the API suite already runs every feature on PostgreSQL + Redis, so running
-    # the slow browser suite twice would only double CI time.
-    pytestmark = pytest.mark.skip(reason="browser suite runs in the SQLite pass only")
 
 
 @dataclass
