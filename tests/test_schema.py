@@ -39,6 +39,12 @@ SEED_ENUMS = {
                                        "MULTISELECT", "URL"],
 }
 
+# Values wacc adds after the seed's own, each for a reason an issue gave.
+ENUM_EXTENSIONS = {
+    # WhatsApp sends types wacc cannot show; they are stored, never dropped or guessed.
+    "wacc.messages.tables.MessageType": ["UNSUPPORTED"],
+}
+
 
 def test_every_seed_model_has_a_table():
     names = {t.__name__ for t in ALL_TABLES}
@@ -51,7 +57,7 @@ def test_seed_enums(path):
 
     module, name = path.rsplit(".", 1)
     enum = getattr(importlib.import_module(module), name)
-    assert [e.value for e in enum] == SEED_ENUMS[path]
+    assert [e.value for e in enum] == SEED_ENUMS[path] + ENUM_EXTENSIONS.get(path, [])
 
 
 async def test_migrations_match_the_tables():

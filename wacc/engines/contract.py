@@ -28,6 +28,21 @@ class Peer(msgspec.Struct, frozen=True, kw_only=True):
     phone: str | None = None
     name: str | None = None
 
+    @property
+    def is_group(self) -> bool:
+        """A group chat ("…@g.us"): its ``name`` is the group's subject."""
+        return is_group_id(self.wa_id)
+
+
+def is_group_id(wa_id: str) -> bool:
+    return wa_id.endswith("@g.us")
+
+
+def is_broadcast_id(wa_id: str) -> bool:
+    """Status updates ("status@broadcast"), broadcast lists ("…@broadcast") and channels
+    ("…@newsletter"): one-to-many feeds, never a conversation."""
+    return wa_id.endswith(("@broadcast", "@newsletter"))
+
 
 # -- lifecycle and connection events ---------------------------------------------------
 
@@ -83,7 +98,7 @@ class Disconnected(EngineEvent, tag="disconnected", kw_only=True, frozen=True):
 
 MessageKind = Literal[
     "TEXT", "IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER", "LOCATION", "CONTACT", "POLL",
-    "REACTION",
+    "REACTION", "UNSUPPORTED",
 ]
 
 
@@ -114,7 +129,11 @@ class Poll(msgspec.Struct, frozen=True, kw_only=True):
 
 class InboundMessage(EngineEvent, tag="message", kw_only=True, frozen=True):
     """A message in a chat: from the customer, or sent from the phone itself
-    (``from_me``), which wacc records as outbound."""
+    (``from_me``), which wacc records as outbound.
+
+    In a group, ``chat`` is the group (``…@g.us``, ``name`` = its subject) and
+    ``sender`` the participant who wrote (with their name when known); replies go to
+    ``chat``."""
 
     id: str  # WhatsApp's message id: with the session, the idempotency key
     chat: Peer  # the customer's chat
@@ -224,9 +243,12 @@ class EngineError(Exception):
 
     permanent: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, code: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # Transient errors only: how long the other side asked us to wait, in seconds
+        # (e.g. Meta's pair rate limit); None lets the caller pick its own backoff.
+        self.retry_after = retry_after
 
 
 class TransientEngineError(EngineError):

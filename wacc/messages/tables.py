@@ -36,6 +36,10 @@ class MessageType(StrEnum):
     CONTACT = "CONTACT"
     POLL = "POLL"
     REACTION = "REACTION"
+    # Not in the seed: a message WhatsApp delivered in a form wacc cannot show (a new or
+    # unknown type). Stored, never dropped and never guessed as TEXT; the engine's raw
+    # type and error are kept in the message's metadata.
+    UNSUPPORTED = "UNSUPPORTED"
 
 
 class MessageStatus(StrEnum):
