@@ -51,7 +51,8 @@ def make_rpc_app(keyring: Keyring, dispatch: Dispatcher) -> Litestar:
             return {"error": {"kind": "not_connected", "message": str(exc)}}
         except EngineError as exc:
             kind = "permanent" if exc.permanent else "transient"
-            return {"error": {"kind": kind, "message": str(exc), "code": exc.code}}
+            return {"error": {"kind": kind, "message": str(exc), "code": exc.code,
+                              "retryAfter": exc.retry_after}}
         return {"result": msgspec.to_builtins(result)}
 
     # logging_config=None: wacc.logs configures logging; Litestar's default would replace it.
@@ -103,5 +104,6 @@ class SessionRpc:
         if error:
             cls = {"not_connected": NotConnectedError, "permanent": PermanentEngineError}.get(
                 error["kind"], TransientEngineError)
-            raise cls(error["message"], code=error.get("code", ""))
+            raise cls(error["message"], code=error.get("code", ""),
+                      retry_after=error.get("retryAfter"))
         return body["result"]
