@@ -149,6 +149,10 @@ class InboundMessage(EngineEvent, tag="message", kw_only=True, frozen=True):
     quoted_id: str | None = None
     reaction_to: str | None = None  # for type REACTION: the message reacted to
     raw: dict[str, Any] = {}
+    # What wacc keeps beyond the common fields, in the message's metadata: e.g. the
+    # Cloud API's order items, a Flows response, or the raw type and Meta's error of
+    # an UNSUPPORTED message. JSON-ready values only.
+    details: dict[str, Any] = {}
 
 
 class Ack(EngineEvent, tag="ack", kw_only=True, frozen=True):
@@ -195,9 +199,29 @@ class BlockChanged(EngineEvent, tag="block", kw_only=True, frozen=True):
     blocked: bool
 
 
+class IdentityChanged(EngineEvent, tag="identity_changed", kw_only=True, frozen=True):
+    """The same person now uses another number or id (the Cloud API's system messages
+    ``user_changed_number`` / ``user_changed_user_id``): their contact moves to ``new``,
+    merged into a contact that already has it."""
+
+    old: Peer
+    new: Peer
+
+
+class SessionAlert(EngineEvent, tag="alert", kw_only=True, frozen=True):
+    """Something a person should look at that is not a disconnect: the provider reported
+    an error for this number (Meta's ``value.errors``), or one event of a batch could
+    not be read and was skipped. wacc records it as the session's last error and
+    publishes ``session:alert``; the session stays connected."""
+
+    code: str
+    detail: str
+
+
 ENGINE_EVENTS = (
     QrCode | PairingCode | Authenticated | Ready | StateChanged | Disconnected
     | InboundMessage | Ack | Revoked | Edited | Reaction | IdentityMapped | BlockChanged
+    | IdentityChanged | SessionAlert
 )
 
 
