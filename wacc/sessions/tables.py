@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from piccolo.columns import JSONB, ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from wacc.db.columns import EncryptedText, Index, created_at, enum_column, id_column, org_fk, updated_at
@@ -50,4 +50,26 @@ class SessionLease(Table, tablename="session_lease"):
     acquired_at = Timestamptz()
 
 
-INDEXES = [Index(WhatsAppSession, "organization")]
+class HistoryImport(Table, tablename="history_import"):
+    """A read of past messages from the phone (wacc.sessions.history): the first import
+    of the last N days when a session links, or a back-fill of what arrived while it
+    was down. Progress is kept here chat by chat, so an interrupted run resumes."""
+
+    id = id_column()
+    organization = org_fk(Organization)
+    session = ForeignKey(WhatsAppSession, on_delete=OnDelete.cascade, null=False)
+    kind = Varchar(length=16, default="import")  # import | backfill
+    status = Varchar(length=16, default="PENDING")  # PENDING | RUNNING | DONE | FAILED
+    since = Timestamptz()
+    # The chats to read (Peers as JSON), fixed at the first run; null until then.
+    chats = JSONB(null=True, default=None)
+    chats_done = Integer(default=0)
+    messages_seen = Integer(default=0)
+    messages_stored = Integer(default=0)
+    error = Text(null=True, default=None)
+    created_at = created_at()
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+INDEXES = [Index(WhatsAppSession, "organization"), Index(HistoryImport, "session", "created_at")]
