@@ -44,8 +44,11 @@ def settings(api: FakeGraphAPI, **extra: Any) -> dict[str, Any]:
 
 
 async def started(api: FakeGraphAPI, tmp_path: Path, **extra: Any) -> tuple[CloudEngine, Host]:
-    """A started engine; by default the customer wrote a minute ago (window open)."""
-    extra.setdefault("last_inbound", {f"+{CUSTOMER}": time.time() - 60})
+    """A started engine; by default the customer wrote a minute ago (window open, for
+    the engine and for Meta alike)."""
+    if "last_inbound" not in extra:
+        extra["last_inbound"] = {f"+{CUSTOMER}": time.time() - 60}
+        api.customer_wrote(CUSTOMER, time.time() - 60)
     host = Host(settings(api, **extra), tmp_path)
     engine = CloudEngine(host)
     await engine.start()

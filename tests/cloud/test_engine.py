@@ -24,6 +24,7 @@ from tests.cloud.support import (
     started,
 )
 from tests.fakes.graph_api import (
+    API_VERSION,
     FakeGraphAPI,
     inbound,
     signed_webhook,
@@ -69,7 +70,7 @@ async def test_start_checks_the_phone_number_and_reports_ready(api: FakeGraphAPI
     assert host.events == [Ready(me=Peer(wa_id="15550783881@c.us", phone="+15550783881",
                                          name="Acme Support"))]
     (request,) = api.requests
-    assert (request.method, request.path) == ("GET", f"/v21.0/{api.phone_number_id}")
+    assert (request.method, request.path) == ("GET", f"/{API_VERSION}/{api.phone_number_id}")
     assert request.query == {"fields": "display_phone_number,verified_name"}
     assert request.headers["authorization"] == f"Bearer {api.token}"
     await engine.stop()
@@ -128,7 +129,7 @@ async def test_send_text(engine: CloudEngine, api: FakeGraphAPI) -> None:
     assert result.id.startswith("wamid.")
     assert abs(result.timestamp - time.time()) < 5
     (request,) = api.requests
-    assert (request.method, request.path) == ("POST", f"/v21.0/{api.phone_number_id}/messages")
+    assert (request.method, request.path) == ("POST", f"/{API_VERSION}/{api.phone_number_id}/messages")
     assert request.headers["authorization"] == f"Bearer {api.token}"
     assert request.json == envelope("text", {"preview_url": False, "body": "Hello https://example.com"})
 
@@ -145,7 +146,7 @@ async def test_send_image_uploads_then_sends_by_id(engine: CloudEngine, api: Fak
     path.write_bytes(b"\x89PNG fake image")
     await engine.send(msg(type="IMAGE", body="Our new shop", media_path=path))
     upload, send = api.requests
-    assert (upload.method, upload.path) == ("POST", f"/v21.0/{api.phone_number_id}/media")
+    assert (upload.method, upload.path) == ("POST", f"/{API_VERSION}/{api.phone_number_id}/media")
     assert upload.form == {"messaging_product": "whatsapp", "type": "image/png"}
     assert upload.files == {"file": ("photo.png", b"\x89PNG fake image", "image/png")}
     (media_id,) = api.media
@@ -202,6 +203,7 @@ async def test_send_reaction(engine: CloudEngine, api: FakeGraphAPI) -> None:
 
 async def test_send_template_passes_through(engine: CloudEngine, api: FakeGraphAPI) -> None:
     components = [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}]}]
+    api.add_template("order_ready", "en_US", body=1)
     await engine.send(msg("t1", template={"name": "order_ready", "language": {"code": "en_US"},
                                           "components": components}))
     await engine.send(msg("t2", template={"name": "hello_world", "language": "en_US"}))
@@ -267,17 +269,17 @@ async def test_unreachable_meta_is_transient(tmp_path: Path) -> None:
     await engine.stop()
 
 
-@pytest.mark.parametrize(("code", "text"), [
-    (131047, "Re-engagement message"),
-    (131026, "Message undeliverable"),
-    (100, "Invalid parameter"),
+@pytest.mark.parametrize(("code", "text", "ours"), [
+    (131047, "Re-engagement message", "WINDOW_CLOSED"),
+    (131026, "Message undeliverable", "131026"),
+    (100, "Invalid parameter", "100"),
 ])
 async def test_meta_refusals_are_permanent_with_code_and_message(engine: CloudEngine, api: FakeGraphAPI,
-                                                                 code: int, text: str) -> None:
+                                                                 code: int, text: str, ours: str) -> None:
     api.error_next(code)
     with pytest.raises(PermanentEngineError) as exc:
         await engine.send(msg(body="hello"))
-    assert exc.value.permanent and exc.value.code == str(code)
+    assert exc.value.permanent and exc.value.code == ours
     assert str(code) in str(exc.value) and text in str(exc.value)
 
 
@@ -340,19 +342,22 @@ async def test_outside_the_window_only_templates_go(api: FakeGraphAPI, tmp_path:
 
 async def test_a_customer_message_opens_the_window(api: FakeGraphAPI, tmp_path: Path) -> None:
     engine, host = await started(api, tmp_path, last_inbound={})
-    with pytest.raises(PermanentEngineError, match="24-hour"):
+    # Nothing known about this customer: the send is attempted and Meta's 131047 decides.
+    with pytest.raises(PermanentEngineError, match="24-hour") as exc:
         await engine.send(msg("before", body="hello"))
-    body, headers = signed_webhook(SECRET, messages=[inbound("text", {"body": "Hi!"})])
+    assert exc.value.code == "WINDOW_CLOSED" and "131047" in str(exc.value)
+    body, headers = api.signed_webhook(SECRET, messages=[inbound("text", {"body": "Hi!"})])
     await engine.receive_webhook(body, headers["X-Hub-Signature-256"])
     assert isinstance(host.events[-1], InboundMessage)
     await engine.send(msg("after", body="Hello, how can we help?"))
-    assert len(api.sent()) == 1
+    assert [b.get("text", {}).get("body") for b in api.sent()] == ["hello", "Hello, how can we help?"]
     await engine.stop()
 
 
 async def test_window_seeds_in_any_customer_form(api: FakeGraphAPI, tmp_path: Path) -> None:
     recent = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - HOUR))
     engine, _ = await started(api, tmp_path, last_inbound={CUSTOMER: recent, "+4915112345678": "junk"})
+    api.customer_wrote(CUSTOMER, time.time() - HOUR)
     await engine.send(msg(body="within the window"))
     with pytest.raises(PermanentEngineError, match="24-hour"):
         await engine.send(OutboundMessage(idempotency_key="de", to=Peer(wa_id="4915112345678@c.us"),
@@ -395,8 +400,8 @@ async def test_block_and_unblock(engine: CloudEngine, api: FakeGraphAPI) -> None
     assert api.blocked == set()
     expected = {"messaging_product": "whatsapp", "block_users": [{"user": CUSTOMER}]}
     assert [(r.method, r.path, r.json) for r in api.requests] == [
-        ("POST", f"/v21.0/{api.phone_number_id}/block_users", expected),
-        ("DELETE", f"/v21.0/{api.phone_number_id}/block_users", expected),
+        ("POST", f"/{API_VERSION}/{api.phone_number_id}/block_users", expected),
+        ("DELETE", f"/{API_VERSION}/{api.phone_number_id}/block_users", expected),
     ]
 
 
@@ -404,8 +409,9 @@ async def test_download_media(engine: CloudEngine, api: FakeGraphAPI) -> None:
     media_id = api.add_media(b"\xff\xd8 a customer's photo", "image/jpeg")
     data = await engine.download_media(Media(mime_type="image/jpeg", fetch=media_id))
     assert data == b"\xff\xd8 a customer's photo"
-    lookup, download = api.requests
-    assert (lookup.method, lookup.path) == ("GET", f"/v21.0/{media_id}")
+    (lookup,) = api.requests
+    (download,) = api.media_requests  # on another origin, with the same bearer token
+    assert (lookup.method, lookup.path) == ("GET", f"/{API_VERSION}/{media_id}")
     assert download.path.startswith("/whatsapp_business/attachments")
     assert download.headers["authorization"] == f"Bearer {api.token}"
     with pytest.raises(PermanentEngineError) as exc:

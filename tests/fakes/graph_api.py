@@ -9,6 +9,17 @@ error code) or hang. It also builds signed webhook bodies, as Meta would POST th
 
 It knows nothing of wacc: the signature is computed here independently, so a test
 that passes proves the engine agrees with Meta's rules, not with itself.
+
+Strict where Meta is (sources beside each rule): the 24-hour customer service window
+(131047 for anything but a template to a customer who has not written in 24 hours),
+templates that must exist in the language asked for with the right number of parameters
+(132001 / 132000), the upload endpoint's type list and the per-kind size limits,
+throughput (130429) and the pair rate limit (131056) when switched on, and media served
+from ANOTHER origin (as Meta serves it from lookaside.fbsbx.com, not graph.facebook.com)
+that answers 401 without the bearer token. Errors use Meta's JSON shape:
+``{"error": {"message", "type", "code", "error_subcode"?, "error_data": {"messaging_product",
+"details"}, "fbtrace_id"}}`` (Meta's "WhatsApp error codes" reference, "Error response
+syntax").
 """
 
 from __future__ import annotations
@@ -28,31 +39,32 @@ from typing import Any
 import uvicorn
 from litestar import Litestar, Request, Response, route
 
-API_VERSION = "v21.0"
+from tests.fakes.graph_rules import (
+    KIND_LIMITS,
+    MB,
+    MEDIA_TYPES,
+    META_ERRORS,
+    STATIC_STICKER_MAX,
+    UPLOAD_TYPES,
+    MetaError,
+    animated_webp,
+    check_content,
+    invalid,
+)
+
+__all__ = ["META_ERRORS", "UPLOAD_TYPES", "FakeGraphAPI", "MetaError", "inbound", "signed_webhook",
+           "status", "webhook_body"]
+
+# The version tests expect wacc to call by default, and the versions Meta still answers
+# (Graph API changelog, "Available Graph API versions", December 2026: v21.0 is available
+# until 21 January 2027, v26.0 is the newest one named). Others: error 2500.
+API_VERSION = "v26.0"
+AVAILABLE_VERSIONS = frozenset({"v21.0", "v22.0", "v23.0", "v24.0", "v25.0", "v26.0"})
 PHONE_NUMBER_ID = "106540352242922"
 DISPLAY_PHONE_NUMBER = "+1 555-078-3881"
 WABA_ID = "102290129340398"
 TOKEN = "EAAG-test-token"  # what the fake accepts unless told otherwise
 DOWNLOAD_PATH = "/whatsapp_business/attachments/"
-
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
-CAPTIONED = ("image", "video", "document")
-INTERACTIVE_TYPES = ("button", "list", "cta_url", "product", "product_list", "flow",
-                     "location_request_message")
-
-# Meta's error titles for the codes tests provoke, with the details Meta adds.
-META_ERRORS: dict[int, tuple[str, str]] = {
-    1: ("An unknown error has occurred.", ""),
-    100: ("(#100) Invalid parameter", "Parameter value is not valid"),
-    130429: ("(#130429) Rate limit hit", "Cloud API message throughput has been reached."),
-    131026: ("(#131026) Message undeliverable",
-             "Unable to deliver message. The recipient may not be a WhatsApp user."),
-    131047: ("(#131047) Re-engagement message",
-             "Message failed to send because more than 24 hours have passed since the "
-             "customer last replied to this number."),
-    190: ("Invalid OAuth access token - Cannot parse access token", ""),
-}
-
 
 @dataclass
 class RecordedRequest:
@@ -75,27 +87,6 @@ class _Failure:
     path: str | None  # only requests whose path contains this
 
 
-class MetaError(Exception):
-    def __init__(self, status: int, code: int, message: str | None = None, details: str = "",
-                 kind: str = "OAuthException") -> None:
-        title, default_details = META_ERRORS.get(code, (f"(#{code}) Error", ""))
-        super().__init__(message or title)
-        self.status, self.code, self.kind = status, code, kind
-        self.message = message or title
-        self.details = details or default_details
-
-    def response(self) -> Response[Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.kind, "code": self.code,
-                                 "fbtrace_id": "A" + secrets.token_hex(10)}
-        if self.details:
-            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
-        return Response(content={"error": error}, status_code=self.status)
-
-
-def invalid(details: str) -> MetaError:
-    return MetaError(400, 100, details=details)
-
-
 class FakeGraphAPI:
     def __init__(self, *, token: str = TOKEN, phone_number_id: str = PHONE_NUMBER_ID,
                  display_phone_number: str = DISPLAY_PHONE_NUMBER,
@@ -105,7 +96,19 @@ class FakeGraphAPI:
         self.display_phone_number = display_phone_number
         self.verified_name = verified_name
         self.url = ""
+        self.media_url = ""  # the media host: another origin (port), like lookaside.fbsbx.com
         self.requests: list[RecordedRequest] = []
+        self.media_requests: list[RecordedRequest] = []
+        # customer digits -> when they last wrote (the 24-hour window, as Meta sees it)
+        self.last_inbound: dict[str, float] = {}
+        self.enforce_window = True
+        # (name, language) -> {component type: number of parameters}; every WABA has
+        # Meta's sample template hello_world in en_US, with no parameters.
+        self.templates: dict[tuple[str, str], dict[str, int]] = {("hello_world", "en_US"): {}}
+        self.pair_rate_seconds: float | None = None  # Meta: about 1 message / 6 s per customer
+        self.throughput_per_second: int | None = None  # Meta: 80/s by default
+        self._last_to: dict[str, float] = {}
+        self._sends_this_second: tuple[int, int] = (0, 0)
         self.media: dict[str, tuple[bytes, str]] = {}  # id -> (data, mime type)
         self.blocked: set[str] = set()
         self._failures: deque[_Failure] = deque()
@@ -115,8 +118,14 @@ class FakeGraphAPI:
 
     def reset(self) -> None:
         self.requests.clear()
+        self.media_requests.clear()
         self.media.clear()
         self.blocked.clear()
+        self.last_inbound.clear()
+        self.enforce_window = True
+        self.templates = {("hello_world", "en_US"): {}}
+        self.pair_rate_seconds = self.throughput_per_second = None
+        self._last_to.clear()
         self._failures.clear()
         self._release.set()  # let any hung request from an earlier test finish
         self._release = asyncio.Event()
@@ -142,6 +151,22 @@ class FakeGraphAPI:
             title = message or META_ERRORS.get(code, (f"(#{code}) Error", ""))[0]
             self._failures.append(_Failure(status, code, title, details, hang, path))
 
+    def customer_wrote(self, customer: str, timestamp: float | None = None) -> None:
+        """A customer's message reached Meta: it opens their 24-hour window."""
+        self.last_inbound[customer.lstrip("+")] = time.time() if timestamp is None else timestamp
+
+    def signed_webhook(self, app_secret: str, **kwargs: Any) -> tuple[bytes, dict[str, str]]:
+        """As the module's signed_webhook, and Meta now knows these customers wrote."""
+        for message in kwargs.get("messages", ()):
+            if message.get("from"):
+                self.customer_wrote(message["from"], float(message["timestamp"]))
+        return signed_webhook(app_secret, **kwargs)
+
+    def add_template(self, name: str, language: str, **params: int) -> None:
+        """An approved template; *params* counts the parameters per component
+        (``body=2, header=1``)."""
+        self.templates[(name, language)] = dict(params)
+
     def add_media(self, data: bytes, mime_type: str) -> str:
         """Media as a customer would have sent it: returns its id, as a webhook gives it."""
         media_id = str(secrets.randbelow(10**15) + 10**15)
@@ -160,23 +185,17 @@ class FakeGraphAPI:
 
     @asynccontextmanager
     async def serve(self) -> AsyncIterator[FakeGraphAPI]:
-        """Serve on a free loopback port in the running event loop."""
-        config = uvicorn.Config(self.app(), host="127.0.0.1", port=0, lifespan="off",
-                                log_config=None, access_log=False)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        """Serve the Graph API and the media host on two free loopback ports in the
+        running event loop."""
+        graph, graph_task, self.url = await _start(self.app())
+        media, media_task, self.media_url = await _start(self.media_app())
         try:
             yield self
         finally:
             self._release.set()
-            server.should_exit = True
-            await task
+            graph.should_exit = media.should_exit = True
+            await graph_task
+            await media_task
 
     def app(self) -> Litestar:
         @route("/{rest:path}", http_method=["GET", "POST", "DELETE"], status_code=200)
@@ -184,6 +203,23 @@ class FakeGraphAPI:
             return await self._handle(request)
 
         return Litestar(route_handlers=[handle], openapi_config=None, debug=False)
+
+    def media_app(self) -> Litestar:
+        """The media host. Meta: "all media URLs require the access token in the
+        Authorization header"; without it the host answers 401 (a plain HTTP refusal,
+        not Graph error JSON)."""
+        @route("/{rest:path}", http_method=["GET"], status_code=200)
+        async def download(request: Request[Any, Any, Any], rest: str) -> Response[Any]:
+            recorded = await _record(request)
+            self.media_requests.append(recorded)
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return Response(b"", status_code=401)
+            failure = self._take_failure("media-host:" + recorded.path, media_host=True)
+            if failure is not None:
+                return Response(b"", status_code=failure.status)
+            return self._download(recorded)
+
+        return Litestar(route_handlers=[download], openapi_config=None, debug=False)
 
     async def _handle(self, request: Request[Any, Any, Any]) -> Response[Any]:
         recorded = await _record(request)
@@ -200,18 +236,18 @@ class FakeGraphAPI:
         except MetaError as exc:
             return exc.response()
 
-    def _take_failure(self, path: str) -> _Failure | None:
+    def _take_failure(self, path: str, media_host: bool = False) -> _Failure | None:
+        """The first queued failure for *path*; the media host only takes failures
+        queued for it by name (``path="media-host:"``)."""
         for failure in self._failures:
-            if failure.path is None or failure.path in path:
+            if (failure.path is None and not media_host) or (failure.path and failure.path in path):
                 self._failures.remove(failure)
                 return failure
         return None
 
     def _route(self, r: RecordedRequest) -> Response[Any]:
-        if r.path.rstrip("/") == DOWNLOAD_PATH.rstrip("/") and r.method == "GET":
-            return self._download(r)
         parts = r.path.strip("/").split("/")
-        if len(parts) < 2 or parts[0] != API_VERSION:
+        if len(parts) < 2 or parts[0] not in AVAILABLE_VERSIONS:
             raise MetaError(400, 2500, "Unknown path components", kind="OAuthException")
         obj, edge = parts[1], parts[2] if len(parts) > 2 else None
         if edge is None and r.method == "GET":
@@ -221,7 +257,7 @@ class FakeGraphAPI:
             if obj in self.media:
                 data, mime = self.media[obj]
                 return Response({"messaging_product": "whatsapp",
-                                 "url": f"{self.url}{DOWNLOAD_PATH}?mid={obj}&ext={int(time.time())}",
+                                 "url": f"{self.media_url}{DOWNLOAD_PATH}?mid={obj}&ext={int(time.time())}",
                                  "mime_type": mime, "sha256": hashlib.sha256(data).hexdigest(),
                                  "file_size": len(data), "id": obj})
         if obj != self.phone_number_id:
@@ -257,18 +293,71 @@ class FakeGraphAPI:
             raise invalid("recipient_type must be 'individual'")
         kind = body.get("type", "text")
         content = body.get(kind)
-        _check_content(kind, content, self.media)
+        check_content(kind, content, self.media)
         if "context" in body and not (isinstance(body["context"], dict)
                                       and isinstance(body["context"].get("message_id"), str)):
             raise invalid("context.message_id must be a string")
         digits = to.lstrip("+")
+        self._throttle(digits)
         if digits in self.blocked:
             raise MetaError(400, 131026)
+        if kind == "template":
+            self._check_template(content)
+        elif self.enforce_window and time.time() - self.last_inbound.get(digits, float("-inf")) >= 86400:
+            # Meta: free-form messages only within 24 hours of the customer's last
+            # message; anything else but a template fails with 131047.
+            raise MetaError(400, 131047)
+        if kind in MEDIA_TYPES and "id" in content:
+            self._check_kind(kind, content["id"])
         message: dict[str, Any] = {"id": "wamid." + secrets.token_urlsafe(24)}
         if kind == "template":
             message["message_status"] = "accepted"
         return Response({"messaging_product": "whatsapp",
                          "contacts": [{"input": to, "wa_id": digits}], "messages": [message]})
+
+    def _throttle(self, digits: str) -> None:
+        """Throughput (130429) and the pair rate limit (131056), when switched on."""
+        now = time.time()
+        if self.throughput_per_second is not None:
+            second, count = self._sends_this_second
+            count = count + 1 if second == int(now) else 1
+            self._sends_this_second = (int(now), count)
+            if count > self.throughput_per_second:
+                raise MetaError(400, 130429)
+        if self.pair_rate_seconds is not None:
+            last = self._last_to.get(digits)
+            if last is not None and now - last < self.pair_rate_seconds:
+                raise MetaError(400, 131056)
+            self._last_to[digits] = now
+
+    def _check_template(self, content: dict[str, Any]) -> None:
+        """The template must exist in that language (132001, HTTP 404) and get as many
+        parameters per component as it has (132000), as Meta checks them."""
+        name, language = content["name"], content["language"]["code"]
+        expected = self.templates.get((name, language))
+        if expected is None:
+            raise MetaError(404, 132001, details=f"template name ({name}) does not exist in {language}")
+        given: dict[str, int] = {}
+        for component in content.get("components") or []:
+            if isinstance(component, dict) and isinstance(component.get("type"), str):
+                ctype = component["type"].lower()
+                given[ctype] = given.get(ctype, 0) + len(component.get("parameters") or [])
+        for ctype in sorted(set(expected) | set(given)):
+            if given.get(ctype, 0) != expected.get(ctype, 0):
+                raise MetaError(400, 132000, details=(
+                    f"{ctype}: number of localizable_params ({given.get(ctype, 0)}) does not match "
+                    f"the expected number of params ({expected.get(ctype, 0)})"))
+
+    def _check_kind(self, kind: str, media_id: str) -> None:
+        """Uploaded media sent as a kind that does not take its type or size: 131053."""
+        data, mime = self.media[media_id]
+        types, limit = KIND_LIMITS[kind]
+        if kind == "sticker" and not animated_webp(data):
+            limit = STATIC_STICKER_MAX
+        if mime not in types:
+            raise MetaError(400, 131053, details=f"Media type {mime} is not supported for {kind}")
+        if len(data) > limit:
+            raise MetaError(400, 131053, details=f"{kind} file size {len(data)} exceeds the limit {limit}")
 
     def _upload(self, r: RecordedRequest) -> Response[Any]:
         if r.form.get("messaging_product") != "whatsapp":
@@ -278,6 +367,12 @@ class FakeGraphAPI:
         mime = r.form.get("type")
         if not mime or "/" not in mime:
             raise MetaError(400, 100, "(#100) Param type must be a valid MIME type")
+        part_type = (r.files["file"][2] or "").split(";")[0].strip().lower()
+        if part_type not in UPLOAD_TYPES:
+            raise MetaError(400, 100, "(#100) Param file must be a file with one of the following "
+                            f"types: {', '.join(UPLOAD_TYPES)}. Received file of type '{part_type}'.")
+        if len(r.files["file"][1]) > 100 * MB:
+            raise MetaError(400, 131053, details="File size exceeds the 100 MB limit")
         return Response({"id": self.add_media(r.files["file"][1], mime)})
 
     def _download(self, r: RecordedRequest) -> Response[Any]:
@@ -302,48 +397,17 @@ class FakeGraphAPI:
         return Response({"messaging_product": "whatsapp", "block_users": {key: done}})
 
 
-def _check_content(kind: str, content: Any, media: dict[str, Any]) -> None:
-    """Meta's checks on the type-specific object of a send."""
-    if kind == "contacts":
-        if not isinstance(content, list) or not content:
-            raise invalid("contacts must be a non-empty list")
-        for contact in content:
-            name = contact.get("name") if isinstance(contact, dict) else None
-            if not isinstance(name, dict) or not name.get("formatted_name"):
-                raise invalid("contacts[].name.formatted_name is required")
-            if not any(name.get(k) for k in ("first_name", "last_name", "middle_name", "suffix", "prefix")):
-                raise invalid("contacts[].name needs at least one of first_name, last_name, …")
-        return
-    if not isinstance(content, dict):
-        raise invalid(f"the '{kind}' object is required for type {kind}")
-    if kind == "text":
-        text = content.get("body")
-        if not isinstance(text, str) or not text or len(text) > 4096:
-            raise invalid("text.body is required (at most 4096 characters)")
-        if not isinstance(content.get("preview_url", False), bool):
-            raise invalid("text.preview_url must be a boolean")
-    elif kind in MEDIA_TYPES:
-        if ("id" in content) == ("link" in content):
-            raise invalid(f"{kind} needs exactly one of id or link")
-        if "id" in content and content["id"] not in media:
-            raise MetaError(400, 131053, "(#131053) Media upload error", "Media id not found")
-        if "caption" in content and kind not in CAPTIONED:
-            raise invalid(f"{kind} does not take a caption")
-    elif kind == "location":
-        if not all(isinstance(content.get(k), int | float) for k in ("latitude", "longitude")):
-            raise invalid("location.latitude and location.longitude are required numbers")
-    elif kind == "reaction":
-        if not isinstance(content.get("message_id"), str) or not isinstance(content.get("emoji"), str):
-            raise invalid("reaction.message_id and reaction.emoji are required")
-    elif kind == "template":
-        language = content.get("language")
-        if not content.get("name") or not (isinstance(language, dict) and language.get("code")):
-            raise invalid("template.name and template.language.code are required")
-    elif kind == "interactive":
-        if content.get("type") not in INTERACTIVE_TYPES or not isinstance(content.get("action"), dict):
-            raise invalid("interactive.type and interactive.action are required")
-    else:
-        raise invalid(f"type '{kind}' is not a valid message type")
+async def _start(app: Litestar) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None,
+                            access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, f"http://127.0.0.1:{port}"
 
 
 async def _record(request: Request[Any, Any, Any]) -> RecordedRequest:

@@ -8,10 +8,16 @@ Settings (``host.settings``, credentials already decrypted):
 
 - ``phone_number_id``, ``access_token``: required to start;
 - ``app_secret``: checks webhook signatures; ``verify_token``: the subscription handshake;
-- ``api_version`` (default v21.0), ``base_url`` (default Meta's Graph host);
+- ``api_version`` (default: graph.DEFAULT_API_VERSION), ``base_url`` (default Meta's Graph host);
 - ``connect_timeout`` / ``read_timeout`` in seconds (default 5 / 20);
 - ``last_inbound``: ``{customer: timestamp}`` of the latest customer messages wacc
   has stored, so the 24-hour window is known right after a restart.
+
+The host may also offer ``async last_inbound(peer) -> float | None`` (the session
+manager's does: it asks the messages feature for the customer's latest stored message),
+which is asked before every free-form send, so the window is whatever the database says,
+whichever process received the customer's message. When neither knows, the send is
+attempted and Meta's answer (131047) decides.
 """
 
 from __future__ import annotations
@@ -27,31 +33,39 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 import httpx
+import msgspec
 
 from wacc.engines.cloud import webhook
+from wacc.engines.cloud.errors import META_ERRORS
 from wacc.engines.cloud.graph import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
+    WINDOW_CLOSED,
     GraphAuthError,
     GraphClient,
 )
-from wacc.engines.cloud.outbound import MEDIA_KINDS, is_template, message_body, window_open
+from wacc.engines.cloud.outbound import (
+    MEDIA_KINDS,
+    check_media,
+    is_template,
+    message_body,
+    window_open,
+)
 from wacc.engines.cloud.peers import only_digits, peer_from_digits, recipient_digits
+from wacc.engines.cloud.receiving import WebhookReceiver
 from wacc.engines.contract import (
     Disconnected,
     DisconnectReason,
     EngineEvent,
     EngineFactory,
     EngineHost,
-    InboundMessage,
     Media,
     NotConnectedError,
     OutboundMessage,
     Peer,
     PermanentEngineError,
-    Reaction,
     Ready,
     SendResult,
     TransientEngineError,
@@ -62,7 +76,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNSUPPORTED = "not supported by the Cloud API"
-WINDOW_CLOSED = "outside the 24-hour customer service window: only approved templates may be sent"
 
 
 class CloudEngine:
@@ -76,7 +89,10 @@ class CloudEngine:
     remembered_sends: ClassVar[int] = 10_000
     # Calls other processes may make through the session RPC (webhooks arrive at the
     # web role; the engine lives in a wa process).
-    rpc_methods: ClassVar[tuple[str, ...]] = ("webhook", "subscribe")
+    rpc_methods: ClassVar[tuple[str, ...]] = ("webhook", "subscribe", "fetch_media")
+    # Media is fetched by a job after the message is stored (fetch_media), so the
+    # webhook answers Meta at once (Meta backs off from slow endpoints).
+    defer_media: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -105,6 +121,14 @@ class CloudEngine:
         # customer digits -> when they last wrote, and their last message id (typing needs one)
         self._last_inbound: dict[str, float] = _seed_last_inbound(settings.get("last_inbound") or {})
         self._last_message_id: dict[str, str] = {}
+        self._receiver = WebhookReceiver(host, self.phone_number_id, self._app_secret,
+                                         self.note_inbound)
+        # customer digits -> when Meta said the window was closed (131047): until they
+        # write again, free-form sends to them are refused here.
+        self._closed_at: dict[str, float] = {}
+        # customer digits -> until when sends to them wait (pair rate limit, 131056), so a
+        # later message never overtakes the one Meta asked us to hold back.
+        self._held_until: dict[str, float] = {}
 
     def __repr__(self) -> str:  # never the token
         return f"CloudEngine(phone_number_id={self.phone_number_id!r}, connected={self._connected})"
@@ -180,8 +204,9 @@ class CloudEngine:
         graph = self._require_connected()
         to = recipient_digits(message.to)
         message_body(message)  # refuse what Meta would refuse, before the window or an upload
-        if not is_template(message) and not window_open(self._last_inbound.get(to), self._clock()):
-            raise PermanentEngineError(WINDOW_CLOSED, code="WINDOW_CLOSED")
+        self._check_held(to)
+        if not is_template(message):
+            await self._check_window(message.to, to)
         media_id = None
         if message.template is None and message.interactive is None and message.type in MEDIA_KINDS:
             media_id = await self._upload(graph, message)
@@ -189,9 +214,14 @@ class CloudEngine:
             answer = await self._guard(graph.post(f"{self.phone_number_id}/messages",
                                                   message_body(message, media_id)))
         except PermanentEngineError as exc:
-            if exc.code == "131047":
+            if exc.code == "WINDOW_CLOSED":
                 # Meta knows better than our record: the window is closed.
-                self._last_inbound.pop(to, None)
+                self._closed_at[to] = self._clock()
+            raise
+        except TransientEngineError as exc:
+            rule = META_ERRORS.get(int(exc.code)) if exc.code.isdigit() else None
+            if rule is not None and rule.per_recipient:
+                self._held_until[to] = self._clock() + (rule.wait or 0.0)
             raise
         try:
             wamid = str(answer["messages"][0]["id"])
@@ -206,6 +236,39 @@ class CloudEngine:
         while len(self._sent) > self.remembered_sends:
             self._sent.popitem(last=False)
         return result
+
+    def _check_held(self, to: str) -> None:
+        """Refuse, for now, a send to a customer Meta asked us to slow down for."""
+        wait = self._held_until.get(to, 0.0) - self._clock()
+        if wait > 0:
+            raise TransientEngineError(
+                f"holding messages to this customer for {wait:.0f} s more: Meta's pair rate "
+                "limit (131056) asked to wait, and later messages must not overtake earlier ones",
+                code="131056", retry_after=wait)
+        self._held_until.pop(to, None)
+
+    async def _check_window(self, peer: Peer, to: str) -> None:
+        """Refuse a free-form send only when the window is known to be closed: the last
+        stored message of this customer is 24 hours old, or Meta said so (131047) and
+        they have not written since. Not known (no stored message, the host cannot
+        tell): the send is attempted and Meta decides."""
+        last = self._last_inbound.get(to)
+        ask = getattr(self.host, "last_inbound", None)
+        if ask is not None:
+            try:
+                stored = await ask(peer)
+            except Exception:  # the database is away: Meta decides
+                log.warning("cloud session %s: cannot read the reply window", self.host.session_id)
+                stored = None
+            if stored is not None:
+                last = max(float(stored), last if last is not None else float("-inf"))
+        closed = self._closed_at.get(to)
+        # Meta's timestamps are whole seconds: a message from the same second as Meta's
+        # refusal may be the one that reopened the window.
+        if closed is not None and (last is None or last < closed - 1):
+            raise PermanentEngineError(WINDOW_CLOSED, code="WINDOW_CLOSED")
+        if last is not None and not window_open(last, self._clock()):
+            raise PermanentEngineError(WINDOW_CLOSED, code="WINDOW_CLOSED")
 
     async def _upload(self, graph: GraphClient, message: OutboundMessage) -> str:
         key = message.idempotency_key
@@ -224,6 +287,9 @@ class CloudEngine:
             data, filename = media.data, media.filename or "file"
         mime = (media.mime_type if media else None) or mimetypes.guess_type(filename)[0] \
             or "application/octet-stream"
+        problem = check_media(message.type, mime, data)
+        if problem:  # Meta would refuse it (131053 or 100): say why, upload nothing
+            raise PermanentEngineError(problem, code="MEDIA_NOT_ACCEPTED")
         answer = await self._guard(graph.upload(
             f"{self.phone_number_id}/media",
             data={"messaging_product": "whatsapp", "type": mime},
@@ -313,16 +379,13 @@ class CloudEngine:
 
     async def receive_webhook(self, body: bytes, signature: str | None) -> list[EngineEvent]:
         """Check, parse and report one webhook POST for this phone number; returns the
-        events reported. Raises webhook.WebhookError when it is not a genuine one."""
-        webhook.check_signature(body, signature, self._app_secret)
-        events = webhook.parse(body, phone_number_id=self.phone_number_id)
-        for event in events:
-            if isinstance(event, InboundMessage):
-                self.note_inbound(event.sender, event.timestamp, event.id)
-            elif isinstance(event, Reaction):
-                self.note_inbound(event.sender, event.timestamp)
-            await self.host.emit(event)
-        return events
+        events reported. Raises webhook.WebhookError when it is not a genuine one; one
+        bad message is skipped and alerted, never failing the batch (receiving.py)."""
+        return await self._receiver.receive(body, signature)
+
+    async def fetch_media(self, media: dict[str, Any]) -> bytes:
+        """RPC form of download_media, for the media job (the worker has no engine)."""
+        return await self.download_media(msgspec.convert(media, Media))
 
     async def webhook(self, body: str, signature: str | None) -> int:
         """RPC form of receive_webhook: *body* is base64 (the exact bytes Meta signed)."""
@@ -349,6 +412,7 @@ class CloudEngine:
         digits = recipient_digits(customer)
         if timestamp >= self._last_inbound.get(digits, float("-inf")):
             self._last_inbound[digits] = timestamp
+            self._closed_at.pop(digits, None)  # they wrote again: the window is open
             if message_id:
                 self._last_message_id[digits] = message_id
 

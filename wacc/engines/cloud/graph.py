@@ -12,33 +12,35 @@ from typing import Any
 
 import httpx
 
+from wacc.engines.cloud.errors import Kind, classify
 from wacc.engines.contract import PermanentEngineError, TransientEngineError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v21.0"
+# The newest Graph API version Meta's changelog names (introduced 29 July 2026; v25.0 is
+# available until 29 July 2028, v21.0 only until 21 January 2027). A setting
+# (``api_version``) overrides it per session; see docs/configuration.md.
+DEFAULT_API_VERSION = "v26.0"
 # Connecting should be quick; Meta sometimes takes many seconds to accept a send or
 # an upload. A slower answer is treated as lost (and retried by the outbox).
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 20.0
 
-# Meta error codes that mean "not now" even when the HTTP status is a 400: throttling
-# (4, 17, 80007, 130429, 131056), temporary outages (1, 2, 131000, 131016, 133004) and
-# maintenance (131057). Retrying them later can succeed.
-TRANSIENT_CODES = frozenset({1, 2, 4, 17, 613, 80007, 130429, 131000, 131016, 131056, 131057, 133004})
-# Codes that mean the token itself is refused: expired, revoked or lacking permission.
-AUTH_CODES = frozenset({0, 3, 10, 190, *range(200, 300)})
+WINDOW_CLOSED = "outside the 24-hour customer service window: only approved templates may be sent"
 
 
 class GraphAuthError(PermanentEngineError):
-    """Meta refused the access token: nothing sent with it can succeed until the
-    session's credentials are fixed."""
+    """Meta refused the access token (code 190, or a 401 from the Graph API itself):
+    nothing sent with it can succeed until the session's credentials are fixed."""
 
 
-def graph_error(response: httpx.Response) -> PermanentEngineError | TransientEngineError:
-    """The EngineError for a Graph API error response, with Meta's code and message
-    (and its ``error_data.details``, which often says which parameter was wrong)."""
+def graph_error(response: httpx.Response, *, from_graph: bool = True,
+                ) -> PermanentEngineError | TransientEngineError:
+    """The EngineError for an error response, classified by Meta's code through the
+    one table in :mod:`wacc.engines.cloud.errors`, with Meta's code and message (and its
+    ``error_data.details``, which often says which parameter was wrong). *from_graph*
+    is False for the media host (another origin): its refusals never end the session."""
     error: dict[str, Any] = {}
     try:
         body = response.json()
@@ -47,19 +49,27 @@ def graph_error(response: httpx.Response) -> PermanentEngineError | TransientEng
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         error = body["error"]
     code = error.get("code")
+    if isinstance(code, str) and code.isdigit():  # some gateways send the code as a string
+        code = int(code)
     code_num = code if isinstance(code, int) else None
     message = str(error.get("message") or response.reason_phrase or "no message")
     error_data = error.get("error_data")
     details = error_data.get("details") if isinstance(error_data, dict) else None
-    text = f"Meta error {code if code is not None else response.status_code}: {message}"
+    who = "Meta" if from_graph else "Meta's media host"
+    text = f"{who} error {code if code is not None else response.status_code}: {message}"
     if details and details not in message:
         text += f" ({details})"
     text += f" [HTTP {response.status_code}]"
     code_str = str(code) if code is not None else f"HTTP_{response.status_code}"
-    if response.status_code in (401, 403) or code_num in AUTH_CODES:
+    if not from_graph:
+        code_str = f"MEDIA_{code_str}"
+    rule = classify(code_num, response.status_code, from_graph=from_graph)
+    if rule.kind is Kind.SESSION:
         return GraphAuthError(text, code=code_str)
-    if response.status_code == 429 or response.status_code >= 500 or code_num in TRANSIENT_CODES:
-        return TransientEngineError(text, code=code_str)
+    if rule.kind is Kind.RETRY:
+        return TransientEngineError(text, code=code_str, retry_after=rule.wait)
+    if code_num == 131047:
+        return PermanentEngineError(f"{WINDOW_CLOSED} — {text}", code="WINDOW_CLOSED")
     return PermanentEngineError(text, code=code_str)
 
 
@@ -103,10 +113,12 @@ class GraphClient:
         return _json(await self._request("POST", f"{self.root}/{path}", data=data, files={"file": file}))
 
     async def download(self, url: str) -> bytes:
-        """Fetch a media URL Meta handed out; it needs the same bearer token."""
-        return (await self._request("GET", url)).content
+        """Fetch a media URL Meta handed out (on another host: lookaside.fbsbx.com);
+        it needs the same bearer token, but its refusals concern that file alone."""
+        return (await self._request("GET", url, from_graph=False)).content
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _request(self, method: str, url: str, *, from_graph: bool = True,
+                       **kwargs: Any) -> httpx.Response:
         try:
             response = await self._http.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
@@ -119,7 +131,7 @@ class GraphClient:
                                        code="NETWORK") from exc
         if response.is_success:
             return response
-        error = graph_error(response)
+        error = graph_error(response, from_graph=from_graph)
         # Method, status and Meta's code only: URLs of media downloads carry signed
         # parameters and bodies carry customers' messages.
         log.warning("Meta refused a %s request: HTTP %s, error %s", method, response.status_code, error.code)

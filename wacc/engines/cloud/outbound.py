@@ -23,6 +23,67 @@ MEDIA_KINDS = {"IMAGE": "image", "VIDEO": "video", "AUDIO": "audio", "DOCUMENT":
 CAPTIONED = frozenset({"image", "video", "document"})
 PHONE_TYPES = ("CELL", "MAIN", "IPHONE", "HOME", "WORK")
 
+MB = 1024 * 1024
+# What Meta accepts per media kind: MIME types and the largest file, from Meta's
+# "Supported media types" reference (Cloud API › Media; the same table is in AWS End User
+# Messaging's "Supported media file types and sizes in WhatsApp"). The upload endpoint
+# refuses any other type with "(#100) Param file must be a file with one of the following
+# types: text/plain, video/mp4, video/3gpp, image/jpeg, image/png, image/webp, audio/aac,
+# audio/mp4, audio/mpeg, audio/amr, audio/ogg, audio/opus, application/vnd.ms-powerpoint,
+# application/msword, …docx, …pptx, …xlsx, application/pdf, application/vnd.ms-excel"
+# (a captured real answer). Sizes in binary megabytes.
+DOCUMENT_TYPES = frozenset({
+    "text/plain", "application/pdf", "application/msword", "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+})
+MEDIA_LIMITS: dict[str, tuple[frozenset[str], int]] = {
+    "image": (frozenset({"image/jpeg", "image/png"}), 5 * MB),
+    "video": (frozenset({"video/mp4", "video/3gpp"}), 16 * MB),
+    # audio/ogg only with the OPUS codec (Meta: "base audio/ogg not supported"): the
+    # browser's voice notes are OPUS; we cannot tell the codec from the type alone.
+    "audio": (frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg",
+                         "audio/opus"}), 16 * MB),
+    "document": (DOCUMENT_TYPES, 100 * MB),
+    "sticker": (frozenset({"image/webp"}), 100 * 1024),  # static; animated below
+}
+ANIMATED_STICKER_MAX = 500 * 1024
+
+
+def is_animated_webp(data: bytes) -> bool:
+    """A WebP with the animation flag set in its extended (VP8X) header."""
+    return (len(data) > 20 and data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+            and data[12:16] == b"VP8X" and bool(data[20] & 0x02))
+
+
+def media_kind(message_type: str, mime_type: str) -> str:
+    """Meta's kind for a media message: a WebP image goes as a sticker (Meta takes
+    image/webp only as a sticker; as an image it refuses it)."""
+    kind = MEDIA_KINDS[message_type]
+    if kind == "image" and mime_type.lower() == "image/webp":
+        return "sticker"
+    return kind
+
+
+def check_media(message_type: str, mime_type: str, data: bytes) -> str | None:
+    """Why Meta would refuse this file (type or size), or None when it is fine."""
+    if message_type not in MEDIA_KINDS:
+        return None
+    mime = mime_type.split(";", 1)[0].strip().lower()
+    kind = media_kind(message_type, mime)
+    types, limit = MEDIA_LIMITS[kind]
+    if mime not in types:
+        allowed = ", ".join(sorted(types))
+        return f"WhatsApp does not accept {mime or 'this file type'} as {kind} (accepted: {allowed})"
+    if kind == "sticker" and is_animated_webp(data):
+        limit = ANIMATED_STICKER_MAX
+    if len(data) > limit:
+        shown = f"{limit // MB} MB" if limit >= MB else f"{limit // 1024} KB"
+        return f"the file is too large for a WhatsApp {kind}: {len(data)} bytes, at most {shown}"
+    return None
+
 
 def window_open(last_inbound_ts: float | None, now: float) -> bool:
     """Whether the 24-hour customer service window is open at *now*, given when the
@@ -76,7 +137,8 @@ def _content(message: OutboundMessage, media_id: str | None) -> tuple[str, Any]:
         # which an agent pasting a URL may not expect.
         return "text", {"preview_url": False, "body": message.body}
     if kind in MEDIA_KINDS:
-        meta_kind = MEDIA_KINDS[kind]
+        mime = (message.media.mime_type if message.media else "") or ""
+        meta_kind = media_kind(kind, mime)
         if message.media_path is None and (message.media is None or message.media.data is None):
             raise PermanentEngineError(f"a {meta_kind} message needs media_path or media.data",
                                        code="BAD_MESSAGE")
