@@ -301,13 +301,13 @@ class FakeGraphAPI:
         self._throttle(digits)
         if digits in self.blocked:
             raise MetaError(400, 131026)
-        if kind == "template":
+        if kind == "template" and isinstance(content, dict):
             self._check_template(content)
         elif self.enforce_window and time.time() - self.last_inbound.get(digits, float("-inf")) >= 86400:
             # Meta: free-form messages only within 24 hours of the customer's last
             # message; anything else but a template fails with 131047.
             raise MetaError(400, 131047)
-        if kind in MEDIA_TYPES and "id" in content:
+        if kind in MEDIA_TYPES and isinstance(content, dict) and "id" in content:
             self._check_kind(kind, content["id"])
         message: dict[str, Any] = {"id": "wamid." + secrets.token_urlsafe(24)}
         if kind == "template":

@@ -11,9 +11,9 @@
 
 Sources: Meta's "WhatsApp error codes" reference
 (developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes),
-the Graph API error-handling guide (codes 0–613), and the same classification in
+the Graph API error-handling guide (codes 0-613), and the same classification in
 david-lev/pywa ``pywa/errors.py`` (AuthorizationError / ThrottlingError / SendMessageError
-/ TemplateError groups). Codes 0, 3, 10 and 200–299 are permission problems of one call
+/ TemplateError groups). Codes 0, 3, 10 and 200-299 are permission problems of one call
 (a missing scope, an endpoint the app may not use): they fail that call, they do not mean
 the token is gone, so they are ``MESSAGE``, not ``SESSION``.
 """
@@ -105,7 +105,7 @@ META_ERRORS: dict[int, Rule] = {
     133010: Rule(M, "Phone number not registered"),
     135000: Rule(M, "Generic user error"),
 }
-# Graph API permission errors 200–299 ("API Permission"): like 10, one call's problem.
+# Graph API permission errors 200-299 ("API Permission"): like 10, one call's problem.
 META_ERRORS.update({code: Rule(M, "API permission not granted or removed") for code in range(200, 300)})
 
 # What an error without a code we know means, by HTTP status.

@@ -25,7 +25,7 @@ PHONE_TYPES = ("CELL", "MAIN", "IPHONE", "HOME", "WORK")
 
 MB = 1024 * 1024
 # What Meta accepts per media kind: MIME types and the largest file, from Meta's
-# "Supported media types" reference (Cloud API › Media; the same table is in AWS End User
+# "Supported media types" reference (Cloud API > Media; the same table is in AWS End User
 # Messaging's "Supported media file types and sizes in WhatsApp"). The upload endpoint
 # refuses any other type with "(#100) Param file must be a file with one of the following
 # types: text/plain, video/mp4, video/3gpp, image/jpeg, image/png, image/webp, audio/aac,
