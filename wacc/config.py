@@ -269,6 +269,16 @@ class WhatsAppSettings:
         "How long a message waits for its session to reconnect before it is marked failed.",
         minimum=1,
     )
+    wa_js_path: str = setting(
+        "WACC_WA_JS_PATH", "",
+        "A wa-js dist (wppconnect-wa.js) for WhatsApp Web sessions instead of the vendored or "
+        "`wacc wajs install`ed one; needs WACC_WA_JS_SHA384. Checked at every session start.",
+    )
+    wa_js_sha384: str = setting(
+        "WACC_WA_JS_SHA384", "",
+        "The SRI hash of WACC_WA_JS_PATH (sha384-<base64>, or the bare base64); a file that "
+        "does not match is refused.",
+    )
 
 
 @dataclass(frozen=True)
