@@ -38,6 +38,8 @@ from wacc.storage import MediaStore
 log = get_logger(__name__)
 
 INTERRUPTED_AFTER = timedelta(minutes=10)
+# How soon a message held behind an earlier one to the same chat looks again.
+ORDER_WAIT = 2.0
 
 
 @dataclass
@@ -56,6 +58,10 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
     row = await Message.select().where(Message.id == message_id).output(load_json=True).first()
     if row is None or row["status"] != MessageStatus.PENDING.value or row["direction"] != "OUTBOUND":
         return Outcome("skipped", detail="not a pending outbound message")
+    if await _waits_behind_earlier(row):
+        # An earlier message to this customer is waiting to be retried (a rate limit,
+        # the session offline): sending this one now would overtake it.
+        return Outcome("retry", delay=ORDER_WAIT, detail="an earlier message to this chat waits")
     claimed = await Message.update({Message.claimed_at: utcnow()}).where(
         (Message.id == message_id) & Message.claimed_at.is_null()
         & (Message.status == MessageStatus.PENDING.value)
@@ -71,9 +77,23 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
     except EngineError as exc:
         if exc.permanent:
             return await _fail(bus, row, str(exc))
-        return await _retry_or_fail(bus, row, attempt, retry_hours, str(exc))
+        outcome = await _retry_or_fail(bus, row, attempt, retry_hours, str(exc))
+        if outcome.state == "retry" and exc.retry_after:  # the wait WhatsApp asked for
+            outcome.delay = max(outcome.delay, float(exc.retry_after))
+        return outcome
     await _record_sent(bus, row, result["id"])
     return Outcome("sent", detail=result["id"])
+
+
+async def _waits_behind_earlier(row: dict[str, Any]) -> bool:
+    """Whether an earlier outbound message of this conversation is still pending after a
+    failed attempt (it has an error and no claim): per-customer order is kept."""
+    earlier = await Message.select(Message.id).where(
+        (Message.conversation == row["conversation"]) & (Message.id != row["id"])
+        & (Message.direction == "OUTBOUND") & (Message.status == MessageStatus.PENDING.value)
+        & Message.error.is_not_null() & Message.claimed_at.is_null()
+        & (Message.created_at < row["created_at"])).first()
+    return earlier is not None
 
 
 async def _build(row: dict[str, Any], media_store: MediaStore) -> OutboundMessage:
