@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from wacc import events
@@ -82,6 +82,21 @@ def _validate(data: MessageSend, upload: Upload | None) -> None:
         raise ValidationError.field("body", "must not be empty")
 
 
+async def _check_for_engine(session_id: str, message_type: str, upload: Upload) -> None:
+    """Refuse (400) a file the session's WhatsApp would refuse, before anything is stored:
+    the Cloud API takes only some types per kind, up to a size per kind."""
+    row = await WhatsAppSession.select(WhatsAppSession.engine).where(
+        WhatsAppSession.id == session_id).first()
+    if row is None or row["engine"] != "cloud":
+        return
+    # The cloud engine's own rule (a pure function), so the API and the engine agree.
+    from wacc.engines.cloud.outbound import check_media
+
+    problem = check_media(message_type, upload.mime_type, upload.data)
+    if problem:
+        raise ValidationError.field("media", problem)
+
+
 async def _quoted_wa_id(org_id: str, conversation_id: str, message_id: str | None,
                         field: str) -> str | None:
     if message_id is None:
@@ -119,6 +134,7 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
     media_key = None
     if upload is not None:
         media.check(upload.mime_type, len(upload.data))
+        await _check_for_engine(conversation["session"], data.type, upload)
         media_key = await media.put(org, upload.data, upload.mime_type, upload.filename)
         metadata["media"] = {"filename": upload.filename, "size": len(upload.data)}
     metadata.update(content_meta(data.location, data.vcard, data.poll))
@@ -288,3 +304,35 @@ def _meta(row: dict[str, Any]) -> dict[str, Any]:
 async def _chat_of(conversation_id: str) -> dict[str, Any]:
     row = await conversations.contact_peer(conversation_id)
     return {"wa_id": row["whatsapp_id"], "phone": row["phone_number"] or None}
+
+
+async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> float | None:
+    """When this customer last wrote through this session (seconds since the epoch), from
+    the stored messages: what the Cloud API's 24-hour reply window runs from. The
+    customer is matched by WhatsApp id, hidden id or phone, as contacts are merged."""
+    from wacc.contacts.tables import Contact  # the tables of other features, read-only here
+    from wacc.conversations.tables import Conversation
+
+    org = await WhatsAppSession.select(WhatsAppSession.organization).where(
+        WhatsAppSession.id == session_id).first()
+    if org is None:
+        return None
+    match = (Contact.whatsapp_id == wa_id) | (Contact.lid == wa_id)
+    if phone:
+        match = match | (Contact.phone_number == phone)
+    people = [r["id"] for r in await Contact.select(Contact.id).where(
+        (Contact.organization == org["organization"]) & match)]
+    if not people:
+        return None
+    threads = [r["id"] for r in await Conversation.select(Conversation.id).where(
+        (Conversation.session == session_id) & Conversation.contact.is_in(people))]
+    if not threads:
+        return None
+    row = await Message.select(Message.timestamp).where(
+        Message.conversation.is_in(threads) & (Message.session == session_id)
+        & (Message.direction == MessageDirection.INBOUND.value)
+    ).order_by(Message.timestamp, ascending=False).first()
+    if row is None:
+        return None
+    when = row["timestamp"]
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()

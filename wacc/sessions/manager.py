@@ -85,6 +85,13 @@ class Host:
     async def emit(self, event: EngineEvent) -> None:
         await self.manager.on_event(self.ref, event)
 
+    async def last_inbound(self, peer: Peer) -> float | None:
+        """When *peer* last wrote through this session, from the stored messages (the
+        Cloud API's 24-hour window, right after a restart too)."""
+        from wacc.messages import services as messages  # the messages feature's service
+
+        return await messages.last_inbound_at(self.session_id, peer.wa_id, peer.phone)
+
 
 class SessionManager:
     def __init__(self, *, engines: dict[str, EngineFactory], pipeline: Pipeline, bus: Bus,
