@@ -47,15 +47,20 @@ from wacc.engines.web.supervisor import Backoff, Supervisor
 @browser
 @pytest.mark.slow
 async def test_qr_codes_rotate_and_stop_after_max_qr(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb(qr_interval_ms=150)
+    # The first code outlives wa-js's start (it waits for the modules to settle).
+    fake = FakeWhatsAppWeb(first_qr_ms=1500, qr_interval_ms=150)
     host = RecordingHost(tmp_path, max_qr=3)
     engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
     await engine.start()
     ending = await host.wait_for(Disconnected)
     codes = host.of(QrCode)
     assert [q.attempt for q in codes] == [1, 2, 3]
-    assert len({q.code for q in codes}) == 3 and codes[0].code.startswith("2@fake-qr-")
+    # wa-js's getAuthCode(): "<ref>,<noise key>,<identity key>,<adv secret>" (base64 keys).
+    assert len({q.code for q in codes}) == 3
+    assert all(q.code.startswith("2@") and len(q.code.split(",")) == 4 for q in codes)
     assert ending.reason == DisconnectReason.QR_TIMEOUT
+    # The QR screen is wa-js's conn.main_ready too; it must never have looked logged in.
+    assert host.of(Ready) == [] and host.of(Authenticated) == []
     await engine.stop()
     assert engine.page is None and find_browser_pid(engine.profile) is None
     assert host.of(Disconnected) == [ending]  # stop() after the end adds nothing
@@ -63,34 +68,58 @@ async def test_qr_codes_rotate_and_stop_after_max_qr(tmp_path: Path) -> None:
 
 @browser
 @pytest.mark.slow
-async def test_pairing_code_scan_and_restart_without_qr(tmp_path: Path) -> None:
-    fake = FakeWhatsAppWeb()
+async def test_qr_scan_is_ready_with_me_and_restores_without_qr(tmp_path: Path) -> None:
+    fake = FakeWhatsAppWeb(me="15550000001")
     host = RecordingHost(tmp_path)
     engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
     await engine.start()
     await host.wait_for(QrCode)
-    assert await engine.request_pairing_code("+1 (555) 000-0001") == "FAKE1234"
-    assert await host.wait_for(PairingCode) == PairingCode(code="FAKE1234", phone="+15550000001")
-    assert (await fake.calls("conn.genLinkDeviceCodeForPhoneNumber"))[0]["args"] == ["15550000001", True]
+    # Real wa-js has emitted conn.main_ready (stream mode QR) by now: not logged in.
+    assert await fake.evaluate("() => WPP.conn.isMainReady() && !WPP.conn.isAuthenticated()")
+    await asyncio.sleep(0.3)
+    assert host.of(Ready) == []
     with pytest.raises(NotConnectedError):
         await engine.send(OutboundMessage(idempotency_key="k-early", to=peer(), body="too early"))
     await fake.scan()
     await host.wait_for(Authenticated)
     assert (await host.wait_for(Ready)).me == Peer(wa_id="15550000001@c.us", phone="+15550000001")
+    assert len(host.of(Ready)) == 1
+    await engine.stop()
+
+    # Same profile, new engine: WhatsApp's stored login (here: the stand-in's
+    # localStorage flag) survived in the profile, so no QR code this time.
+    host2 = RecordingHost(tmp_path)
+    engine2 = WebEngine(host2, driver=DRIVER, context_hook=FakeWhatsAppWeb(me="15550000001").install)
+    await engine2.start()
+    assert (await host2.wait_for(Ready)).me.wa_id == "15550000001@c.us"
+    assert host2.of(QrCode) == []
+    await engine2.stop()
+
+
+@browser
+@pytest.mark.slow
+async def test_pairing_code_refreshes_until_typed_then_ready(tmp_path: Path) -> None:
+    fake = FakeWhatsAppWeb(me="15550000001")
+    host = RecordingHost(tmp_path)
+    engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
+    await engine.start()
+    await host.wait_for(QrCode)
+    code = await engine.request_pairing_code("+1 (555) 000-0001")
+    assert len(code) == 8 and code == await fake.pairing_code()
+    assert await host.wait_for(PairingCode) == PairingCode(code=code, phone="+15550000001")
+    # wa-js's genLinkDeviceCodeForPhoneNumber -> WhatsApp's, with the digits only.
+    assert (await fake.calls("genLinkDeviceCodeForPhoneNumber"))[0]["args"] == ["15550000001", True]
+    # The code expires; WhatsApp asks for a new one and wa-js renews it
+    # (conn.link_code_change): the new code reaches wacc.
+    await fake.refresh_pairing_code()
+    renewed = await host.wait_for(PairingCode, lambda p: p.code != code)
+    assert renewed.code == await fake.pairing_code() and renewed.phone == "+15550000001"
+    await fake.enter_pairing_code(renewed.code)
+    assert (await host.wait_for(Ready)).me == Peer(wa_id="15550000001@c.us", phone="+15550000001")
     with pytest.raises(PermanentEngineError):
         await engine.request_pairing_code("15550000001")
     await engine.stop()
     assert host.events[-1] == Disconnected(reason=DisconnectReason.STOPPED, detail="stopped on request")
-
-    # Same profile, new engine: WhatsApp's stored login (here: the fake's localStorage
-    # flag) survived in the profile, so no QR code this time.
-    host2 = RecordingHost(tmp_path)
-    fake2 = FakeWhatsAppWeb()
-    engine2 = WebEngine(host2, driver=DRIVER, context_hook=fake2.install)
-    await engine2.start()
-    await host2.wait_for(Ready)
-    assert host2.of(QrCode) == []
-    await engine2.stop()
 
 
 @browser
@@ -114,7 +143,7 @@ async def test_logout_on_request_forgets_the_login(tmp_path: Path) -> None:
     [
         (lambda fake: fake.stream_mode("CONFLICT"), DisconnectReason.CONFLICT),
         (lambda fake: fake.stream_mode("DEPRECATED_VERSION"), DisconnectReason.NEEDS_UPDATE),
-        (lambda fake: fake.call("needsUpdate"), DisconnectReason.NEEDS_UPDATE),
+        (lambda fake: fake.needs_update(), DisconnectReason.NEEDS_UPDATE),
         (lambda fake: fake.stream_mode("TOS_BLOCK"), DisconnectReason.TOS_BLOCK),
     ],
     ids=["conflict", "deprecated-version", "needs-update", "tos-block"],
@@ -234,7 +263,8 @@ async def test_stuck_opening_is_a_crash(tmp_path: Path) -> None:
 @browser
 @pytest.mark.slow
 async def test_untyped_pairing_code_times_out(tmp_path: Path) -> None:
-    host = RecordingHost(tmp_path, opening_timeout=1)
+    # Long enough for wa-js to start (it waits ~1 s for WhatsApp's modules to settle).
+    host = RecordingHost(tmp_path, opening_timeout=2.5)
     engine = WebEngine(host, driver=DRIVER, context_hook=FakeWhatsAppWeb().install)
     await engine.start()
     await host.wait_for(QrCode)

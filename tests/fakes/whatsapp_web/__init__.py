@@ -1,15 +1,23 @@
-"""A fake WhatsApp Web for the ``web`` engine's offline tests.
+"""A stand-in for WhatsApp Web, under the REAL wa-js, for the ``web`` engine's offline tests.
 
-:class:`FakeWhatsAppWeb` plays WhatsApp's servers for one browser context: installed as
-the engine's ``context_hook``, it answers ``https://web.whatsapp.com/`` through
-Playwright routing with a small page (``fake_wpp.js``) under a nonce-based
-Content-Security-Policy, and refuses every other request, so nothing leaves the box.
-The page replaces wa-js's ``window.WPP`` with a stand-in that follows wa-js's API (see
-the comment at the top of fake_wpp.js for why) and exposes ``window.__fake``, which the
-methods below drive: QR codes, scan, pairing, inbound traffic, acks, edits, revokes,
-reactions, remote logout, conflicts, reloads, hangs.
+:class:`FakeWhatsAppWeb` plays WhatsApp for one browser context: installed as the
+engine's ``context_hook``, it answers ``https://web.whatsapp.com/`` through Playwright
+routing with a small page under a nonce-based Content-Security-Policy, and refuses
+every other request, so nothing leaves the box.
 
-Each response gets a fresh nonce; ``served`` counts the page loads (a reload is one).
+The page is not a fake wa-js. The engine's init script injects the vendored,
+integrity-checked wa-js 4.6.0 bundle and our adapter, exactly as on the real site; the
+page's own scripts (``standin/*.js``, in load order) are a stand-in of the parts of
+WhatsApp Web that wa-js hooks into: its module runtime (``__d``/``require``/
+``importNamespace``), the connection stream and login, the data models and stores, the
+send/ack/edit/revoke paths and the blocklist. wa-js finds those modules by the same
+shape conditions it uses on web.whatsapp.com (each module cites the wa-js source file
+it satisfies), so every ``WPP.*`` call the adapter makes runs real wa-js code.
+
+``window.__fake`` (standin/control.js, standin/traffic.js) is the hook that plays the
+phone and WhatsApp's servers: QR scans, pairing codes, inbound traffic, acks, edits,
+revokes, reactions, remote logout, conflicts, needs-update, reloads, hangs. The methods
+below drive it. Each response gets a fresh nonce; ``served`` counts the page loads.
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page, Route
 
 HERE = Path(__file__).resolve().parent
+STANDIN = HERE / "standin"
+# WhatsApp's runtime first, then its modules, then the "servers and phone" that drive them.
+SCRIPTS = ("loader.js", "models.js", "conn.js", "stores.js", "chat.js", "control.js", "traffic.js")
 WHATSAPP_ORIGIN = "https://web.whatsapp.com/"
 ME = "15550000001"
 # Every evaluate a test makes has a deadline too: a hung fake fails the test, not CI.
@@ -31,7 +42,7 @@ EVALUATE_TIMEOUT = 5.0
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>WhatsApp</title>
 <script nonce="{nonce}">window.__fakeConfig = {config};</script>
-<script nonce="{nonce}">{script}</script>
+{scripts}
 </head><body><div id="app">fake WhatsApp Web</div></body></html>
 """
 
@@ -42,23 +53,28 @@ class FakeWhatsAppWeb:
         *,
         paired: bool = False,
         qr_interval_ms: int = 20_000,
+        first_qr_ms: int = 60_000,
+        max_refs: int = 6,
         never_boot: bool = False,
         lids: dict[str, str] | None = None,
         me: str = ME,
     ) -> None:
         """``paired``: boot straight into a logged-in session (as if WhatsApp's stored
-        keys were in the profile); ``qr_interval_ms``: how often QR codes rotate;
+        keys were in the profile); ``qr_interval_ms``: how often QR codes rotate after the first, which
+        WhatsApp shows for ``first_qr_ms``; after ``max_refs`` codes it stops;
         ``never_boot``: stay on the loading screen; ``lids``: "@lid" id -> phone
         digits that the contact lookup reveals."""
         self.config: dict[str, Any] = {
             "paired": paired,
             "qrIntervalMs": qr_interval_ms,
+            "maxRefs": max_refs,
+            "firstQrMs": first_qr_ms,
             "neverBoot": never_boot,
             "lids": lids or {},
             "me": me,
         }
         self.me = me
-        self.script = (HERE / "fake_wpp.js").read_text(encoding="utf-8")
+        self.scripts = [(STANDIN / name).read_text(encoding="utf-8") for name in SCRIPTS if (STANDIN / name).exists()]
         self.context: BrowserContext | None = None
         self.served = 0
         self.logouts = 0
@@ -76,7 +92,8 @@ class FakeWhatsAppWeb:
             self.served += 1
             nonce = secrets.token_urlsafe(16)
             self.nonces.append(nonce)
-            body = PAGE.format(nonce=nonce, config=json.dumps(self.config), script=self.script)
+            scripts = "\n".join(f'<script nonce="{nonce}">{script}</script>' for script in self.scripts)
+            body = PAGE.format(nonce=nonce, config=json.dumps(self.config), scripts=scripts)
             await route.fulfill(
                 status=200,
                 headers={
@@ -115,6 +132,22 @@ class FakeWhatsAppWeb:
     async def scan(self) -> None:
         await self.call("scan")
 
+    async def pairing_code(self) -> str | None:
+        """The code WhatsApp is waiting for right now (what the phone would accept)."""
+        code = await self.call("pairingCode")
+        return str(code) if code else None
+
+    async def enter_pairing_code(self, code: str) -> None:
+        await self.call("enterPairingCode", code)
+
+    async def refresh_pairing_code(self) -> None:
+        """WhatsApp asks for a new code (the shown one expired)."""
+        await self.call("refreshPairingCode")
+
+    async def needs_update(self) -> None:
+        """WhatsApp refuses this WhatsApp Web version (DEPRECATED_VERSION)."""
+        await self.call("needsUpdate")
+
     async def inbound(self, **spec: Any) -> str:
         """Deliver a message; returns its serialized id ("false_<chat>_<id>")."""
         return str(await self.call("inbound", spec))
@@ -146,13 +179,7 @@ class FakeWhatsAppWeb:
     async def emit_raw(self, payload: Any) -> None:
         await self.call("emitRaw", payload)
 
-    async def fail_next(self, fn: str, code: str, message: str = "") -> None:
-        await self.call("fail", fn, code, message)
-
     async def calls(self, fn: str | None = None) -> list[dict[str, Any]]:
+        """What reached WhatsApp's side (the stand-in's modules), in order."""
         calls = await self.evaluate("() => window.__fake.calls")
         return [c for c in calls if fn is None or c["fn"] == fn]
-
-    async def real_wpp(self) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = await self.evaluate("() => window.__fake.realWpp")
-        return result

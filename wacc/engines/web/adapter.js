@@ -12,9 +12,11 @@
  *
  * It is installed by an init script together with wa-js, so it runs again before
  * WhatsApp's own scripts after every reload. WPP is looked up on each use, and the
- * adapter re-subscribes when window.WPP is replaced: the offline test page does that
- * to put a stand-in in place of the real wa-js, which cannot find WhatsApp's modules
- * there (see tests/fakes/whatsapp_web).
+ * adapter re-subscribes if window.WPP is ever replaced.
+ *
+ * Logged in means: the stream is MAIN *and* this browser is registered. wa-js's own
+ * conn.main_ready / conn.isMainReady() are no such thing: they fire once per page on
+ * the first QR *or* MAIN stream mode (wa-js src/conn/events/registerMainReadyEvent.ts).
  */
 (() => {
   'use strict';
@@ -228,6 +230,10 @@
 
   let readySent = false;
   let logoutReason = '';
+  // Pairing codes: the first one is the answer to requestPairingCode (the engine
+  // reports it); wa-js renews it before it expires (conn.link_code_change), and each
+  // renewal is reported here.
+  const pairing = { phone: null, code: null, requesting: false };
   const attached = new WeakSet();
 
   function attach(wpp) {
@@ -251,7 +257,11 @@
       kind: 'disconnected', reason: 'QR_TIMEOUT', detail: 'WhatsApp stopped showing QR codes',
     }));
     on('conn.authenticated', () => emit({ kind: 'authenticated' }));
-    on('conn.main_ready', () => announceReady());
+    on('conn.link_code_change', (code) => {
+      if (pairing.requesting || !pairing.phone || !code || code === pairing.code) return;
+      pairing.code = String(code);
+      emit({ kind: 'pairing_code', code: pairing.code, phone: '+' + pairing.phone });
+    });
     on('conn.logout_reason', (reason) => { logoutReason = String(reason || ''); });
     on('conn.logout', () => {
       readySent = false; // a new login in this same page is announced again
@@ -268,6 +278,7 @@
       const ending = STREAM_ENDINGS[mode];
       if (ending) emit({ kind: 'disconnected', reason: ending[0], detail: ending[1] });
       else emit({ kind: 'state', state: String(mode) });
+      if (mode === 'MAIN') checkReady(wpp);
     });
     on('conn.stream_info_changed', (info) => emit({ kind: 'state', state: String(info) }));
     on('conn.online', (online) => emit({ kind: 'state', state: online ? 'ONLINE' : 'OFFLINE' }));
@@ -320,15 +331,16 @@
 
     // The page may be further along than the events we just subscribed to (a late
     // subscription, or a session restored from the profile): report where it is now.
-    const whenLoaded = wpp.loader && typeof wpp.loader.onReady === 'function'
-      ? (fn) => wpp.loader.onReady(fn)
-      : (fn) => setTimeout(fn, 0);
+    // wa-js's loader.onReady does not replay for a late listener, so look first.
+    const whenLoaded = (fn) => {
+      if (wpp.isReady) setTimeout(fn, 0);
+      else if (wpp.loader && typeof wpp.loader.onReady === 'function') wpp.loader.onReady(fn);
+      else setTimeout(fn, 0);
+    };
     whenLoaded(async () => {
       if (window.WPP !== wpp) return;
       try {
-        if (wpp.conn.isMainReady()) {
-          announceReady();
-        } else if (!wpp.conn.isAuthenticated()) {
+        if (!checkReady(wpp) && !wpp.conn.isAuthenticated()) {
           const code = await wpp.conn.getAuthCode();
           if (code && code.fullCode) emit({ kind: 'qr', code: code.fullCode, attempt: 0 });
         }
@@ -338,11 +350,24 @@
     });
   }
 
-  function announceReady() {
-    if (readySent) return;
-    readySent = true;
-    emit({ kind: 'ready', me: peer(me()) || { wa_id: 'unknown@c.us' } });
-    syncBlocklist(true).catch((e) => report('blocklist', e));
+  // Logged in: the stream is MAIN and this browser holds a registered login.
+  function loggedIn(W) {
+    try {
+      return W.conn.getStreamData().mode === 'MAIN' && W.conn.isRegistered() && Boolean(W.conn.getMyUserId());
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function checkReady(W) {
+    if (!loggedIn(W)) return false;
+    if (!readySent) {
+      readySent = true;
+      pairing.phone = pairing.code = null;
+      emit({ kind: 'ready', me: peer(me()) });
+      syncBlocklist(true).catch((e) => report('blocklist', e));
+    }
+    return true;
   }
 
   // -- actions -----------------------------------------------------------------------------
@@ -363,7 +388,7 @@
   }
   function ready() {
     const current = wpp();
-    if (!current.conn.isMainReady()) throw new AdapterError('NOT_READY', 'WhatsApp is not connected');
+    if (!loggedIn(current)) throw new AdapterError('NOT_READY', 'WhatsApp is not connected');
     return current;
   }
 
@@ -478,10 +503,19 @@
     },
     requestPairingCode: async ({ phone }) => {
       const W = wpp();
-      if (W.conn.isAuthenticated()) {
+      if (W.conn.isAuthenticated() || W.conn.isRegistered()) {
         throw new AdapterError('ALREADY_AUTHENTICATED', 'this session is already logged in');
       }
-      return String(await W.conn.genLinkDeviceCodeForPhoneNumber(phone, true));
+      // wa-js keeps the code fresh until it is used (src/conn/functions/linkDeviceCodeLifecycle.ts).
+      pairing.requesting = true;
+      try {
+        const code = String(await W.conn.startLinkDeviceCodeForPhoneNumber(phone, true));
+        pairing.phone = String(phone);
+        pairing.code = code;
+        return code;
+      } finally {
+        pairing.requesting = false;
+      }
     },
     logout: async () => Boolean(await wpp().conn.logout()),
   };
