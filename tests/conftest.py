@@ -230,12 +230,14 @@ async def wa(server: Server, data_dir: Path) -> AsyncIterator[Any]:
     """A `wa` role's session manager running in this loop (short leases for tests)."""
     from wacc.messages import outbound
     from wacc.messages.ingest import Pipeline
+    from wacc.sessions import history
     from wacc.sessions.manager import SessionManager
 
     runtime = server.app.state["runtime"]
 
-    async def kick(session_id: str) -> None:
+    async def kick(session_id: str) -> None:  # what wacc.roles.wa does on ready
         await outbound.enqueue_pending(runtime.jobs, session_id)
+        await history.after_ready(runtime.jobs, session_id)
 
     def build(lease_seconds: int = 3) -> SessionManager:
         return SessionManager(

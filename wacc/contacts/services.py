@@ -62,7 +62,8 @@ async def resolve(
     ).first()
     if row is not None:
         updates: dict[Any, Any] = {}
-        if name and not row["name"]:
+        # A group's name is its subject, which members may change: it follows.
+        if name and (not row["name"] or (wa_id.endswith("@g.us") and name != row["name"])):
             updates[Contact.name] = name
         if is_lid and not row["lid"]:
             updates[Contact.lid] = wa_id

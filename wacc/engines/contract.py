@@ -335,5 +335,17 @@ class Engine(Protocol):
     async def download_media(self, media: Media) -> bytes: ...
 
 
+class HistoryEngine(Protocol):
+    """Optional: engines that can read past messages (web, simulator). wacc imports
+    history and back-fills what arrived while a session was down through these; an
+    engine without them (cloud: Meta keeps no history for us) answers "unsupported"."""
+
+    async def history_chats(self, since: float) -> list[Peer]:
+        """The one-to-one chats with a message at or after ``since`` (epoch seconds)."""
+
+    async def history(self, chat: Peer, since: float) -> list[InboundMessage]:
+        """That chat's messages at or after ``since``, oldest first (both directions)."""
+
+
 EngineFactory = Callable[[EngineHost], Engine]
 Emit = Callable[[EngineEvent], Awaitable[None]]

@@ -31,12 +31,14 @@ from wacc.engines.contract import (
     Media,
     Reaction,
     Revoked,
+    is_broadcast_id,
 )
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
 from wacc.messages.meta import content_meta
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
+from wacc.orgs import services as orgs
 from wacc.storage import MediaStore
 
 log = get_logger(__name__)
@@ -66,6 +68,7 @@ class _Pending:
     media_key: str | None
     media_error: str | None
     future: asyncio.Future[str | None]
+    quiet: bool = False  # history: stored, but no automation or auto-responder events
     message_id: str = field(default_factory=new_id)
     contact_id: str = ""
     conversation_id: str = ""
@@ -101,13 +104,19 @@ class Pipeline:
             await contacts.set_blocked(session.organization_id, event.peer.wa_id, event.blocked)
 
     async def ingest(self, session: SessionRef, ev: InboundMessage,
-                     fetch_media: FetchMedia | None = None) -> str | None:
-        """Store one message; returns its row id, or None when it was already stored.
+                     fetch_media: FetchMedia | None = None, *, quiet: bool = False) -> str | None:
+        """Store one message; returns its row id, or None when it was already stored
+        (or is not for the inbox: a status update, a channel, an ignored group).
+
+        ``quiet`` (history imports): the message is stored and shown, but triggers no
+        automation, as it was answered long ago.
 
         Messages are written in batches: whatever has queued up while the previous
         batch was being written goes into the next transaction together (group
         commit), so a burst costs a few queries per batch instead of per message,
         and a lone message is written at once."""
+        if not await self.wanted(session, ev):
+            return None
         media_key, media_error = None, None
         if ev.media is not None:
             # Only download media for a message not stored yet (replays skip it).
@@ -121,8 +130,19 @@ class Pipeline:
             self._writer = asyncio.create_task(self._write_batches(self._queue),
                                                name="wacc-ingest-writer")
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(session, ev, media_key, media_error, future))
+        self._queue.put_nowait(_Pending(session, ev, media_key, media_error, future, quiet))
         return await future
+
+    async def wanted(self, session: SessionRef, ev: InboundMessage) -> bool:
+        """Whether a message becomes part of a conversation. Status updates, broadcast
+        lists and channels never do (engines filter them too; this is the backstop),
+        group chats only when the organization does not ignore groups (the default)."""
+        if is_broadcast_id(ev.chat.wa_id) or is_broadcast_id(ev.sender.wa_id):
+            return False
+        if ev.chat.is_group:
+            settings = await orgs.settings_of(session.organization_id)
+            return not settings.get("ignoreGroups", True)
+        return True
 
     async def _write_batches(self, queue: asyncio.Queue[_Pending | None]) -> None:
         while True:
@@ -154,7 +174,7 @@ class Pipeline:
             await self.bus.publish_many([
                 self._announcement(item, stored[id(item)]) for item in batch if stored.get(id(item))
             ])
-            events.emit_many([ev for item in batch if stored.get(id(item))
+            events.emit_many([ev for item in batch if stored.get(id(item)) and not item.quiet
                               for ev in self._events(item, stored[id(item)])])
 
     async def close(self) -> None:
@@ -194,8 +214,7 @@ class Pipeline:
         if not fresh:
             return {}
         people = await contacts.resolve_many(org, [
-            (i.event.chat.wa_id, i.event.chat.phone,
-             None if i.event.from_me else i.event.sender.name) for i in fresh])
+            (i.event.chat.wa_id, i.event.chat.phone, _chat_name(i.event)) for i in fresh])
         wanted: dict[str, tuple[datetime, bool]] = {}
         for item in fresh:
             contact_id = people[item.event.chat.wa_id]["id"]
@@ -360,8 +379,22 @@ def _loads(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
+def _chat_name(ev: InboundMessage) -> str | None:
+    """The name the chat's contact gets: a group's subject, a person's own name."""
+    if ev.chat.is_group:
+        return ev.chat.name
+    return None if ev.from_me else ev.sender.name
+
+
 def _metadata(ev: InboundMessage, media_error: str | None) -> dict[str, Any]:
     meta: dict[str, Any] = {"sender": ev.sender.wa_id}
+    if ev.chat.is_group:
+        # The conversation's contact is the group; each bubble names its writer.
+        meta["group"] = True
+        if ev.sender.name:
+            meta["senderName"] = ev.sender.name
+        if ev.sender.phone:
+            meta["senderPhone"] = ev.sender.phone
     if ev.quoted_id:
         meta["quotedId"] = ev.quoted_id
     meta.update(content_meta(ev.location, ev.vcard, ev.poll))

@@ -35,6 +35,9 @@ class OrganizationSettings(Input):
     # null: no limit. ``agentCapacity`` overrides it per user id.
     default_agent_capacity: Capacity | None = None
     agent_capacity: Capacities = msgspec.field(default_factory=dict)
+    # WhatsApp group chats are not turned into conversations (most support inboxes
+    # answer people, not groups); false: each group is a conversation of its own.
+    ignore_groups: bool = True
 
 
 class OrganizationSettingsPatch(Input):
@@ -45,6 +48,7 @@ class OrganizationSettingsPatch(Input):
     timezone: Timezone | msgspec.UnsetType = msgspec.UNSET
     default_agent_capacity: Capacity | msgspec.UnsetType | None = msgspec.UNSET
     agent_capacity: Capacities | msgspec.UnsetType = msgspec.UNSET
+    ignore_groups: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class OrganizationUpdate(Input):

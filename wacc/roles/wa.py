@@ -16,6 +16,7 @@ from wacc.messages.ingest import Pipeline
 from wacc.roles.common import Heartbeat, database, stop_on_signals
 from wacc.runtime import Runtime
 from wacc.security.crypto import load_keyring
+from wacc.sessions import history
 from wacc.sessions.manager import SessionManager
 
 
@@ -25,6 +26,8 @@ async def _run(settings: Settings) -> None:
 
     async def send_pending(session_id: str) -> None:
         await outbound.enqueue_pending(runtime.jobs, session_id)
+        # Past messages: the first import, or what arrived while the session was down.
+        await history.after_ready(runtime.jobs, session_id)
 
     manager = SessionManager(
         engines=runtime.engines,

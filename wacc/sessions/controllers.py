@@ -13,8 +13,10 @@ from wacc.http.params import SessionId
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageOut, SendToPhone
-from wacc.sessions import services
+from wacc.sessions import history, services
 from wacc.sessions.schemas import (
+    HistoryIn,
+    HistoryOut,
     PairingIn,
     PairingOut,
     QrOut,
@@ -110,6 +112,23 @@ class SessionController(Controller):
     async def disconnect(self, request: Request, session_id: SessionId) -> SessionOut:
         """Stop the session, keeping its login (connect again needs no QR)."""
         return await services.set_desired(principal_of(request), session_id, False)
+
+    @get("/{sessionId:str}/history", opt={"permission": "read:sessions"})
+    async def list_history(self, request: Request, session_id: SessionId) -> list[HistoryOut]:
+        """Reads of past messages (the first import, back-fills after reconnects), newest
+        first, with their progress."""
+        principal = principal_of(request)
+        await services.get(principal, session_id)
+        return await history.list_for(principal, session_id)
+
+    @post("/{sessionId:str}/history",
+          opt={"permission": "write:sessions", "audit": "session.history"}, status_code=202)
+    async def import_history(self, request: Request, session_id: SessionId,
+                             data: HistoryIn) -> HistoryOut:
+        """Import the last ``days`` of one-to-one chats from the phone (web and simulator
+        engines); messages already stored are skipped. Watch ``GET …/history``."""
+        return await history.start(principal_of(request), session_id, data.days,
+                                   runtime_of(request).jobs)
 
     @post("/{sessionId:str}/pairing-code",
           opt={"permission": "write:sessions", "audit": "session.pairing_code"}, status_code=200)

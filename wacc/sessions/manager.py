@@ -35,6 +35,7 @@ from wacc.engines.contract import (
     Engine,
     EngineEvent,
     EngineFactory,
+    Media,
     NotConnectedError,
     OutboundMessage,
     PairingCode,
@@ -55,7 +56,10 @@ log = get_logger(__name__)
 
 # Calls any engine accepts over RPC; engines may add their own (rpc_methods).
 CONTRACT_METHODS = ("send", "edit", "revoke", "mark_read", "typing", "profile_picture",
-                    "set_blocked", "request_pairing_code", "logout")
+                    "set_blocked", "request_pairing_code", "logout", "download_media")
+# Optional calls (wacc.engines.contract.HistoryEngine): an engine without them answers
+# "unsupported", permanently.
+OPTIONAL_METHODS = ("history_chats", "history")
 MAX_BACKOFF = 60.0
 
 
@@ -327,7 +331,10 @@ class SessionManager:
         if running is None:
             raise NotConnectedError("this process does not run the session")
         allowed = CONTRACT_METHODS + tuple(getattr(running.engine, "rpc_methods", ()))
-        if method not in allowed:
+        if method in OPTIONAL_METHODS and not hasattr(running.engine, method):
+            raise PermanentEngineError(
+                f"the {running.engine.name} engine cannot read past messages", code="unsupported")
+        if method not in allowed + OPTIONAL_METHODS:
             raise PermanentEngineError(f"unknown session command {method!r}")
         if method == "send":
             message = msgspec.convert(args["message"], OutboundMessage)
@@ -340,6 +347,8 @@ class SessionManager:
             args = {**args, "chat": msgspec.convert(args["chat"], Peer)}
         if "peer" in args and isinstance(args["peer"], dict):
             args = {**args, "peer": msgspec.convert(args["peer"], Peer)}
+        if method == "download_media" and isinstance(args.get("media"), dict):
+            args = {**args, "media": msgspec.convert(args["media"], Media)}
         return await getattr(running.engine, method)(**args)
 
     async def _humanize(self, running: Running, message: OutboundMessage) -> None:

@@ -13,3 +13,20 @@ def wacc_controllers() -> list[Any]:
     from wacc.sessions.controllers import EngineWebhookController, SessionController
 
     return [SessionController, EngineWebhookController]
+
+
+@hookimpl
+def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+    from wacc.messages.ingest import Pipeline
+    from wacc.sessions import history
+
+    @jobs.register(history.HISTORY_JOB)
+    def read_history(import_id: str) -> str:
+        async def go() -> str:
+            pipeline = Pipeline(runtime.bus, runtime.media, reopen=runtime.settings.whatsapp.reopen)
+            try:
+                return await history.run(import_id, runtime.rpc, runtime.bus, pipeline)
+            finally:
+                await pipeline.close()
+
+        return str(run(go()))

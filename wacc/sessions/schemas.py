@@ -59,3 +59,27 @@ class SimulateIn(Input):
 
     action: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,20}$")]
     payload: dict[str, Any] = {}
+
+
+class HistoryIn(Input):
+    """Import the last ``days`` of one-to-one chats again (what is stored is kept)."""
+
+    days: Annotated[int, msgspec.Meta(ge=1, le=365)]
+
+
+class HistoryOut(Output):
+    """A read of past messages (wacc.sessions.history) and how far it got."""
+
+    id: str
+    session_id: str
+    kind: str  # import | backfill
+    status: str  # PENDING | RUNNING | DONE | FAILED
+    since: datetime
+    chats_total: int | None  # null until the chats are listed
+    chats_done: int
+    messages_seen: int
+    messages_stored: int  # new rows; what was stored already is not counted
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

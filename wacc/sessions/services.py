@@ -47,9 +47,20 @@ async def _row(principal: Principal, session_id: str) -> dict[str, Any]:
     return row
 
 
+HISTORY_MAX_DAYS = 365
+
+
 def _check_settings(settings: dict[str, Any], field: str) -> None:
     if len(msgspec.json.encode(settings)) > MAX_SETTINGS_BYTES:
         raise ValidationError.field(field, f"larger than {MAX_SETTINGS_BYTES} bytes")
+    if field == "settings":
+        # Read by wacc itself (wacc.sessions.history), whatever the engine.
+        days = settings.get("history_days", 0)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= HISTORY_MAX_DAYS:
+            raise ValidationError.field("settings.history_days",
+                                        f"a whole number of days, 0-{HISTORY_MAX_DAYS}")
+        if not isinstance(settings.get("backfill", True), bool):
+            raise ValidationError.field("settings.backfill", "true or false")
 
 
 async def create(principal: Principal, data: SessionCreate, engines: set[str],

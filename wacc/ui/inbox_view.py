@@ -171,7 +171,10 @@ def _items(batch: list[MessageOut], context: list[MessageOut],
         if quoted_id:
             quoted = preview_of(by_wa[quoted_id]) if quoted_id in by_wa else "An earlier message"
         reactions = [str(e) for e in (meta.get("reactions") or {}).values() if e]
-        author = names.get(meta.get("sentBy") or "", "") if m.direction == "OUTBOUND" else ""
+        author = names.get(meta.get("sentBy") or "", "") if m.direction == "OUTBOUND" else (
+            # In a group, each inbound bubble names the participant who wrote it.
+            meta.get("senderName") or meta.get("senderPhone") or meta.get("sender") or ""
+            if meta.get("group") else "")
         out[m.id] = Item(kind="message", at=aware(m.timestamp), message=m, author=author,
                          quoted=quoted, reactions=reactions,
                          size=size_label((meta.get("media") or {}).get("size")),

@@ -14,7 +14,10 @@ import base64
 import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Any, ClassVar
+
+import msgspec
 
 from wacc.engines.contract import (
     Ack,
@@ -39,6 +42,9 @@ from wacc.engines.contract import (
     Ready,
     Revoked,
     SendResult,
+    encode_event,
+    is_broadcast_id,
+    is_group_id,
 )
 from wacc.plugins.spec import hookimpl
 
@@ -70,6 +76,12 @@ class SimulatorEngine:
         self._sent: dict[str, dict[str, Any]] = {}  # WhatsApp id -> what was sent
         self._tasks: set[asyncio.Task[None]] = set()
         self._typing: list[dict[str, Any]] = []
+        # What the phone holds, kept across restarts (like a real phone's chats): the
+        # history engines read past messages from (``history``).
+        self._phone = host.data_dir / "simulator-phone.jsonl"
+        # Codes shown before giving up with QR_TIMEOUT (like the web engine's max_qr);
+        # 0: no limit.
+        self.max_qr = int(host.settings.get("max_qr", 0))
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -91,6 +103,10 @@ class SimulatorEngine:
 
     async def _next_qr(self) -> None:
         self._qr_attempt += 1
+        if self.max_qr and self._qr_attempt > self.max_qr:
+            await self.host.emit(Disconnected(reason=DisconnectReason.QR_TIMEOUT,
+                                              detail=f"no scan within {self.max_qr} QR codes"))
+            return
         await self.host.emit(QrCode(code=f"wacc-simulator:{self.host.session_id}:{self._qr_attempt}",
                                     attempt=self._qr_attempt))
 
@@ -221,6 +237,7 @@ class SimulatorEngine:
         return {"phone": self.me.phone}
 
     async def _sim_qr(self) -> dict[str, Any]:
+        """The next QR code, as the page shows a new one every ~20 s unscanned."""
         await self._next_qr()
         return {"attempt": self._qr_attempt}
 
@@ -230,15 +247,27 @@ class SimulatorEngine:
         location: dict[str, Any] | None = None, vcard: str | None = None,
         poll: dict[str, Any] | None = None, quoted_id: str | None = None,
         reaction_to: str | None = None, from_me: bool = False, lid: str | None = None,
+        group: str | None = None, subject: str | None = None, chat: str | None = None,
+        offline: bool = False,
     ) -> dict[str, Any]:
-        self._require_ready()
+        """A message on the phone. ``group``: written by ``phone`` in that group (an
+        id, "@g.us" added when missing) whose subject is ``subject``; ``chat``: any
+        other chat id (such as "status@broadcast"); ``offline``: the phone has it but
+        this linked device missed it (a network gap), so only a history read finds it."""
+        if not offline:
+            self._require_ready()
         self._counter += 1
         who = customer(phone, name)
         if lid:
             who = Peer(wa_id=lid, phone=None, name=name)
+        where = who
+        if group:
+            where = Peer(wa_id=group if "@" in group else f"{group}@g.us", name=subject)
+        elif chat:
+            where = Peer(wa_id=chat, name=subject)
         message_id = id or f"SIMIN{self._counter:08d}"
         event = InboundMessage(
-            id=message_id, chat=who, sender=self.me if from_me else who, from_me=from_me,
+            id=message_id, chat=where, sender=self.me if from_me else who, from_me=from_me,
             type=type,  # type: ignore[arg-type]
             timestamp=timestamp if timestamp is not None else time.time(), body=body,
             media=_media(media), location=Location(**location) if location else None,
@@ -247,8 +276,36 @@ class SimulatorEngine:
                       selectable_count=int(poll.get("selectableCount", 1))) if poll else None,
             quoted_id=quoted_id, reaction_to=reaction_to,
         )
-        await self.host.emit(event)
+        self._keep(event)
+        if not offline:
+            await self.host.emit(event)
         return {"id": message_id}
+
+    # -- history ---------------------------------------------------------------------------
+
+    def _keep(self, event: InboundMessage) -> None:
+        self._phone.parent.mkdir(parents=True, exist_ok=True)
+        with self._phone.open("ab") as out:
+            out.write(encode_event(event) + b"\n")
+
+    def _kept(self) -> list[InboundMessage]:
+        return _read_phone(self._phone)
+
+    async def history_chats(self, since: float) -> list[Peer]:
+        """One-to-one chats with a message since then (groups and feeds are left out,
+        as the web engine leaves them out)."""
+        self._require_ready()
+        chats: dict[str, Peer] = {}
+        for ev in self._kept():
+            wa_id = ev.chat.wa_id
+            if ev.timestamp >= since and not is_group_id(wa_id) and not is_broadcast_id(wa_id):
+                chats.setdefault(wa_id, ev.chat)
+        return list(chats.values())
+
+    async def history(self, chat: Peer, since: float) -> list[InboundMessage]:
+        self._require_ready()
+        found = [ev for ev in self._kept() if ev.chat.wa_id == chat.wa_id and ev.timestamp >= since]
+        return sorted(found, key=lambda ev: ev.timestamp)
 
     async def _sim_read(self, phone: str) -> dict[str, Any]:
         who = customer(phone)
@@ -280,6 +337,14 @@ class SimulatorEngine:
     async def _sim_identity(self, lid: str, phone: str) -> dict[str, Any]:
         await self.host.emit(IdentityMapped(lid=lid, phone=phone))
         return {}
+
+
+def _read_phone(path: Path) -> list[InboundMessage]:
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        return []
+    return [msgspec.json.decode(line, type=InboundMessage) for line in lines if line.strip()]
 
 
 def _media(spec: dict[str, Any] | None) -> Media | None:
