@@ -241,7 +241,7 @@ async def wa(server: Server, data_dir: Path) -> AsyncIterator[Any]:
 
     def build(lease_seconds: int = 3) -> SessionManager:
         return SessionManager(
-            engines=runtime.engines, pipeline=Pipeline(runtime.bus, runtime.media),
+            engines=runtime.engines, pipeline=Pipeline(runtime.bus, runtime.media, jobs=runtime.jobs),
             bus=runtime.bus, keyring=runtime.keyring, data_dir=data_dir,
             lease_seconds=lease_seconds, rpc_host="127.0.0.1", rpc_port=0, on_ready=kick,
         )

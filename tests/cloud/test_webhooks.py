@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.cloud.meta_fixtures import names, raw
 from tests.cloud.support import (
     CUSTOMER,
     SECRET,
@@ -19,15 +20,19 @@ from tests.fakes.graph_api import (
 )
 from wacc.engines.cloud import CloudEngine, WebhookError, check_signature, parse, verify_subscription
 from wacc.engines.cloud.outbound import vcard_to_contacts
-from wacc.engines.cloud.webhook import contacts_to_vcard, phone_number_ids
+from wacc.engines.cloud.webhook import contacts_to_vcard, parse_report, phone_number_ids
 from wacc.engines.contract import (
     Ack,
+    Edited,
+    IdentityChanged,
+    IdentityMapped,
     InboundMessage,
     Location,
-    Media,
     Peer,
     PermanentEngineError,
     Reaction,
+    Revoked,
+    SessionAlert,
     decode_event,
     encode_event,
 )
@@ -73,71 +78,179 @@ async def test_engine_refuses_unsigned_webhooks(engine: CloudEngine) -> None:
     assert not any(isinstance(e, InboundMessage) for e in engine.host.events)  # type: ignore[attr-defined]
 
 
-def test_parse_every_message_type() -> None:
-    ts = 1_749_416_383
-    you = Peer(wa_id=f"{CUSTOMER}@c.us", phone=f"+{CUSTOMER}", name="Sheena Nelson")
-    media = {"mime_type": "image/jpeg", "sha256": "abc123", "id": "1001"}
-    card = [{"name": {"formatted_name": "Barbara Johnson", "first_name": "Barbara", "last_name": "Johnson"},
-             "phones": [{"phone": "+1 650-555-9999", "type": "CELL", "wa_id": "16505559999"}]}]
-    messages = [
-        inbound("text", {"body": "Does it come in blue?"}, message_id="m1", timestamp=ts),
-        inbound("image", {**media, "caption": "this one"}, message_id="m2", timestamp=ts,
-                context_id="wamid.OURS"),
-        inbound("video", {"mime_type": "video/mp4", "sha256": "v", "id": "1002"},
-                message_id="m3", timestamp=ts),
-        inbound("audio", {"mime_type": "audio/ogg; codecs=opus", "sha256": "a", "id": "1003", "voice": True},
-                message_id="m4", timestamp=ts),
-        inbound("document", {"mime_type": "application/pdf", "sha256": "d", "id": "1004",
-                             "filename": "order.pdf"}, message_id="m5", timestamp=ts),
-        inbound("sticker", {"mime_type": "image/webp", "sha256": "s", "id": "1005", "animated": False},
-                message_id="m6", timestamp=ts),
-        inbound("location", {"latitude": 37.48, "longitude": -122.14, "name": "HQ",
-                             "address": "1 Hacker Way"}, message_id="m7", timestamp=ts),
-        inbound("contacts", card, message_id="m8", timestamp=ts),
-        inbound("reaction", {"message_id": "wamid.OURS", "emoji": "❤️"}, message_id="m9", timestamp=ts),
-        inbound("reaction", {"message_id": "wamid.OURS"}, message_id="m10", timestamp=ts),
-        inbound("interactive", {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes please"}},
-                message_id="m11", timestamp=ts, context_id="wamid.BUTTONS"),
-        inbound("interactive", {"type": "list_reply", "list_reply": {"id": "express", "title": "Express",
-                                                                    "description": "1 day"}},
-                message_id="m12", timestamp=ts),
-        inbound("button", {"payload": "STOP_PROMOS", "text": "Stop promotions"},
-                message_id="m13", timestamp=ts),
-        inbound("order", {"catalog_id": "1", "product_items": []}, message_id="m14", timestamp=ts),
-        inbound("unsupported", None, message_id="m15", timestamp=ts),
-        inbound("some_type_meta_adds_next_year", {"x": 1}, message_id="m16", timestamp=ts),
-    ]
-    events = parse(webhook_body(messages=messages, profiles={CUSTOMER: "Sheena Nelson"}))
-    by_id = {e.id: e for e in events if isinstance(e, InboundMessage)}
-    assert list(by_id) == ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m11", "m12", "m13"]
-    text = by_id["m1"]
-    assert (text.type, text.body, text.chat, text.sender, text.timestamp, text.from_me) == (
-        "TEXT", "Does it come in blue?", you, you, float(ts), False)
-    assert text.raw == messages[0]
-    image = by_id["m2"]
-    assert (image.type, image.body, image.quoted_id) == ("IMAGE", "this one", "wamid.OURS")
-    assert image.media == Media(mime_type="image/jpeg", sha256="abc123", fetch="1001")
-    assert [by_id[i].type for i in ("m3", "m4", "m5", "m6")] == ["VIDEO", "AUDIO", "DOCUMENT", "STICKER"]
-    assert by_id["m4"].media is not None and by_id["m4"].media.mime_type == "audio/ogg; codecs=opus"
-    assert by_id["m5"].media is not None and by_id["m5"].media.filename == "order.pdf"
-    assert by_id["m7"].location == Location(latitude=37.48, longitude=-122.14, name="HQ",
-                                            address="1 Hacker Way")
-    contact = by_id["m8"]
-    assert contact.type == "CONTACT" and contact.vcard is not None
-    assert "FN:Barbara Johnson" in contact.vcard and "waid=16505559999" in contact.vcard
-    assert vcard_to_contacts(contact.vcard) == card  # a shared contact can be sent on unchanged
-    assert (by_id["m11"].type, by_id["m11"].body, by_id["m11"].quoted_id) == ("TEXT", "Yes please",
-                                                                              "wamid.BUTTONS")
-    assert by_id["m11"].raw["interactive"]["button_reply"]["id"] == "yes"
-    assert by_id["m12"].body == "Express"
-    assert by_id["m13"].body == "Stop promotions"
-    reactions = [e for e in events if isinstance(e, Reaction)]
-    assert reactions == [
-        Reaction(message_id="wamid.OURS", chat=you, sender=you, emoji="❤️", timestamp=float(ts)),
-        Reaction(message_id="wamid.OURS", chat=you, sender=you, emoji="", timestamp=float(ts)),
-    ]
-    for event in events:  # every event crosses process boundaries as JSON unchanged
-        assert decode_event(encode_event(event)) == event
+BSUID = "US.13491208655302741918"
+ME = Peer(wa_id="972987654321@c.us", phone="+972987654321", name="Test Name")
+MAPPED = IdentityMapped(lid=f"{BSUID}@bsuid", phone="+972987654321")
+FAILED = ("130472 User's number is part of an experiment: Failed to send message because this user's "
+          "phone number is part of an experiment")
+UNKNOWN_TYPE = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown",
+                 "error_data": {"details": "Message type is currently not supported."}}]
+ORDER_ITEMS = [{"product_retailer_id": "HAMBURGER", "quantity": 3, "item_price": 30, "currency": "ILS"},
+               {"product_retailer_id": "FRENCH_FRIES", "quantity": 2, "item_price": 35, "currency": "ILS"},
+               {"product_retailer_id": "SODA", "quantity": 2, "item_price": 10, "currency": "ILS"}]
+
+
+def _msg(fixture: str, kind: str, body: str | None = None, **fields: object) -> tuple[str, object]:
+    return ("message", {"id": f"wamid.fixture.{fixture}", "type": kind, "body": body, **fields})
+
+
+# Every fixture (tests/cloud/fixtures, each citing its source) and what wacc reads from it:
+# (event kind, fields) in Meta's order. A fixture missing here fails the completeness check.
+EXPECTED: dict[str, list[tuple[str, object]]] = {
+    "text": [("identity", MAPPED), _msg("text", "TEXT", "Body Text")],
+    "reply": [("identity", MAPPED), _msg("reply", "TEXT", "replied text", quoted_id="wamid.xyzxyz==")],
+    "referral": [("identity", MAPPED), _msg("referral", "TEXT", "BODY", details_keys=["referral"])],
+    "image": [("identity", MAPPED), _msg("image", "IMAGE", media=("65463453", "image/jpeg", None))],
+    "image_with_url": [("identity", MAPPED), _msg("image_with_url", "IMAGE",
+                                                  media=("65463453", "image/jpeg", None))],
+    "video_forwarded": [("identity", MAPPED), _msg("video_forwarded", "VIDEO", "caption",
+                                                   media=("765756756", "video/mp4", None),
+                                                   details={"forwarded": True})],
+    "document": [("identity", MAPPED), _msg("document", "DOCUMENT", "caption", media=(
+        "1234567890987654321", "application/pdf", "filename.pdf"), details={"forwarded": True})],
+    "audio": [("identity", MAPPED), _msg("audio", "AUDIO", media=(
+        "1234567890987654321", "audio/ogg; codecs=opus", None),
+        details={"forwarded": True, "media": {"voice": False}})],
+    "voice": [("identity", MAPPED), _msg("voice", "AUDIO", media=(
+        "1234567890987654321", "audio/ogg; codecs=opus", None), details={"media": {"voice": True}})],
+    "sticker": [("identity", MAPPED), _msg("sticker", "STICKER", media=(
+        "1234567890987654321", "image/webp", None), details={"media": {"animated": False}})],
+    "sticker_animated": [("identity", MAPPED), _msg("sticker_animated", "STICKER", media=(
+        "1234567890987654321", "image/webp", None), details={"media": {"animated": True}})],
+    "location_current": [("identity", MAPPED), _msg("location_current", "LOCATION", location=Location(
+        latitude=12.25089, longitude=43.90539), details={"forwarded": True})],
+    "location_chosen": [("identity", MAPPED), _msg("location_chosen", "LOCATION", location=Location(
+        latitude=37.4611978, longitude=-122.2164385, name="Facebook HQ",
+        address="1 Hacker Way, Menlo Park, CA 94025"), details={"forwarded": True})],
+    "contacts": [("identity", MAPPED), _msg("contacts", "CONTACT", vcard_has=[
+        "FN:Chandler Bing", "TEL;type=CELL;waid=972987654321:+1 555-555-5555", "FN:Monica",
+        "FN:Rachel Green"])],
+    "reaction": [("identity", MAPPED), ("reaction", Reaction(
+        message_id="wamid.yzxyzx=", chat=ME, sender=ME, emoji="😮", timestamp=1697044456.0))],
+    "reaction_removed": [("identity", MAPPED), ("reaction", Reaction(
+        message_id="wamid.yzxyzx=", chat=ME, sender=ME, emoji="", timestamp=1697044456.0))],
+    "reaction_removed_no_emoji": [("identity", MAPPED), ("reaction", Reaction(
+        message_id="wamid.yzxyzx=", chat=ME, sender=ME, emoji="", timestamp=1697044456.0))],
+    "interactive_button_reply": [("identity", MAPPED), _msg(
+        "interactive_button_reply", "TEXT", "title", quoted_id="wamid.xyzxyz", details={
+            "interactive": {"type": "button_reply", "id": "callback_data", "title": "title"}})],
+    "interactive_list_reply": [("identity", MAPPED), _msg(
+        "interactive_list_reply", "TEXT", "title", quoted_id="wamid.xyzxyz", details={
+            "interactive": {"type": "list_reply", "id": "callback_data", "title": "title",
+                            "description": "description"}})],
+    "interactive_nfm_reply": [("identity", MAPPED), _msg(
+        "interactive_nfm_reply", "TEXT", "Form response: comment_text: Comment Text; delivery_rating: 4; "
+        "purchase_rating: 2; recommend_radio: 0; cs_rating: 0", quoted_id="wamid.gvwegfretge==",
+        details={"flow": {"name": "flow", "body": "Sent", "response": {
+            "comment_text": "Comment Text", "delivery_rating": "4",
+            "flow_token": "AQAAAAACS5FpgQ_cAAAAAD0QI3s.", "purchase_rating": "2",
+            "recommend_radio": "0", "cs_rating": "0"}}})],
+    "button_quick_reply": [("identity", MAPPED), _msg(
+        "button_quick_reply", "TEXT", "title", quoted_id="wamid.xyzxyz==",
+        details={"button": {"payload": "callback_data", "text": "title"}})],
+    "button_with_from_user_id": [("identity", MAPPED), _msg(
+        "button_with_from_user_id", "TEXT", "title",
+        details={"button": {"payload": "callback_data", "text": "title"}})],
+    "order": [("identity", MAPPED), _msg(
+        "order", "TEXT", "Order: 3 x HAMBURGER at 30 ILS, 2 x FRENCH_FRIES at 35 ILS, 2 x SODA at 10 ILS",
+        details={"order": {"catalog_id": "354160437058781", "text": "", "product_items": ORDER_ITEMS}})],
+    "unsupported": [("identity", MAPPED), _msg("unsupported", "UNSUPPORTED", details={"unsupported": {
+        "type": "unsupported", "errors": UNKNOWN_TYPE,
+        "error": "131051 Message type unknown: Message type is currently not supported."}})],
+    "unsupported_with_type": [("identity", MAPPED), _msg("unsupported_with_type", "UNSUPPORTED", details={
+        "unsupported": {"type": "unsupported:pool", "errors": UNKNOWN_TYPE,
+                        "error": "131051 Message type unknown: Message type is currently not supported."}})],
+    "interactive_with_value_errors": [
+        ("alert", SessionAlert(
+            code="131000", detail="Meta reported: 131000 Something went wrong: Unsupported webhook payload")),
+        ("identity", MAPPED),
+        _msg("interactive_with_value_errors", "UNSUPPORTED", quoted_id="wamid.gvwegfretge==", details={
+            "unsupported": {"type": "interactive", "errors": [
+                {"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
+                 "error_data": {"details": "Unsupported webhook payload"}}],
+                "error": "131000 Something went wrong: Unsupported webhook payload"}})],
+    "request_welcome": [("identity", MAPPED), _msg(
+        "request_welcome", "UNSUPPORTED", "Opened the chat for the first time (request_welcome)",
+        details={"unsupported": {"type": "request_welcome"}})],
+    "system_user_changed_number": [
+        ("changed", IdentityChanged(old=Peer(wa_id="972987654321@c.us", phone="+972987654321"),
+                                    new=Peer(wa_id="972912345678@c.us", phone="+972912345678"))),
+        _msg("system_user_changed_number", "UNSUPPORTED",
+             "User A changed from 972987654321 to 972912345678", chat="972912345678@c.us",
+             details={"unsupported": {"type": "system:user_changed_number"}})],
+    "system_identity_changed": [_msg(
+        "system_identity_changed", "UNSUPPORTED", "User identity changed", name="User A",
+        details={"unsupported": {"type": "system:customer_identity_changed"}})],
+    "edit": [("edited", Edited(id="wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=",
+                               chat=Peer(wa_id="16505551234@c.us", phone="+16505551234", name="Test Name"),
+                               body="Updated image caption", timestamp=1749854575.0))],
+    "revoke": [("identity", MAPPED), ("revoked", Revoked(id="wamid.fixture.text", chat=ME, by=ME))],
+    "username_only": [_msg("username_only", "TEXT", "this is a text message", chat=f"{BSUID}@bsuid",
+                           phone=None, name="test user name", details={"username": "@testusername"})],
+    "username_only_parent_bsuid": [_msg(
+        "username_parent", "TEXT", "this is a text message", chat=f"{BSUID}@bsuid", phone=None,
+        name="test user name", details={"username": "@testusername"})],
+    "batch_entries_and_numbers": [
+        ("identity", MAPPED), _msg("batch1", "TEXT", "café \U0001F600 שלום"),
+        ("identity", MAPPED), _msg("batch2", "TEXT", "second"),
+        ("identity", MAPPED), _msg("batch3", "TEXT", "for another number")],
+    "status_sent": [("ack", ("wamid.xyzxyz", 1, "972987654321@c.us", None))],
+    "status_with_tracker": [("ack", ("wamid.xyzxyz", 1, "972987654321@c.us", None))],
+    "status_delivered": [("ack", ("wamid.xyzxyz", 2, "972987654321@c.us", None))],
+    "status_read": [("ack", ("wamid.xyzxyz", 3, "972987654321@c.us", None))],
+    "status_played": [("ack", ("wamid.xyzxyz", 4, "972987654321@c.us", None))],
+    "status_failed": [("ack", ("wamid.xyzxyz", -1, "972987654321@c.us", FAILED))],
+    "status_delivered_to_user_id": [("ack", ("wamid.xyzxyz", 2, f"{BSUID}@bsuid", None))],
+}
+
+
+def test_every_fixture_has_an_expectation() -> None:
+    assert sorted(EXPECTED) == names()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_parse_real_fixture(name: str) -> None:
+    parsed = parse_report(raw(name))
+    assert parsed.problems == []
+    assert [_kind(e) for e in parsed.events] == [kind for kind, _ in EXPECTED[name]]
+    for event, (kind, want) in zip(parsed.events, EXPECTED[name], strict=True):
+        if kind == "message":
+            _check_message(event, want)  # type: ignore[arg-type]
+        elif kind == "ack":
+            assert isinstance(event, Ack)
+            assert (event.id, event.ack, event.chat.wa_id, event.error) == want
+        else:
+            assert event == want
+        assert decode_event(encode_event(event)) == event  # crosses processes as JSON unchanged
+
+
+def _kind(event: object) -> str:
+    return {InboundMessage: "message", IdentityMapped: "identity", Reaction: "reaction", Ack: "ack",
+            SessionAlert: "alert", IdentityChanged: "changed", Edited: "edited",
+            Revoked: "revoked"}[type(event)]
+
+
+def _check_message(event: object, want: dict[str, object]) -> None:
+    assert isinstance(event, InboundMessage)
+    chat = want.get("chat", "972987654321@c.us")
+    assert (event.id, event.type, event.body, event.chat.wa_id) == (
+        want["id"], want["type"], want["body"], chat)
+    assert event.sender == event.chat and event.from_me is False
+    phone = "+" + str(chat).partition("@")[0] if str(chat).endswith("@c.us") else None
+    assert event.chat.phone == want.get("phone", phone)
+    assert event.chat.name == want.get("name", "Test Name" if chat == "972987654321@c.us" else None)
+    assert event.quoted_id == want.get("quoted_id")
+    assert event.location == want.get("location")
+    media = want.get("media")
+    assert (event.media.fetch, event.media.mime_type, event.media.filename) == media if media \
+        else event.media is None
+    if "details_keys" in want:
+        assert sorted(event.details) == want["details_keys"]
+    else:
+        assert event.details == want.get("details", {})
+    for line in want.get("vcard_has", []):  # type: ignore[attr-defined]
+        assert event.vcard is not None and line in event.vcard
+    assert event.raw["id"] == want["id"]  # Meta's message, kept whole
 
 
 def test_parse_statuses() -> None:
@@ -167,12 +280,26 @@ def test_parse_routes_by_phone_number_and_skips_other_fields() -> None:
 @pytest.mark.parametrize("body", [
     b"not json", b"[]", b'{"object": "whatsapp_business_account"}', b'{"entry": [{"id": "1"}]}',
     b'{"entry": [{"changes": [{"field": "messages"}]}]}',
-    b'{"entry": [{"changes": [{"field": "messages", "value": {"messages": "nope"}}]}]}',
-    b'{"entry": [{"changes": [{"field": "messages", "value": {"messages": [{"type": "text"}]}}]}]}',
 ])
 def test_malformed_webhooks_raise(body: bytes) -> None:
     with pytest.raises(WebhookError):
         parse(body)
+
+
+def test_one_unreadable_message_is_skipped_and_reported_not_the_batch() -> None:
+    body = webhook_body(messages=[
+        inbound("text", {"body": "before"}, message_id="ok1"),
+        {"type": "text", "text": {"body": "no sender, no id"}},  # unreadable
+        {**inbound("text", {"body": "bad time"}, message_id="bad2"), "timestamp": "yesterday"},
+        "not an object",
+        inbound("text", {"body": "after"}, message_id="ok2"),
+    ], statuses=[status("wamid.S", "read"), {"status": "read"}])
+    parsed = parse_report(body)
+    assert [e.id for e in parsed.events if isinstance(e, InboundMessage)] == ["ok1", "ok2"]
+    assert [e.id for e in parsed.events if isinstance(e, Ack)] == ["wamid.S"]
+    assert len(parsed.problems) == 4 and "bad2" in parsed.problems[1]
+    not_a_list = b'{"entry": [{"changes": [{"field": "messages", "value": {"messages": "nope"}}]}]}'
+    assert parse_report(not_a_list).problems == ["'messages' in a webhook change is not a list"]
 
 
 async def test_receive_webhook_reports_events_in_order(engine: CloudEngine) -> None:

@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections import deque
@@ -287,7 +288,13 @@ class FakeGraphAPI:
                 raise invalid("typing_indicator.type must be 'text'")
             return Response({"success": True})
         to = body.get("to")
-        if not isinstance(to, str) or not to.lstrip("+").isdigit():
+        if to is None and isinstance(body.get("recipient"), str):
+            # Meta's business-scoped user ids: "recipient" names a customer by BSUID (or
+            # parent BSUID) when "to", a phone number, is absent; with both, "to" wins.
+            if not re.fullmatch(r"[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}", body["recipient"]):
+                raise invalid("recipient must be a business-scoped user id")
+            to = body["recipient"]
+        elif not isinstance(to, str) or not to.lstrip("+").isdigit():
             raise invalid("to must be a phone number")
         if body.get("recipient_type", "individual") != "individual":
             raise invalid("recipient_type must be 'individual'")

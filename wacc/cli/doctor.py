@@ -153,19 +153,43 @@ def check_chromium() -> Check:
     return Check("OK", "chromium", f"{found}: {out.stdout.strip()}")
 
 
-def check_wa_js() -> Check:
-    """The pinned wa-js bundle the web engine injects: present, its version, its hash."""
-    from wacc.assets import vendor_manifest
+def check_wa_js(settings: Settings) -> Check:
+    """The wa-js bundle web sessions inject: which one (configured, installed with
+    `wacc wajs install`, or vendored), its version, and that its hash still matches."""
+    from wacc.engines.web.bundle import BundleIntegrityError, WaJsChoice
+
+    choice = WaJsChoice.from_settings(settings)
+    try:
+        bundle = choice.load()
+    except BundleIntegrityError as exc:
+        if exc.code == "WA_JS_MISSING" and choice.stamp() == ("vendored",):
+            return Check("WARN", "wa-js", f"browser files missing ({exc}); the web engine will "
+                         "not start: reinstall wacc (building needs npm)")
+        return Check("FAIL", "wa-js", f"{exc}; web sessions will not start")
+    return Check("OK", "wa-js", f"{bundle.version or 'unknown version'} ({bundle.origin}, "
+                 f"{bundle.integrity[:19]}…; integrity checked at every start)")
+
+
+# `wacc doctor --live` exits with this when nothing FAILed but web.whatsapp.com could
+# not be reached, so a script can tell "could not test" from "works" and "broken".
+EXIT_UNREACHABLE = 3
+
+
+def check_live(settings: Settings, url: str, timeout: float) -> Check:
+    """Open WhatsApp Web with the session's init script; see wacc.engines.web.live."""
+    from wacc.engines.web.bundle import BundleIntegrityError, WaJsChoice
+    from wacc.engines.web.live import live_check
 
     try:
-        manifest = vendor_manifest()
-    except (FileNotFoundError, ValueError) as exc:
-        return Check("WARN", "wa-js", f"browser files missing ({exc}); the web engine will "
-                     "not start: reinstall wacc (building needs npm)")
-    entry = manifest.get("packages", {}).get("@wppconnect/wa-js")
-    if not entry:
-        return Check("WARN", "wa-js", "not in this build; the web engine will not start")
-    return Check("OK", "wa-js", f"{entry['version']} (integrity checked at every start)")
+        bundle = WaJsChoice.from_settings(settings).load()
+    except BundleIntegrityError as exc:
+        return Check("FAIL", "live", f"no usable wa-js: {exc}")
+    try:
+        result = asyncio.run(live_check(bundle, url=url, wait=timeout))
+    except Exception as exc:  # Chromium missing or failing: say so, do not crash
+        return Check("FAIL", "live", f"could not run Chromium: {explain(exc)}")
+    status = {"qr": "OK", "unreachable": "WARN"}.get(result.outcome, "FAIL")
+    return Check(status, "live", f"{result.outcome}: {result.detail}")
 
 
 def run_checks(ctx: typer.Context) -> Iterator[Check]:
@@ -184,7 +208,7 @@ def run_checks(ctx: typer.Context) -> Iterator[Check]:
     yield asyncio.run(_database_check(settings, exists))
     yield asyncio.run(_redis_check(settings))
     yield check_chromium()
-    yield check_wa_js()
+    yield check_wa_js(settings)
 
 
 def print_settings(settings: Settings) -> None:
@@ -199,15 +223,23 @@ def doctor(
     ctx: typer.Context,
     settings: Annotated[bool, typer.Option(
         "--settings", help="Also print the effective settings, secrets hidden.")] = False,
+    live: Annotated[bool, typer.Option(
+        "--live", help="Also open web.whatsapp.com with wa-js and the adapter and check that "
+        "the QR screen is reached (needs the network; nothing is linked).")] = False,
+    live_url: Annotated[str, typer.Option(hidden=True)] = "https://web.whatsapp.com/",
+    live_timeout: Annotated[float, typer.Option(hidden=True, min=1)] = 90.0,
 ) -> None:
     """Check this installation and say what to fix.
 
     Checks Python, the configuration, the data directory and its disk, the master key,
-    the database and its migrations, Redis and Chromium. Each line is OK, WARN or FAIL
-    with what to do; exits 1 if anything FAILs.
+    the database and its migrations, Redis, Chromium and the wa-js bundle (version and
+    source). Each line is OK, WARN or FAIL with what to do; exits 1 if anything FAILs.
+    With --live, exits 3 when nothing FAILed but web.whatsapp.com was unreachable.
     """
     failed = False
     checks = list(run_checks(ctx))
+    if live and not any(c.name == "config" and c.status == "FAIL" for c in checks):
+        checks.append(check_live(state(ctx).settings, live_url, live_timeout))
     for check in checks:
         typer.echo(f"{check.status:<5} {check.name:<11} {check.detail}")
         failed = failed or check.status == "FAIL"
@@ -215,3 +247,5 @@ def doctor(
         print_settings(state(ctx).settings)
     if failed:
         raise typer.Exit(1)
+    if any(c.name == "live" and c.status == "WARN" for c in checks):
+        raise typer.Exit(EXIT_UNREACHABLE)

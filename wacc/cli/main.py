@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from wacc import __version__
-from wacc.cli import accounts, demo, doctor, keys, plugins, setup
+from wacc.cli import accounts, demo, doctor, keys, plugins, setup, wajs
 from wacc.cli.common import CliState, explain, state
 from wacc.config import ConfigError
 from wacc.logs import configure_logging, get_logger
@@ -73,6 +73,7 @@ app.add_typer(accounts.user_app, name="user")
 app.add_typer(accounts.org_app, name="org")
 app.add_typer(plugins.app, name="plugins")
 app.add_typer(keys.app, name="keys")
+app.add_typer(wajs.app, name="wajs")
 app.command("init")(setup.init)
 app.command("migrate")(setup.migrate)
 app.command("doctor")(doctor.doctor)

@@ -34,6 +34,16 @@ def wa_id_for(phone_e164: str) -> str:
     return f"{phone_e164.lstrip('+')}@c.us"
 
 
+# Ids that name a person without their phone number: WhatsApp Web's "…@lid" and the
+# Cloud API's business-scoped user ids ("US.1349…@bsuid"). A contact keeps the one it
+# was seen with in its ``lid`` column, so the phone number, once known, joins them.
+HIDDEN_ID_SUFFIXES = ("@lid", "@bsuid")
+
+
+def is_hidden_id(wa_id: str) -> bool:
+    return wa_id.endswith(HIDDEN_ID_SUFFIXES)
+
+
 def phone_from_wa_id(wa_id: str) -> str | None:
     user, _, server = wa_id.partition("@")
     if server in ("c.us", "s.whatsapp.net") and user.isdigit():
@@ -48,7 +58,7 @@ async def resolve(
 
     A hidden ``@lid`` id is looked up among known lids first, so one person whose id
     changes form is still one contact."""
-    is_lid = wa_id.endswith("@lid")
+    is_lid = is_hidden_id(wa_id)
     if is_lid:
         row = await Contact.select().where(
             (Contact.organization == organization_id) & (Contact.lid == wa_id)
@@ -98,6 +108,39 @@ async def map_identity(organization_id: str, lid: str, phone: str) -> str | None
         await merge(organization_id, keep_id=by_phone["id"], drop_id=lid_only["id"])
     await Contact.update({Contact.lid: lid}).where(Contact.id == by_phone["id"])
     return by_phone["id"]
+
+
+async def change_identity(organization_id: str, old_wa_id: str, old_phone: str | None,
+                          new_wa_id: str, new_phone: str | None) -> str | None:
+    """The same person now uses another number (or, for a contact known only by a
+    hidden id, another id): their contact takes the new identity, or is merged into
+    the contact that already has it. Returns the surviving contact id, None when the
+    old identity names no contact (the next message creates one)."""
+    def key(wa_id: str, phone: str | None) -> str:
+        phone = phone or phone_from_wa_id(wa_id)
+        return wa_id_for(phone) if phone else wa_id
+
+    org = Contact.organization == organization_id
+    old = await Contact.select().where(org & (
+        (Contact.whatsapp_id == key(old_wa_id, old_phone)) | (Contact.lid == old_wa_id))).first()
+    if old is None:
+        return None
+    new_key = key(new_wa_id, new_phone)
+    new = await Contact.select().where(org & (
+        (Contact.whatsapp_id == new_key) | (Contact.lid == new_wa_id))).first()
+    if new is not None and new["id"] != old["id"]:
+        await merge(organization_id, keep_id=new["id"], drop_id=old["id"])
+        return str(new["id"])
+    values: dict[Any, Any] = {Contact.updated_at: utcnow()}
+    if is_hidden_id(new_wa_id):
+        values[Contact.lid] = new_wa_id  # a new user id: the phone, if any, stays
+        if not old["phone_number"]:
+            values[Contact.whatsapp_id] = new_key
+    else:
+        values[Contact.whatsapp_id] = new_key
+        values[Contact.phone_number] = new_phone or phone_from_wa_id(new_wa_id) or ""
+    await Contact.update(values).where(Contact.id == old["id"])
+    return str(old["id"])
 
 
 async def merge(organization_id: str, keep_id: str, drop_id: str) -> None:
@@ -152,7 +195,7 @@ async def resolve_many(
     """:func:`resolve` for many senders at once (wa_id, phone, name) -> {wa_id: contact},
     in a fixed number of queries however many senders there are."""
     out: dict[str, dict[str, Any]] = {}
-    lids = [wa for wa, _, _ in senders if wa.endswith("@lid")]
+    lids = [wa for wa, _, _ in senders if is_hidden_id(wa)]
     if lids:
         for row in await Contact.select().where(
             (Contact.organization == organization_id) & Contact.lid.is_in(lids)
@@ -176,7 +219,7 @@ async def resolve_many(
         await Contact.insert(*[
             Contact(id=new_id(), organization=organization_id, whatsapp_id=key,
                     phone_number=keys[key][1] or "", name=keys[key][2],
-                    lid=keys[key][0] if keys[key][0].endswith("@lid") else None)
+                    lid=keys[key][0] if is_hidden_id(keys[key][0]) else None)
             for key in missing
         ]).on_conflict(action="DO NOTHING")
         for r in await Contact.select().where(
@@ -188,7 +231,7 @@ async def resolve_many(
         updates: dict[Any, Any] = {}
         if name and not row["name"]:
             updates[Contact.name] = name
-        if wa_id.endswith("@lid") and not row["lid"]:
+        if is_hidden_id(wa_id) and not row["lid"]:
             updates[Contact.lid] = wa_id
         if updates:
             await Contact.update(updates).where(Contact.id == row["id"])

@@ -26,19 +26,24 @@ from wacc.engines.contract import (
     BlockChanged,
     Edited,
     EngineEvent,
+    IdentityChanged,
     IdentityMapped,
     InboundMessage,
     Media,
     Reaction,
     Revoked,
+    SessionAlert,
     is_broadcast_id,
 )
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
+from wacc.messages import media_jobs
 from wacc.messages.meta import content_meta
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.orgs import services as orgs
+from wacc.queue.jobs import Jobs
+from wacc.sessions import services as sessions
 from wacc.storage import MediaStore
 
 log = get_logger(__name__)
@@ -47,6 +52,13 @@ ACK_STATUS = {-1: MessageStatus.FAILED, 0: MessageStatus.PENDING, 1: MessageStat
               2: MessageStatus.DELIVERED, 3: MessageStatus.READ, 4: MessageStatus.READ}
 
 FetchMedia = Callable[[Media], Awaitable[bytes]]
+# A media file left for the fetch job: stored with the message's metadata, not an error.
+PENDING = "pending"
+
+
+async def _fetch_later(media: Media) -> bytes:
+    """Marks media the fetch job downloads after the message is stored; never called."""
+    raise RuntimeError("deferred media is fetched by the messages.fetch_media job")
 
 
 @dataclass(frozen=True)
@@ -85,13 +97,20 @@ class Pipeline:
     bus: Bus
     media: MediaStore
     reopen: str = "reopen"
+    # Where media of engines that defer it (defer_media) is fetched: without jobs, the
+    # pipeline downloads inline as before.
+    jobs: Jobs | None = None
     _queue: asyncio.Queue[_Pending | None] | None = field(default=None, init=False, repr=False)
     _writer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def handle(self, session: SessionRef, event: EngineEvent,
-                     fetch_media: FetchMedia | None = None) -> None:
+                     fetch_media: FetchMedia | None = None, *, defer_media: bool = False) -> None:
+        """Apply one engine event. ``defer_media``: the engine's files are fetched by a
+        job after the message is stored (messages.fetch_media), so the engine's caller
+        (the Cloud API's webhook) is answered without waiting for a download."""
         if isinstance(event, InboundMessage):
-            await self.ingest(session, event, fetch_media)
+            deferred = defer_media and self.jobs is not None
+            await self.ingest(session, event, _fetch_later if deferred else fetch_media)
         elif isinstance(event, Ack):
             await self.ack(session, event)
         elif isinstance(event, Revoked | Edited):
@@ -100,6 +119,12 @@ class Pipeline:
             await self.react(session, event)
         elif isinstance(event, IdentityMapped):
             await contacts.map_identity(session.organization_id, event.lid, event.phone)
+        elif isinstance(event, IdentityChanged):
+            await contacts.change_identity(session.organization_id, event.old.wa_id, event.old.phone,
+                                           event.new.wa_id, event.new.phone)
+        elif isinstance(event, SessionAlert):
+            await sessions.record_alert(self.bus, session.id, session.organization_id,
+                                        event.code, event.detail)
         elif isinstance(event, BlockChanged):
             await contacts.set_blocked(session.organization_id, event.peer.wa_id, event.blocked)
 
@@ -124,7 +149,10 @@ class Pipeline:
                 (Message.session == session.id) & (Message.whatsapp_message_id == ev.id)
             ):
                 return None
-            media_key, media_error = await self._store_media(session, ev.media, fetch_media)
+            if fetch_media is _fetch_later and ev.media.data is None and ev.media.fetch:
+                media_key, media_error = None, PENDING
+            else:
+                media_key, media_error = await self._store_media(session, ev.media, fetch_media)
         if self._queue is None or self._writer is None or self._writer.done():
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_batches(self._queue),
@@ -171,6 +199,12 @@ class Pipeline:
             for item in batch:
                 if not item.future.done():
                     item.future.set_result(stored.get(id(item)))
+            for item in batch:
+                if item.media_error == PENDING and stored.get(id(item)) and self.jobs is not None:
+                    try:
+                        self.jobs.enqueue(media_jobs.FETCH_MEDIA_JOB, stored[id(item)])
+                    except Exception:  # the message is stored; its file shows as pending
+                        log.exception("media fetch not queued", message=item.event.id)
             await self.bus.publish_many([
                 self._announcement(item, stored[id(item)]) for item in batch if stored.get(id(item))
             ])
@@ -400,9 +434,13 @@ def _metadata(ev: InboundMessage, media_error: str | None) -> dict[str, Any]:
     meta.update(content_meta(ev.location, ev.vcard, ev.poll))
     if ev.reaction_to:
         meta["reactionTo"] = ev.reaction_to
+    if ev.details:
+        meta["details"] = ev.details
     if ev.media:
         meta["media"] = {"filename": ev.media.filename, "size": ev.media.size,
                          "sha256": ev.media.sha256}
-        if media_error:
+        if media_error == PENDING:
+            meta["media"]["pending"] = media_jobs.pending_media(ev.media)
+        elif media_error:
             meta["media"]["error"] = media_error
     return meta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.messages import outbound
+from wacc.messages import media_jobs, outbound
 from wacc.messages.services import SEND_JOB
 from wacc.plugins.spec import hookimpl
 
@@ -27,6 +27,16 @@ def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
                                        attempt=attempt, retry_hours=retry_hours))
         if outcome.state == "retry":
             jobs.enqueue(SEND_JOB, message_id, attempt + 1, delay=outcome.delay)
+        return outcome.state
+
+    @jobs.register(media_jobs.FETCH_MEDIA_JOB)
+    def fetch_media(message_id: str, attempt: int = 0) -> str:
+        """An inbound file the engine left for later (the Cloud API's webhook answers
+        first); retried with backoff, then the message shows "media unavailable"."""
+        outcome = run(media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media, message_id,
+                                             attempt=attempt))
+        if outcome.state == "retry":
+            jobs.enqueue(media_jobs.FETCH_MEDIA_JOB, message_id, attempt + 1, delay=outcome.delay)
         return outcome.state
 
     @jobs.register("messages.sweep_interrupted")

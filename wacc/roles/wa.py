@@ -31,7 +31,8 @@ async def _run(settings: Settings) -> None:
 
     manager = SessionManager(
         engines=runtime.engines,
-        pipeline=Pipeline(runtime.bus, runtime.media, reopen=settings.whatsapp.reopen),
+        pipeline=Pipeline(runtime.bus, runtime.media, reopen=settings.whatsapp.reopen,
+                          jobs=runtime.jobs),
         bus=runtime.bus, keyring=runtime.keyring, data_dir=settings.data_path,
         lease_seconds=settings.whatsapp.lease_seconds, rpc_host=settings.whatsapp.rpc_host,
         rpc_port=settings.whatsapp.rpc_port, on_ready=send_pending,

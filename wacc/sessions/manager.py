@@ -256,7 +256,8 @@ class SessionManager:
             await self._disconnected(ref, event)
         else:
             fetch = running.engine.download_media if running else None
-            await self.pipeline.handle(ref, event, fetch)
+            defer = bool(getattr(running.engine, "defer_media", False)) if running else False
+            await self.pipeline.handle(ref, event, fetch, defer_media=defer)
 
     async def _disconnected(self, ref: SessionRef, event: Disconnected) -> None:
         running = self.running.get(ref.id)

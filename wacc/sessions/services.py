@@ -12,8 +12,10 @@ from typing import Any
 
 import msgspec
 
+from wacc.bus import Bus, org_topic
 from wacc.engines.contract import EngineError, NotConnectedError
 from wacc.http.principal import Principal
+from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.security.crypto import Keyring
@@ -177,6 +179,19 @@ async def webhook_call(rpc: SessionRpc, session_id: str, method: str, **args: An
         if exc.code == "FORBIDDEN":
             raise AuthorizationError(str(exc)) from None
         raise ValidationError(str(exc), [{"field": "body", "message": str(exc)}]) from None
+
+
+async def record_alert(bus: Bus, session_id: str, organization_id: str, code: str,
+                       detail: str) -> None:
+    """An engine's alert (SessionAlert: the provider's own error report, or an event it
+    had to skip): kept as the session's last error and published as ``session:alert``
+    for the UI. The status is left alone: the session still works."""
+    text = f"{code}: {detail}"[:1000]
+    await WhatsAppSession.update({WhatsAppSession.last_error: text}).where(
+        WhatsAppSession.id == session_id)
+    await bus.publish(org_topic(organization_id), {
+        "type": "session:alert", "sessionId": session_id, "code": code, "detail": detail,
+        "at": iso(utcnow())})
 
 
 async def engine_of(principal: Principal, session_id: str) -> str:

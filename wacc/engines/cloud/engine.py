@@ -35,6 +35,8 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 import msgspec
 
+import msgspec
+
 from wacc.engines.cloud import webhook
 from wacc.engines.cloud.errors import META_ERRORS
 from wacc.engines.cloud.graph import (
@@ -54,6 +56,7 @@ from wacc.engines.cloud.outbound import (
     window_open,
 )
 from wacc.engines.cloud.peers import only_digits, peer_from_digits, recipient_digits
+from wacc.engines.cloud.receiving import WebhookReceiver
 from wacc.engines.cloud.receiving import WebhookReceiver
 from wacc.engines.contract import (
     Disconnected,
@@ -121,6 +124,8 @@ class CloudEngine:
         # customer digits -> when they last wrote, and their last message id (typing needs one)
         self._last_inbound: dict[str, float] = _seed_last_inbound(settings.get("last_inbound") or {})
         self._last_message_id: dict[str, str] = {}
+        self._receiver = WebhookReceiver(host, self.phone_number_id, self._app_secret,
+                                         self.note_inbound)
         self._receiver = WebhookReceiver(host, self.phone_number_id, self._app_secret,
                                          self.note_inbound)
         # customer digits -> when Meta said the window was closed (131047): until they
@@ -383,9 +388,10 @@ class CloudEngine:
         bad message is skipped and alerted, never failing the batch (receiving.py)."""
         return await self._receiver.receive(body, signature)
 
-    async def fetch_media(self, media: dict[str, Any]) -> bytes:
+    async def fetch_media(self, media: dict[str, Any] | Media) -> bytes:
         """RPC form of download_media, for the media job (the worker has no engine)."""
-        return await self.download_media(msgspec.convert(media, Media))
+        return await self.download_media(media if isinstance(media, Media)
+                                         else msgspec.convert(media, Media))
 
     async def webhook(self, body: str, signature: str | None) -> int:
         """RPC form of receive_webhook: *body* is base64 (the exact bytes Meta signed)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.engines.cloud.peers import recipient_digits
+from wacc.engines.cloud.peers import recipient_fields
 from wacc.engines.contract import OutboundMessage, PermanentEngineError
 from wacc.lib import vcard
 
@@ -110,7 +110,7 @@ def message_body(message: OutboundMessage, media_id: str | None = None) -> dict[
     body: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": recipient_digits(message.to),
+        **recipient_fields(message.to),
     }
     kind, content = _content(message, media_id)
     body["type"] = kind

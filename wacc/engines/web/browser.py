@@ -15,6 +15,7 @@ import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import BrowserContext, Page, Playwright
 
@@ -36,6 +37,8 @@ OUR_DISABLED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup", "WebUIOmni
 
 CHROMIUM_ARGS = (
     "--headless",
+    # Without it Blink sets navigator.webdriver = true, the first thing bot checks read.
+    "--disable-blink-features=AutomationControlled",
     # Runs as a service user in a container/VM without user namespaces; the session's
     # isolation is the OS user and the profile directory, not Chromium's sandbox.
     "--no-sandbox",
@@ -53,6 +56,11 @@ CHROMIUM_ARGS = (
     "--in-process-gpu",
     "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + OUR_DISABLED_FEATURES),
 )
+
+# Playwright adds --enable-automation, which shows the "controlled by automated test
+# software" bar and tells pages they are automated; we drive Chromium through CDP and
+# need none of it.
+IGNORED_DEFAULT_ARGS = ("--enable-automation",)
 
 # Profile folders that only cache what WhatsApp can download again. They grow without
 # bound over weeks; the login lives elsewhere (IndexedDB, Local Storage).
@@ -72,23 +80,100 @@ def chromium_executable(configured: str | None = None) -> str:
     return configured or shutil.which("chromium") or FALLBACK_EXECUTABLE
 
 
-async def desktop_user_agent(playwright: Playwright, executable: str) -> str:
-    """The user agent of this very Chromium as a normal desktop Chrome sends it.
+@dataclass(frozen=True)
+class BrowserIdentity:
+    """What this Chromium says it is, as a desktop Chromium would say it.
 
-    Headless Chromium says "HeadlessChrome/<version>", which WhatsApp Web may treat as
-    a bot or an unsupported browser. The real string is read from a throwaway browser
-    (about half a second; PlaywrightDriver keeps it per binary) and only that token is
-    changed.
+    ``user_agent`` is the browser's own string with "HeadlessChrome/" made "Chrome/";
+    ``metadata`` the client hints (CDP ``UserAgentMetadata``: brands, full versions,
+    platform) read from the same binary, with any "HeadlessChrome" brand renamed, so
+    the User-Agent header, Sec-CH-UA headers and navigator.userAgentData all carry the
+    installed version and agree with each other.
     """
+
+    user_agent: str
+    metadata: dict[str, Any]
+
+    @property
+    def major(self) -> str:
+        return str(self.metadata.get("fullVersion", "")).split(".")[0]
+
+
+# A page on a name that cannot exist, served by routing: client hints need a secure
+# origin, and nothing leaves the machine.
+_PROBE_URL = "https://wacc-probe.invalid/"
+_HINTS = ["architecture", "bitness", "fullVersionList", "model", "platformVersion", "uaFullVersion",
+          "wow64"]
+
+
+async def desktop_identity(playwright: Playwright, executable: str) -> BrowserIdentity:
+    """The identity of this very Chromium (see BrowserIdentity), read from a throwaway
+    browser (about a second; PlaywrightDriver keeps it per binary)."""
     browser = await playwright.chromium.launch(
-        executable_path=executable, headless=True, args=list(CHROMIUM_ARGS), timeout=60_000
+        executable_path=executable, headless=True, args=list(CHROMIUM_ARGS),
+        ignore_default_args=list(IGNORED_DEFAULT_ARGS), timeout=60_000,
     )
     try:
         session = await browser.new_browser_cdp_session()
         version = await session.send("Browser.getVersion")
+        page = await browser.new_page()
+        await page.route(_PROBE_URL, lambda route: route.fulfill(content_type="text/html", body="<p>"))
+        await page.goto(_PROBE_URL)
+        hints = await page.evaluate(
+            "(names) => navigator.userAgentData.getHighEntropyValues(names)", _HINTS)
     finally:
         await browser.close()
-    return str(version["userAgent"]).replace("HeadlessChrome/", "Chrome/")
+    user_agent = str(version["userAgent"]).replace("HeadlessChrome/", "Chrome/")
+    return BrowserIdentity(user_agent=user_agent, metadata=_metadata(hints))
+
+
+def _metadata(hints: dict[str, Any]) -> dict[str, Any]:
+    def brands(items: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{"brand": "Chromium" if b["brand"] == "HeadlessChrome" else b["brand"],
+                 "version": b["version"]} for b in items]
+
+    return {
+        "brands": brands(hints.get("brands", [])),
+        "fullVersionList": brands(hints.get("fullVersionList", [])),
+        "fullVersion": str(hints.get("uaFullVersion", "")),
+        "platform": str(hints.get("platform") or "Linux"),
+        "platformVersion": str(hints.get("platformVersion", "")),
+        "architecture": str(hints.get("architecture", "")),
+        "model": str(hints.get("model", "")),
+        "mobile": bool(hints.get("mobile", False)),
+        "bitness": str(hints.get("bitness", "")),
+        "wow64": bool(hints.get("wow64", False)),
+    }
+
+
+async def apply_identity(context: BrowserContext, page: Page, identity: BrowserIdentity,
+                         locale: str = "en-US") -> None:
+    """Set the user agent and its client hints on *page* through CDP
+    (Emulation.setUserAgentOverride with userAgentMetadata): Playwright's own override
+    keeps the hints today, this makes them ours to guarantee."""
+    session = await context.new_cdp_session(page)
+    try:
+        await session.send("Emulation.setUserAgentOverride", {
+            "userAgent": identity.user_agent,
+            "acceptLanguage": f"{locale},{locale.split('-')[0]};q=0.9",
+            "platform": "Linux x86_64",
+            "userAgentMetadata": identity.metadata,
+        })
+    finally:
+        await session.detach()
+
+
+async def clear_site_caches(context: BrowserContext, page: Page, origin: str) -> None:
+    """Unregister *origin*'s service workers and drop its Cache Storage and the HTTP
+    cache (CDP Storage.clearDataForOrigin, Network.clearBrowserCache). The login lives
+    in IndexedDB and Local Storage, which are kept."""
+    session = await context.new_cdp_session(page)
+    try:
+        await session.send("Storage.clearDataForOrigin",
+                           {"origin": origin, "storageTypes": "cache_storage,service_workers"})
+        await session.send("Network.clearBrowserCache")
+    finally:
+        await session.detach()
 
 
 def binary_mtime(path: str) -> int:

@@ -18,7 +18,7 @@ import logging
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Playwright, async_playwright
 
-from wacc.engines.web.browser import binary_mtime, desktop_user_agent
+from wacc.engines.web.browser import BrowserIdentity, binary_mtime, desktop_identity
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class PlaywrightDriver:
         self._users: dict[int, int] = {}  # id(playwright) -> engines using it
         self._lock = asyncio.Lock()
         # By (binary, mtime): an upgraded Chromium gets its new user agent.
-        self._user_agents: dict[tuple[str, int], str] = {}
+        self._identities: dict[tuple[str, int], BrowserIdentity] = {}
 
     async def acquire(self) -> Playwright:
         async with self._lock:
@@ -55,13 +55,16 @@ class PlaywrightDriver:
         except (TimeoutError, PlaywrightError) as exc:
             log.warning("stopping the Playwright driver failed: %s", exc)
 
-    async def user_agent(self, playwright: Playwright, executable: str) -> str:
-        """The desktop user agent of *executable* (see desktop_user_agent), derived once.
-        Two sessions starting together may both derive it; the result is the same."""
+    async def identity(self, playwright: Playwright, executable: str) -> BrowserIdentity:
+        """User agent and client hints of *executable* (see desktop_identity), derived
+        once. Two sessions starting together may both derive it; the result is the same."""
         key = (executable, binary_mtime(executable))
-        if key not in self._user_agents:
-            self._user_agents[key] = await desktop_user_agent(playwright, executable)
-        return self._user_agents[key]
+        if key not in self._identities:
+            self._identities[key] = await desktop_identity(playwright, executable)
+        return self._identities[key]
+
+    async def user_agent(self, playwright: Playwright, executable: str) -> str:
+        return (await self.identity(playwright, executable)).user_agent
 
     def broken(self, playwright: Playwright) -> None:
         """*playwright* failed to launch a browser: do not hand it out again. It stops

@@ -41,6 +41,7 @@ from wacc.engines.contract import (
     PairingCode,
     Peer,
     PermanentEngineError,
+    Ready,
     SendResult,
     StateChanged,
     TransientEngineError,
@@ -48,18 +49,21 @@ from wacc.engines.contract import (
 from wacc.engines.web.actions import chat_id, only_digits, send_payload, whatsapp_message_id
 from wacc.engines.web.browser import (
     CHROMIUM_ARGS,
+    IGNORED_DEFAULT_ARGS,
     MemoryUsage,
+    apply_identity,
     chromium_executable,
+    clear_site_caches,
     find_browser_pid,
     js_heap_bytes,
     kill_tree,
     prune_caches,
     tree_memory,
 )
-from wacc.engines.web.bundle import init_script, load_wa_js
+from wacc.engines.web.bundle import WaJsChoice, init_script
 from wacc.engines.web.channel import BINDING, MalformedEvent, call_adapter, decode_page_event, first_line
 from wacc.engines.web.driver import PlaywrightDriver
-from wacc.engines.web.health import Health
+from wacc.engines.web.health import Health, RestartBudget
 from wacc.engines.web.session import LOGIN_EVENTS, LoginState
 from wacc.engines.web.settings import WebSettings
 
@@ -90,18 +94,24 @@ class WebEngine:
         driver: PlaywrightDriver | None = None,
         context_hook: ContextHook | None = None,
         vendor: Path | None = None,
+        wa_js: WaJsChoice | None = None,
     ) -> None:
         """``driver``: the Playwright driver shared by the process's sessions (default:
         one of its own); ``context_hook`` runs on each new browser context before
         WhatsApp Web is opened (tests route the fake WhatsApp Web there); ``vendor``
-        overrides where the vendored wa-js and its manifest are read from."""
+        overrides where the vendored wa-js and its manifest are read from; ``wa_js``
+        says which bundle to load (configured, installed or vendored; see bundle.py)."""
         self.host = host
         self.settings = WebSettings.from_host(host.settings)
         self.profile = Path(host.data_dir).absolute() / "profile"
         self._driver = driver or PlaywrightDriver()
         self._context_hook = context_hook
-        self._vendor = vendor
+        self._wa_js = wa_js or WaJsChoice(vendor=vendor)
+        self._wa_js_stamp: tuple[str, ...] = ()
         self._script = ""
+        # NEEDS_UPDATE answered by clearing caches and reloading (once until ready again).
+        self._update_reloaded = False
+        self.update_reloads = 0
         self._playwright: Playwright | None = None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
@@ -117,6 +127,8 @@ class WebEngine:
         self._browser_closing = False
         self._login = LoginState(max_qr=self.settings.max_qr)
         self._health = Health(self.settings, host.session_id)
+        self._restart_budget = RestartBudget(self.settings.max_restarts,
+                                             self.settings.restart_window_hours * 3600)
         self._documents = 0
         # Counters for health pages and tests.
         self.dropped_events = 0
@@ -147,7 +159,8 @@ class WebEngine:
         if self._pump_task is not None:
             return
         # Checked before anything launches: a tampered bundle never reaches the page.
-        self._script = init_script(load_wa_js(self._vendor))
+        self._wa_js_stamp = self._wa_js.stamp()
+        self._script = init_script(self._wa_js.load())
         # Chromium's caches grow without bound; between runs nothing uses them.
         try:
             prune_caches(self.profile)
@@ -280,6 +293,7 @@ class WebEngine:
                 executable_path=executable,
                 headless=True,
                 args=list(CHROMIUM_ARGS),
+                ignore_default_args=list(IGNORED_DEFAULT_ARGS),
                 user_agent=user_agent,
                 locale="en-US",
                 timeout=self.settings.navigation_timeout * 1000,
@@ -297,6 +311,7 @@ class WebEngine:
         await context.add_init_script(script=self._script)
         page = context.pages[0] if context.pages else await context.new_page()
         self._page = page
+        await apply_identity(context, page, await self._driver.identity(self._playwright, executable))
         page.on("crash", lambda p: self._lost(p, "the WhatsApp Web renderer crashed"))
         page.on("close", self._on_page_close)
         page.on("domcontentloaded", self._on_document)
@@ -391,6 +406,31 @@ class WebEngine:
         except (PlaywrightError, OSError, TimeoutError) as exc:
             self._end(DisconnectReason.CRASHED, f"restart failed: {first_line(exc)}")
 
+    async def _refresh_for_update(self, page: Page, detail: str) -> None:
+        """NEEDS_UPDATE, first time: unregister WhatsApp's service worker, drop its cached
+        scripts and reload, as wppconnect and whatsapp-web.js do; the login (IndexedDB,
+        Local Storage) stays. A second NEEDS_UPDATE ends the session."""
+        log.warning("session %s: %s; clearing WhatsApp Web's cache and reloading once",
+                    self.host.session_id, detail)
+        self.update_reloads += 1
+        try:
+            if self._context is not None:
+                await clear_site_caches(self._context, page, WHATSAPP_URL.rstrip("/"))
+            await page.reload(wait_until="domcontentloaded",
+                              timeout=self.settings.navigation_timeout * 1000)
+        except (PlaywrightError, TimeoutError) as exc:
+            if self._page is page:
+                self._end(DisconnectReason.NEEDS_UPDATE, f"{detail} (reload failed: {first_line(exc)})")
+
+    def _new_bundle(self) -> str | None:
+        """A different wa-js was installed or configured since this run started:
+        restart Chromium onto it (the login is kept)."""
+        self._wa_js_stamp, bundle = self._wa_js.changed(self._wa_js_stamp, self.host.session_id)
+        if bundle is None:
+            return None
+        self._script = init_script(bundle)
+        return f"wa-js {bundle.version} ({bundle.origin}) replaces the running one"
+
     # -- watchdog -------------------------------------------------------------------------
 
     async def _watchdog(self) -> None:
@@ -421,7 +461,11 @@ class WebEngine:
                     memory = await self.memory_bytes()
                 except (PlaywrightError, TimeoutError) as exc:
                     log.debug("session %s: memory unknown: %s", self.host.session_id, exc)
-            reason = health.restart_reason(memory)
+            reason = health.restart_reason(memory) or self._new_bundle()
+            if reason and not self._restart_budget.spend():
+                self._end(DisconnectReason.CRASHED, f"giving up after {self._restart_budget.describe()}"
+                          f" (Chromium restarts do not help: {reason})")
+                return
             if reason:
                 # A new task: _recycle replaces this watchdog with a fresh one.
                 self._recycle_task = asyncio.create_task(self._recycle(reason))
@@ -489,6 +533,14 @@ class WebEngine:
         if verdict.rejected:
             self.dropped_events += 1
             log.warning("session %s: dropped an event: %s", self.host.session_id, verdict.rejected)
+        if verdict.end is not None and verdict.end.reason == DisconnectReason.NEEDS_UPDATE \
+                and not self._update_reloaded and self._page is not None:
+            # Often only WhatsApp Web's cached copy is outdated: fetch it afresh first.
+            self._update_reloaded = True
+            self._recycle_task = asyncio.create_task(self._refresh_for_update(self._page, verdict.end.detail))
+            return verdict.emit
+        if isinstance(event, Ready):
+            self._update_reloaded = False
         if verdict.end is not None:
             self._end(verdict.end.reason, verdict.end.detail)
         return verdict.emit

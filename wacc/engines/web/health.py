@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from collections.abc import Callable
 
 from playwright.async_api import Page
 
@@ -71,3 +73,28 @@ class Health:
         if hours > 0 and time.monotonic() - self.launched_at > hours * 3600:
             return f"scheduled restart every {hours:g} h"
         return None
+
+
+class RestartBudget:
+    """At most ``limit`` restarts within ``window`` seconds: a cause that a restart does
+    not cure (a memory cap below what the account needs, a browser that dies at once)
+    must not turn into a restart loop. Past the budget the caller gives up and says why."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def spend(self) -> bool:
+        """Record one restart if the budget allows it; False when it is used up."""
+        now = self._clock()
+        while self._times and now - self._times[0] >= self.window:
+            self._times.popleft()
+        if len(self._times) >= self.limit:
+            return False
+        self._times.append(now)
+        return True
+
+    def describe(self) -> str:
+        return f"{self.limit} restarts within {self.window / 3600:g} h"

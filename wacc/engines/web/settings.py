@@ -27,8 +27,14 @@ class WebSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # QR codes shown (WhatsApp rotates one about every 20 s) before giving up with
     # Disconnected(QR_TIMEOUT).
     max_qr: Count = 6
-    # Restart Chromium on a schedule to shed leaked memory; 0 = never.
+    # Restart Chromium on a schedule to shed leaked memory; 0 = never. The fallback
+    # where the memory cap cannot be measured (no /proc: the JS heap is all it sees).
     restart_every_hours: NonNegative = 0.0
+    # Planned Chromium restarts (memory cap, schedule, new wa-js) allowed within
+    # ``restart_window_hours``; one more ends the session as CRASHED with the reason,
+    # instead of restarting in a loop (a cap below what the account needs).
+    max_restarts: Count = 3
+    restart_window_hours: Positive = 1.0
     # Seconds the page may spend loading/syncing without showing a QR code or becoming
     # ready before it counts as hung (Disconnected(CRASHED)); big accounts sync slowly.
     # Also how long a pairing code may wait to be typed (then QR_TIMEOUT).

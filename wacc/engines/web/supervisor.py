@@ -33,6 +33,7 @@ from wacc.engines.contract import (
     Ready,
 )
 from wacc.engines.web.browser import prune_caches
+from wacc.engines.web.health import RestartBudget
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +87,22 @@ class Supervisor:
         restart_on: frozenset[DisconnectReason] = RESTARTABLE,
         healthy_after: float = 300.0,
         max_restarts: int | None = None,
+        restart_limit: tuple[int, float] | None = (10, 3600.0),
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``healthy_after``: seconds of being ready after which the backoff starts over;
-        ``max_restarts``: give up after this many restarts in a row (None: never)."""
+        ``max_restarts``: give up after this many restarts in a row (None: never);
+        ``restart_limit``: (n, seconds): give up when a restart would be the n+1st in
+        that window, even if the engine got ready in between: a session that crashes
+        an hour after every start is a loop too (None: no limit)."""
         self.factory = factory
         self.host = host
         self.backoff = backoff or Backoff()
         self.restart_on = restart_on
         self.healthy_after = healthy_after
         self.max_restarts = max_restarts
+        self.budget = RestartBudget(*restart_limit, clock=clock) if restart_limit else None
         self._sleep = sleep
         self._watched = _WatchedHost(host, self)
         self._endings: asyncio.Queue[Disconnected] = asyncio.Queue()
@@ -125,6 +132,14 @@ class Supervisor:
             if self.max_restarts is not None and attempt > self.max_restarts:
                 log.error("session %s: giving up after %d restarts", self.host.session_id, attempt - 1)
                 return ending
+            if self.budget is not None and not self.budget.spend():
+                gave_up = Disconnected(
+                    reason=ending.reason,
+                    detail=f"not restarted: {self.budget.describe()} already; last: {ending.detail}",
+                )
+                log.error("session %s: %s", self.host.session_id, gave_up.detail)
+                await self.host.emit(gave_up)
+                return gave_up
             self._prune()
             delay = self.backoff.delay(attempt)
             self.delays.append(delay)

@@ -1,0 +1,102 @@
+"""What the cloud engine does with one webhook POST for its number.
+
+Meta answers a non-2xx (or a slow answer) by retrying the whole POST with growing
+delays for up to seven days, so one bad message must never fail its batch:
+
+- a message that cannot be read (``inbound.BadMessage``) or that wacc refuses to store
+  (a validation error) is logged, reported as a :class:`SessionAlert` (the session's
+  last error, ``session:alert`` on the bus) and skipped; the rest is stored and Meta
+  gets 200;
+- a failure that may pass (the database is away) is raised after the rest of the
+  batch was tried, so Meta retries; stored messages are idempotent, so a retry adds
+  nothing twice.
+
+Media is not downloaded here: the engine says ``defer_media`` and the pipeline stores
+the message at once and fetches the file in a job (``messages.fetch_media``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import msgspec
+
+from wacc.engines.cloud import webhook
+from wacc.engines.contract import (
+    EngineEvent,
+    EngineHost,
+    IdentityMapped,
+    InboundMessage,
+    Peer,
+    Reaction,
+    SessionAlert,
+    TransientEngineError,
+)
+from wacc.lib.errors import WaccError
+
+log = logging.getLogger(__name__)
+
+# Errors that say "this event is wrong", not "try again later".
+_REFUSALS = (WaccError, ValueError, TypeError, KeyError, msgspec.ValidationError)
+
+NoteInbound = Callable[[Peer, float, "str | None"], None]
+
+
+class WebhookReceiver:
+    def __init__(self, host: EngineHost, phone_number_id: str, app_secret: str,
+                 note_inbound: NoteInbound) -> None:
+        self.host = host
+        self.phone_number_id = phone_number_id
+        self._app_secret = app_secret
+        self._note_inbound = note_inbound
+        # (BSUID, phone) pairs already reported in this process: Meta names both on
+        # every message of such a customer, and one merge is enough.
+        self._mapped: set[tuple[str, str]] = set()
+
+    async def receive(self, body: bytes, signature: str | None) -> list[EngineEvent]:
+        """Check, parse and report one POST; returns the events reported (alerts for
+        what was skipped included). Raises webhook.WebhookError when the POST is not a
+        genuine webhook, TransientEngineError when storing failed in a way that may pass."""
+        webhook.check_signature(body, signature, self._app_secret)
+        parsed = webhook.parse_report(body, phone_number_id=self.phone_number_id)
+        problems = list(parsed.problems)
+        reported: list[EngineEvent] = []
+        retry: Exception | None = None
+        for event in parsed.events:
+            if isinstance(event, IdentityMapped) and (event.lid, event.phone) in self._mapped:
+                continue
+            try:
+                if isinstance(event, InboundMessage):
+                    self._note_inbound(event.sender, event.timestamp, event.id)
+                elif isinstance(event, Reaction):
+                    self._note_inbound(event.sender, event.timestamp, None)
+                await self.host.emit(event)
+            except _REFUSALS as exc:
+                problems.append(f"{describe(event)} not stored: {exc}")
+                continue
+            except Exception as exc:  # the database or bus is away: Meta must retry
+                log.exception("cloud session %s: %s not stored", self.host.session_id, describe(event))
+                retry = exc
+                continue
+            if isinstance(event, IdentityMapped):
+                self._mapped.add((event.lid, event.phone))
+            reported.append(event)
+        for problem in problems:
+            log.warning("cloud session %s: webhook %s", self.host.session_id, problem)
+            alert = SessionAlert(code="WEBHOOK_MESSAGE_SKIPPED", detail=problem[:500])
+            try:
+                await self.host.emit(alert)
+            except Exception:  # recording the alert must not lose the batch
+                log.exception("cloud session %s: alert not recorded", self.host.session_id)
+            reported.append(alert)
+        if retry is not None:
+            raise TransientEngineError(f"part of the webhook could not be stored: {retry}",
+                                       code="STORE_FAILED") from retry
+        return reported
+
+
+def describe(event: EngineEvent) -> str:
+    ident = getattr(event, "id", None) or getattr(event, "message_id", None)
+    kind = type(event).__name__
+    return f"{kind} {ident}" if ident else kind
