@@ -35,8 +35,6 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 import msgspec
 
-import msgspec
-
 from wacc.engines.cloud import webhook
 from wacc.engines.cloud.errors import META_ERRORS
 from wacc.engines.cloud.graph import (
@@ -56,7 +54,6 @@ from wacc.engines.cloud.outbound import (
     window_open,
 )
 from wacc.engines.cloud.peers import only_digits, peer_from_digits, recipient_digits
-from wacc.engines.cloud.receiving import WebhookReceiver
 from wacc.engines.cloud.receiving import WebhookReceiver
 from wacc.engines.contract import (
     Disconnected,
@@ -124,8 +121,6 @@ class CloudEngine:
         # customer digits -> when they last wrote, and their last message id (typing needs one)
         self._last_inbound: dict[str, float] = _seed_last_inbound(settings.get("last_inbound") or {})
         self._last_message_id: dict[str, str] = {}
-        self._receiver = WebhookReceiver(host, self.phone_number_id, self._app_secret,
-                                         self.note_inbound)
         self._receiver = WebhookReceiver(host, self.phone_number_id, self._app_secret,
                                          self.note_inbound)
         # customer digits -> when Meta said the window was closed (131047): until they
