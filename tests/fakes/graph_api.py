@@ -100,6 +100,7 @@ class FakeGraphAPI:
         self.media_url = ""  # the media host: another origin (port), like lookaside.fbsbx.com
         self.requests: list[RecordedRequest] = []
         self.media_requests: list[RecordedRequest] = []
+        self.accepted: list[dict[str, Any]] = []  # bodies of sends Meta took, in order
         # customer digits -> when they last wrote (the 24-hour window, as Meta sees it)
         self.last_inbound: dict[str, float] = {}
         self.enforce_window = True
@@ -120,6 +121,7 @@ class FakeGraphAPI:
     def reset(self) -> None:
         self.requests.clear()
         self.media_requests.clear()
+        self.accepted.clear()
         self.media.clear()
         self.blocked.clear()
         self.last_inbound.clear()
@@ -316,6 +318,7 @@ class FakeGraphAPI:
             raise MetaError(400, 131047)
         if kind in MEDIA_TYPES and isinstance(content, dict) and "id" in content:
             self._check_kind(kind, content["id"])
+        self.accepted.append(body)
         message: dict[str, Any] = {"id": "wamid." + secrets.token_urlsafe(24)}
         if kind == "template":
             message["message_status"] = "accepted"
