@@ -72,6 +72,25 @@
     return out;
   }
 
+  // "status@broadcast", broadcast lists ("…@broadcast") and channels ("…@newsletter").
+  function isFeedId(id) {
+    return /@(broadcast|newsletter)$/.test(String(id || ''));
+  }
+
+  // A group's subject, as the chat list shows it (wa-js src/chat/functions/get.ts; the
+  // subject lives in the chat's group metadata). null for one-to-one chats.
+  function groupSubject(wid) {
+    const id = serialized(wid);
+    if (!/@g\.us$/.test(String(id || ''))) return null;
+    try {
+      const chat = window.WPP.chat.get(id);
+      const meta = chat && get(chat, 'groupMetadata');
+      return (meta && get(meta, 'subject')) || (chat && (get(chat, 'name') || get(chat, 'formattedTitle'))) || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   function seconds(t) {
     const n = Number(t);
     if (!Number.isFinite(n) || n <= 0) return Date.now() / 1000;
@@ -124,11 +143,13 @@
     const key = get(msg, 'id') || {};
     const fromMe = Boolean(key.fromMe);
     const chatWid = key.remote || (fromMe ? get(msg, 'to') : get(msg, 'from'));
+    // Status updates, broadcast lists and channels are feeds, never conversations.
+    if (isFeedId(serialized(chatWid))) return null;
     const senderWid = fromMe ? (me() || get(msg, 'from')) : (get(msg, 'author') || get(msg, 'from'));
     const event = {
       kind: 'message',
       id: serialized(key),
-      chat: peer(chatWid),
+      chat: peer(chatWid, groupSubject(chatWid)),
       sender: peer(senderWid, fromMe ? null : get(msg, 'notifyName')),
       from_me: fromMe,
       timestamp: seconds(get(msg, 't')),
@@ -468,6 +489,8 @@
     return { id: serialized(result && result.id), timestamp: Date.now() / 1000, ack: result && result.ack };
   }
 
+  const HISTORY_PAGE = 100; // messages per wa-js getMessages call
+
   const actions = {
     ping: () => ({
       t: Date.now(),
@@ -500,6 +523,36 @@
     downloadMedia: async ({ id }) => {
       const blob = await ready().chat.downloadMedia(id);
       return { data: await blobToBase64(blob), mime_type: blob.type || null };
+    },
+    // History (wacc.sessions.history): one-to-one chats with a message since `since`
+    // (seconds), then each one's messages since then, oldest first. wa-js
+    // src/chat/functions/list.ts (onlyUsers: c.us and lid chats, no groups, status or
+    // channels) and getMessages.ts (count, direction 'before' from a full message id).
+    historyChats: async ({ since }) => {
+      const chats = await ready().chat.list({ onlyUsers: true, ignoreGroupMetadata: true });
+      return chats
+        .filter((c) => seconds(get(c, 't')) >= since && !isFeedId(serialized(get(c, 'id'))))
+        .map((c) => peer(get(c, 'id'), get(c, 'name') || get(c, 'formattedTitle')));
+    },
+    history: async ({ chat, since, limit }) => {
+      const W = ready();
+      const max = Math.min(Number(limit) || 2000, 5000);
+      const out = [];
+      let page = await W.chat.getMessages(chat, { count: HISTORY_PAGE });
+      while (page.length) {
+        for (const msg of page) {
+          if (seconds(get(msg, 't')) < since) continue;
+          const event = toMessage(msg);
+          if (event) out.push(event);
+        }
+        const oldest = page.reduce((a, b) => (seconds(get(b, 't')) < seconds(get(a, 't')) ? b : a));
+        if (page.length < HISTORY_PAGE || seconds(get(oldest, 't')) < since || out.length >= max) break;
+        page = await W.chat.getMessages(chat, {
+          count: HISTORY_PAGE, direction: 'before', id: serialized(get(oldest, 'id')),
+        });
+      }
+      out.sort((a, b) => a.timestamp - b.timestamp);
+      return out.slice(-max);
     },
     requestPairingCode: async ({ phone }) => {
       const W = wpp();

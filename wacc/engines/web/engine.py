@@ -35,6 +35,7 @@ from wacc.engines.contract import (
     EngineError,
     EngineEvent,
     EngineHost,
+    InboundMessage,
     Media,
     NotConnectedError,
     OutboundMessage,
@@ -46,6 +47,7 @@ from wacc.engines.contract import (
     StateChanged,
     TransientEngineError,
 )
+from wacc.engines.web import history
 from wacc.engines.web.actions import chat_id, only_digits, send_payload, whatsapp_message_id
 from wacc.engines.web.browser import (
     CHROMIUM_ARGS,
@@ -252,6 +254,12 @@ class WebEngine:
         value = await self._call("setBlocked", {"id": chat_id(peer), "blocked": blocked})
         now_blocked = bool(value.get("blocked", blocked)) if isinstance(value, dict) else blocked
         self._events.put_nowait(BlockChanged(peer=peer, blocked=now_blocked))
+
+    async def history_chats(self, since: float) -> list[Peer]:
+        return await history.chats_since(self._call, since)
+
+    async def history(self, chat: Peer, since: float) -> list[InboundMessage]:
+        return await history.messages_since(self._call, chat_id(chat), since)
 
     async def download_media(self, media: Media) -> bytes:
         if media.data is not None:
