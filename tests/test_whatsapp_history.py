@@ -211,3 +211,24 @@ async def test_an_engine_without_history_answers_unsupported(tmp_path):
         with pytest.raises(PermanentEngineError) as error:
             await manager.dispatch("s1", method, args)
         assert error.value.code == "unsupported"
+
+
+async def test_imported_history_starts_no_automation(client, owner, wa, worker):
+    from wacc.automations.tables import AutomationExecution
+
+    tag = (await client.post(f"{API}/tags", headers=owner, json={"name": "seen"})).json()
+    r = await client.post(f"{API}/automations", headers=owner, json={
+        "name": "Tag every message", "trigger": {"type": "message.received"},
+        "actions": [{"type": "add_tag", "tagId": tag["id"]}]})
+    assert r.status_code == 201, r.text
+    await wa()
+    sid = await new_session(client, owner, settings={"history_days": 3})
+    await seed_phone(client, owner, sid)
+    await simulate(client, owner, sid, "scan")
+    read = await finished(client, owner, sid)
+    assert read["messagesStored"] == 4
+    # A live message afterwards does run it: the automation works, history was quiet.
+    await simulate(client, owner, sid, "message", phone=ANA, body="live now", id="LIVE-1")
+    await until(lambda: AutomationExecution.exists())
+    runs = await AutomationExecution.select()
+    assert len(runs) == 1, runs
