@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from wacc.http.params import SessionId
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageOut, SendToPhone
-from wacc.sessions import history, services
+from wacc.sessions import cloud_webhooks, history, services
 from wacc.sessions.schemas import (
     HistoryIn,
     HistoryOut,
@@ -194,15 +195,40 @@ class EngineWebhookController(Controller):
 
     @post("/", status_code=200, request_max_body_size=4 * 1024 * 1024)
     async def receive_webhook(self, request: Request, session_id: SessionId) -> dict[str, Any]:
-        """A provider event (messages, statuses), signed with X-Hub-Signature-256."""
-        import base64
-
+        """A provider event (messages, statuses), signed with X-Hub-Signature-256. Changes
+        for the app's other numbers are routed to their sessions, not dropped."""
         rt = runtime_of(request)
         body = await request.body()
+        signature = request.headers.get("x-hub-signature-256")
         count = await services.webhook_call(
-            rt.rpc, session_id, "webhook", body=base64.b64encode(body).decode(),
-            signature=request.headers.get("x-hub-signature-256"))
-        return {"received": count}
+            rt.rpc, session_id, "webhook", body=base64.b64encode(body).decode(), signature=signature)
+        others = await cloud_webhooks.receive(rt.rpc, rt.keyring, body, signature, session_id=session_id)
+        return {**others, "received": count + others["received"]}
+
+
+class CloudWebhookController(Controller):
+    """One callback URL for a Meta app (all its numbers): give Meta
+    ``https://<wacc>/api/v1/whatsapp/cloud/webhook``. Public: the signature is checked
+    with the app secret of the sessions of the body's numbers."""
+
+    path = "/whatsapp/cloud/webhook"
+    tags = ["WhatsApp sessions"]
+    opt = {"public": True, "no_rate_limit": True, "no_audit": True}
+
+    @get("/")
+    async def verify_app_webhook(self, request: Request) -> Response[str]:
+        """Meta's subscription handshake, with any cloud session's verify token."""
+        rt = runtime_of(request)
+        challenge = await cloud_webhooks.subscribe(rt.keyring, dict(request.query_params))
+        return Response(challenge, media_type="text/plain")
+
+    @post("/", status_code=200, request_max_body_size=4 * 1024 * 1024)
+    async def receive_app_webhook(self, request: Request) -> dict[str, Any]:
+        """Messages and statuses for any of the app's numbers, routed by
+        ``metadata.phone_number_id``; unknown numbers are logged and skipped."""
+        rt = runtime_of(request)
+        return await cloud_webhooks.receive(rt.rpc, rt.keyring, await request.body(),
+                                            request.headers.get("x-hub-signature-256"))
 
 
 def _json(payload: dict[str, Any]) -> str:

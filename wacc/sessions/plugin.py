@@ -10,9 +10,13 @@ from wacc.plugins.spec import hookimpl
 @hookimpl
 def wacc_controllers() -> list[Any]:
     # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
-    from wacc.sessions.controllers import EngineWebhookController, SessionController
+    from wacc.sessions.controllers import (
+        CloudWebhookController,
+        EngineWebhookController,
+        SessionController,
+    )
 
-    return [SessionController, EngineWebhookController]
+    return [SessionController, EngineWebhookController, CloudWebhookController]
 
 
 @hookimpl

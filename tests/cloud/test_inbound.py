@@ -1,0 +1,232 @@
+"""Meta's real webhook payloads through the whole of wacc: every fixture stored as what
+it is, username-only customers (business-scoped user ids) as one contact with their
+phone once known, one bad message skipped and alerted, Meta's value.errors recorded,
+and a customer's number change followed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.cloud.meta_fixtures import FIXTURE_DISPLAY_NUMBER, FIXTURE_NUMBER_ID, fixture, with_status_id
+from tests.cloud.wired import cloud_session, now_ts, signed, until
+from tests.fakes.graph_api import FakeGraphAPI, inbound, webhook_body
+from tests.helpers import API, bearer, register
+from wacc.contacts.tables import Contact
+from wacc.conversations.tables import Conversation
+from wacc.messages.tables import Message
+from wacc.sessions.tables import WhatsAppSession
+
+BSUID = "US.13491208655302741918"
+PHONE = "+972987654321"
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraphAPI]:
+    async with FakeGraphAPI(phone_number_id=FIXTURE_NUMBER_ID,
+                            display_phone_number=f"+{FIXTURE_DISPLAY_NUMBER}").serve() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def line(client: Any, graph: FakeGraphAPI, wa: Any) -> tuple[dict[str, str], str]:
+    owner = bearer((await register(client))["accessToken"])
+    await wa()
+    return owner, await cloud_session(client, owner, graph)
+
+
+async def _post(client: Any, sid: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
+    raw, headers = signed(body)
+    r = await client.post(f"{API}/whatsapp/sessions/{sid}/webhook", content=raw, headers=headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def _row(wamid: str) -> dict[str, Any]:
+    row = await Message.select().where(
+        Message.whatsapp_message_id == wamid).output(load_json=True).first()
+    assert row is not None, f"{wamid} was not stored"
+    return dict(row)
+
+
+async def _reply(client: Any, owner: dict[str, str], conversation: str, text: str) -> dict[str, Any]:
+    r = await client.post(f"{API}/conversations/{conversation}/messages", headers=owner,
+                          json={"body": text})
+    assert r.status_code == 201, r.text
+    mid = r.json()["id"]
+
+    async def done() -> Any:
+        m = (await client.get(f"{API}/messages/{mid}", headers=owner)).json()
+        return m["status"] in ("SENT", "FAILED") and m
+
+    return dict(await until(done))
+
+
+# What each message fixture becomes once stored: type, body, and what its metadata keeps.
+STORED: dict[str, dict[str, Any]] = {
+    "text": {"type": "TEXT", "body": "Body Text"},
+    "reply": {"type": "TEXT", "body": "replied text", "meta": {"quotedId": "wamid.xyzxyz=="}},
+    "referral": {"type": "TEXT", "body": "BODY", "details": ["referral"]},
+    "image": {"type": "IMAGE", "body": None, "pending": "65463453"},
+    "video_forwarded": {"type": "VIDEO", "body": "caption", "pending": "765756756",
+                        "details": ["forwarded"]},
+    "document": {"type": "DOCUMENT", "body": "caption", "pending": "1234567890987654321",
+                 "details": ["forwarded"]},
+    "voice": {"type": "AUDIO", "body": None, "pending": "1234567890987654321",
+              "details": ["media"]},
+    "sticker_animated": {"type": "STICKER", "body": None, "pending": "1234567890987654321",
+                         "details": ["media"]},
+    "location_chosen": {"type": "LOCATION", "body": None, "details": ["forwarded"],
+                        "meta": {"location": {"latitude": 37.4611978, "longitude": -122.2164385,
+                                              "name": "Facebook HQ",
+                                              "address": "1 Hacker Way, Menlo Park, CA 94025"}}},
+    "contacts": {"type": "CONTACT", "body": None},
+    "interactive_button_reply": {"type": "TEXT", "body": "title", "details": ["interactive"]},
+    "interactive_list_reply": {"type": "TEXT", "body": "title", "details": ["interactive"]},
+    "interactive_nfm_reply": {"type": "TEXT", "details": ["flow"],
+                              "body": "Form response: comment_text: Comment Text; delivery_rating: 4; "
+                                      "purchase_rating: 2; recommend_radio: 0; cs_rating: 0"},
+    "button_quick_reply": {"type": "TEXT", "body": "title", "details": ["button"]},
+    "order": {"type": "TEXT", "details": ["order"],
+              "body": "Order: 3 x HAMBURGER at 30 ILS, 2 x FRENCH_FRIES at 35 ILS, 2 x SODA at 10 ILS"},
+    "unsupported_with_type": {"type": "UNSUPPORTED", "body": None, "details": ["unsupported"]},
+    "request_welcome": {"type": "UNSUPPORTED", "details": ["unsupported"],
+                        "body": "Opened the chat for the first time (request_welcome)"},
+    "interactive_with_value_errors": {"type": "UNSUPPORTED", "body": None, "details": ["unsupported"]},
+    "username_only": {"type": "TEXT", "body": "this is a text message", "details": ["username"]},
+}
+
+
+async def test_every_message_fixture_is_stored_as_what_it_is(client: Any, line: Any) -> None:
+    _, sid = line
+    for name in STORED:
+        await _post(client, sid, fixture(name))
+    for name, want in STORED.items():
+        wamid = fixture(name)["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+        row = await _row(wamid)
+        assert (row["type"], row["body"], row["direction"]) == (want["type"], want["body"], "INBOUND"), name
+        meta = row["metadata"]
+        for key, value in want.get("meta", {}).items():
+            assert meta[key] == value, name
+        assert sorted(meta.get("details", {})) == sorted(want.get("details", [])), name
+        if "pending" in want:  # stored at once; the file is fetched by a job afterwards
+            assert row["media_url"] is None and meta["media"]["pending"]["fetch"] == want["pending"], name
+    unsupported = (await _row("wamid.fixture.unsupported_with_type"))["metadata"]["details"]["unsupported"]
+    assert unsupported["type"] == "unsupported:pool" and unsupported["error"].startswith("131051")
+    order = (await _row("wamid.fixture.order"))["metadata"]["details"]["order"]
+    assert [i["product_retailer_id"] for i in order["product_items"]] == ["HAMBURGER", "FRENCH_FRIES", "SODA"]
+    flow = (await _row("wamid.fixture.interactive_nfm_reply"))["metadata"]["details"]["flow"]
+    assert flow["response"]["flow_token"] == "AQAAAAACS5FpgQ_cAAAAAD0QI3s."
+    # The phone and the user id Meta sent with it are one contact (and the username-only
+    # message, by user id alone, joined it); everything is in one conversation.
+    contacts = await Contact.select().where(Contact.organization.is_not_null())
+    assert [(c["phone_number"], c["lid"], c["name"]) for c in contacts] == [
+        (PHONE, f"{BSUID}@bsuid", "Test Name")]
+    assert await Conversation.count() == 1
+    # value.errors: recorded on the session, which stays connected.
+    session = await WhatsAppSession.select().where(WhatsAppSession.id == sid).first()
+    assert session["last_error"].startswith("131000: Meta reported: 131000 Something went wrong")
+    assert session["status"] == "CONNECTED"
+
+
+async def test_edits_revokes_reactions_and_statuses_reach_the_stored_message(
+        client: Any, line: Any, graph: FakeGraphAPI, worker: Any) -> None:
+    owner, sid = line
+    await _post(client, sid, now_ts(fixture("text")))
+    await _post(client, sid, now_ts(fixture("reply")))
+    text = await _row("wamid.fixture.text")
+    wow = {f"{PHONE[1:]}@c.us": "😮"}
+    for name, now in (("reaction", wow), ("reaction", wow), ("reaction_removed", {})):
+        # the second is Meta's retry of the first: no change
+        body = fixture(name)
+        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+        message["reaction"]["message_id"] = "wamid.fixture.text"
+        await _post(client, sid, body)
+        assert (await _row("wamid.fixture.text"))["metadata"]["reactions"] == now, name
+    assert len((await _row("wamid.fixture.text"))["metadata"]["reactionHistory"]) == 2
+    edit = fixture("edit")
+    edit["entry"][0]["changes"][0]["value"]["messages"][0]["edit"]["original_message_id"] = \
+        "wamid.fixture.reply"
+    await _post(client, sid, edit)
+    edited = await _row("wamid.fixture.reply")
+    assert edited["body"] == "Updated image caption"
+    assert edited["metadata"]["edits"][0]["body"] == "replied text"
+    await _post(client, sid, fixture("revoke"))  # revokes the text fixture
+    assert (await _row("wamid.fixture.text"))["metadata"]["revoked"]["body"] == "Body Text"
+
+    graph.customer_wrote(PHONE)
+    sent = await _reply(client, owner, text["conversation"], "Thanks!")
+    assert sent["status"] == "SENT", sent
+    for name, (status, ack) in {"status_delivered": ("DELIVERED", 2), "status_read": ("READ", 3),
+                                "status_played": ("READ", 4)}.items():
+        await _post(client, sid, with_status_id(fixture(name), sent["whatsappMessageId"]))
+        row = await _row(sent["whatsappMessageId"])
+        assert (row["status"], row["ack_status"]) == (status, ack), name
+    failed = await _reply(client, owner, text["conversation"], "This one bounces")
+    await _post(client, sid, with_status_id(fixture("status_failed"), failed["whatsappMessageId"]))
+    row = await _row(failed["whatsappMessageId"])
+    assert row["status"] == "FAILED"
+    assert row["error"].startswith("130472 User's number is part of an experiment")
+
+
+async def test_a_username_only_customer_is_answered_by_user_id_then_joined_by_phone(
+        client: Any, line: Any, graph: FakeGraphAPI, worker: Any) -> None:
+    owner, sid = line
+    await _post(client, sid, now_ts(fixture("username_only")))
+    first = await _row("wamid.fixture.username_only")
+    contact = await Contact.select().first()
+    assert (contact["whatsapp_id"], contact["phone_number"], contact["lid"], contact["name"]) == (
+        f"{BSUID}@bsuid", "", f"{BSUID}@bsuid", "test user name")
+    graph.customer_wrote(BSUID)  # Meta knows the window by user id too
+    sent = await _reply(client, owner, first["conversation"], "Hello! How can we help?")
+    assert sent["status"] == "SENT", sent
+    (body,) = graph.sent()
+    assert body["recipient"] == BSUID and "to" not in body  # Meta: "recipient" for a BSUID
+
+    # Later Meta knows their phone: same user id, now with "from" and "wa_id".
+    later = now_ts(fixture("text"))
+    later["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "wamid.later"
+    await _post(client, sid, later)
+    assert await Contact.count() == 1
+    contact = await Contact.select().first()
+    assert (contact["phone_number"], contact["lid"]) == (PHONE, f"{BSUID}@bsuid")
+    assert await Conversation.count() == 1
+    assert (await _row("wamid.later"))["conversation"] == first["conversation"]
+    graph.customer_wrote(PHONE)
+    again = await _reply(client, owner, first["conversation"], "Got it")
+    assert again["status"] == "SENT" and graph.sent()[-1]["to"] == PHONE[1:]  # the phone, once known
+
+
+async def test_one_malformed_message_is_recorded_and_skipped_the_rest_is_stored(
+        client: Any, line: Any) -> None:
+    _, sid = line
+    good = [inbound("text", {"body": f"message {i}"}, sender=PHONE[1:], message_id=f"wamid.ok{i}")
+            for i in range(3)]
+    broken = {"id": "wamid.broken", "type": "text", "text": {"body": "who sent this?"}}  # no sender
+    bad_time = {**inbound("text", {"body": "when?"}, sender=PHONE[1:], message_id="wamid.badtime"),
+                "timestamp": "yesterday"}
+    body = json.loads(webhook_body(messages=[good[0], broken, good[1], bad_time, good[2]],
+                                   phone_number_id=FIXTURE_NUMBER_ID))
+    answer = await _post(client, sid, body)  # Meta gets 200: nothing to retry
+    assert answer["received"] >= 3
+    stored = {r["whatsapp_message_id"] for r in await Message.select(Message.whatsapp_message_id)}
+    assert stored == {"wamid.ok0", "wamid.ok1", "wamid.ok2"}
+    session = await WhatsAppSession.select().where(WhatsAppSession.id == sid).first()
+    assert session["last_error"].startswith("WEBHOOK_MESSAGE_SKIPPED: message wamid.")
+    assert session["status"] == "CONNECTED"
+
+
+async def test_a_number_change_moves_the_contact_to_the_new_number(client: Any, line: Any) -> None:
+    _, sid = line
+    await _post(client, sid, fixture("text"))
+    old = await Contact.select().first()
+    await _post(client, sid, fixture("system_user_changed_number"))
+    contacts = await Contact.select()
+    assert [(c["id"], c["phone_number"], c["whatsapp_id"]) for c in contacts] == [
+        (old["id"], "+972912345678", "972912345678@c.us")]
+    notice = await _row("wamid.fixture.system_user_changed_number")
+    assert notice["type"] == "UNSUPPORTED" and "972912345678" in notice["body"]
+    assert await Conversation.count() == 1
