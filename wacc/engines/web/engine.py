@@ -42,7 +42,6 @@ from wacc.engines.contract import (
     PairingCode,
     Peer,
     PermanentEngineError,
-    Ready,
     SendResult,
     StateChanged,
     TransientEngineError,
@@ -74,6 +73,8 @@ log = logging.getLogger(__name__)
 WHATSAPP_URL = "https://web.whatsapp.com/"
 # Closing Chromium normally takes well under a second; after this it is killed.
 CLOSE_TIMEOUT = 10.0
+# Seconds after a cache-clearing reload before NEEDS_UPDATE gets another one.
+UPDATE_REARM = 600.0
 
 ContextHook = Callable[[BrowserContext], Awaitable[None]]
 
@@ -111,8 +112,9 @@ class WebEngine:
         self._wa_js = wa_js or WaJsChoice(vendor=vendor)
         self._wa_js_stamp: tuple[str, ...] = ()
         self._script = ""
-        # NEEDS_UPDATE answered by clearing caches and reloading (once until ready again).
-        self._update_reloaded = False
+        # NEEDS_UPDATE is answered by clearing caches and reloading: once, then again only
+        # after UPDATE_REARM seconds (a reload that did not help must not loop).
+        self._update_reload: tuple[float, int] | None = None  # (when, document number)
         self.update_reloads = 0
         self._playwright: Playwright | None = None
         self._context: BrowserContext | None = None
@@ -542,13 +544,16 @@ class WebEngine:
             self.dropped_events += 1
             log.warning("session %s: dropped an event: %s", self.host.session_id, verdict.rejected)
         if verdict.end is not None and verdict.end.reason == DisconnectReason.NEEDS_UPDATE \
-                and not self._update_reloaded and self._page is not None:
-            # Often only WhatsApp Web's cached copy is outdated: fetch it afresh first.
-            self._update_reloaded = True
-            self._recycle_task = asyncio.create_task(self._refresh_for_update(self._page, verdict.end.detail))
-            return verdict.emit
-        if isinstance(event, Ready):
-            self._update_reloaded = False
+                and self._page is not None:
+            last = self._update_reload
+            if last is not None and last[1] == self._documents:
+                return verdict.emit  # the same page saying it twice (stream mode + event)
+            if last is None or time.monotonic() - last[0] > UPDATE_REARM:
+                # Often only WhatsApp Web's cached copy is outdated: fetch it afresh.
+                self._update_reload = (time.monotonic(), self._documents)
+                self._recycle_task = asyncio.create_task(
+                    self._refresh_for_update(self._page, verdict.end.detail))
+                return verdict.emit
         if verdict.end is not None:
             self._end(verdict.end.reason, verdict.end.detail)
         return verdict.emit
