@@ -417,7 +417,7 @@ async def test_organization_get_and_patch(client):
     r = await client.get(url, headers=bearer(token))
     assert r.status_code == 200, r.text
     assert r.json()["settings"] == {"agentsSeeOwnConversationsOnly": False, "timezone": "UTC",
-                                    "defaultAgentCapacity": None, "agentCapacity": {}}
+                                    "defaultAgentCapacity": None, "agentCapacity": {}, "ignoreGroups": True}
     r = await client.get(f"{API}/organizations", headers=bearer(token))
     assert [o["id"] for o in r.json()] == [org_id]
 
@@ -428,14 +428,14 @@ async def test_organization_get_and_patch(client):
     assert r.json()["name"] == "Acme Corp"
     assert r.json()["settings"] == {"agentsSeeOwnConversationsOnly": True,
                                     "timezone": "Europe/Paris", "defaultAgentCapacity": None,
-                                    "agentCapacity": {}}
+                                    "agentCapacity": {}, "ignoreGroups": True}
     assert (await client.get(url, headers=bearer(token))).json()["name"] == "Acme Corp"
 
     # PATCH changes what it names: one setting leaves the others as they were.
     r = await client.patch(url, headers=bearer(token), json={"settings": {"timezone": "UTC"}})
     assert r.status_code == 200, r.text
     assert r.json()["settings"] == {"agentsSeeOwnConversationsOnly": True, "timezone": "UTC",
-                                    "defaultAgentCapacity": None, "agentCapacity": {}}
+                                    "defaultAgentCapacity": None, "agentCapacity": {}, "ignoreGroups": True}
 
     before = await Organization.select(Organization.name, Organization.settings).first()
     for body in (
