@@ -142,6 +142,56 @@
     }
   }
 
+  // -- the Cloud API's 24-hour reply window ---------------------------------------------
+  // The server renders the window's state; this keeps the countdown current and, when it
+  // runs out, says so and offers the template form (WhatsApp takes nothing else then).
+  function tickWindow() {
+    const note = document.getElementById("reply-window");
+    if (!note || note.dataset.state !== "open") return;
+    const left = Math.max(0, Date.parse(note.dataset.closesAt) - Date.now());
+    if (left > 0) {
+      const minutes = Math.ceil(left / 60000);
+      const label = minutes >= 60 ? `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min` : `${minutes} min`;
+      const strong = document.getElementById("reply-window-left");
+      if (strong) strong.textContent = label;
+      return;
+    }
+    note.dataset.state = "closed";
+    note.classList.add("closed");
+    note.textContent = "The 24-hour reply window is closed: WhatsApp only delivers an approved template until the customer writes again.";
+    const form = document.getElementById("template-send");
+    if (form) form.hidden = false;
+  }
+
+  async function sendTemplate() {
+    const form = composer();
+    const name = document.getElementById("template-name")?.value.trim();
+    const language = document.getElementById("template-language")?.value.trim();
+    const params = (document.getElementById("template-params")?.value || "")
+      .split("\n").map((line) => line.trim()).filter(Boolean);
+    composerError("");
+    if (!form || !name || !language) {
+      composerError("Give the template's name and language, as approved in WhatsApp Manager.");
+      return;
+    }
+    const template = { name, language: { code: language } };
+    if (params.length) {
+      template.components = [{ type: "body", parameters: params.map((text) => ({ type: "text", text })) }];
+    }
+    try {
+      const message = await api("POST", conv(form.dataset.conversationId, "/messages"), {
+        body: `Template ${name} (${language})${params.length ? ": " + params.join(", ") : ""}`,
+        template,
+        idempotencyKey: `ui-tpl-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`,
+      });
+      if (message && message.id) await thread().refreshMessage(message.id, { follow: true });
+      thread().scrollToEnd();
+    } catch (error) {
+      composerError(error.message || "The template could not be sent.");
+    }
+  }
+  setInterval(tickWindow, 30000);
+
   // Canned responses: "/word" before the caret opens a filtered list of the org's replies.
   function cannedToken() {
     const area = textarea();
@@ -275,6 +325,7 @@
     else if (el.dataset.action === "reply") setReply(el.dataset.messageId);
     else if (el.dataset.action === "cancel-reply") { setReply(null); textarea()?.focus(); }
     else if (el.dataset.action === "clear-file") clearFile();
+    else if (el.dataset.action === "send-template") sendTemplate();
   }
 
   function onKey(event) {
@@ -299,6 +350,7 @@
   }
 
   document.addEventListener("inbox:opened", () => {
+    tickWindow();
     replyTo = null;
     sendKey = null;
     typingOn = false;

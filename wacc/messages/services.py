@@ -311,7 +311,6 @@ async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> flo
     the stored messages: what the Cloud API's 24-hour reply window runs from. The
     customer is matched by WhatsApp id, hidden id or phone, as contacts are merged."""
     from wacc.contacts.tables import Contact  # the tables of other features, read-only here
-    from wacc.conversations.tables import Conversation
 
     org = await WhatsAppSession.select(WhatsAppSession.organization).where(
         WhatsAppSession.id == session_id).first()
@@ -322,6 +321,13 @@ async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> flo
         match = match | (Contact.phone_number == phone)
     people = [r["id"] for r in await Contact.select(Contact.id).where(
         (Contact.organization == org["organization"]) & match)]
+    return await last_inbound_for_contacts(session_id, people)
+
+
+async def last_inbound_for_contacts(session_id: str, people: list[str]) -> float | None:
+    """When any of these contacts last wrote through this session (epoch seconds)."""
+    from wacc.conversations.tables import Conversation
+
     if not people:
         return None
     threads = [r["id"] for r in await Conversation.select(Conversation.id).where(

@@ -52,6 +52,7 @@ async def _conversation_context(request: Request, conversation_id: str,
         "canned": await view.canned(principal),
         "max_bytes": runtime_of(request).media.max_bytes,
         "assist": await view.assist(principal),
+        "window": await view.reply_window(principal, conversation),
         **await view.choices(principal),
     }
 

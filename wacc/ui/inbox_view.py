@@ -254,6 +254,49 @@ async def contact_panel(principal: Principal, conversation: ConversationOut) -> 
     return ContactPanel(contact=contact, fields=values, tag_names=own, others=others)
 
 
+# The Cloud API's customer service window (wacc.engines.cloud.outbound.WINDOW_SECONDS).
+WINDOW_SECONDS = 24 * 60 * 60
+
+
+@dataclass
+class ReplyWindow:
+    """The Cloud API's 24-hour window for the composer: free text only while it is open,
+    an approved template after. ``closes_at`` is None when no customer message is
+    stored (wacc cannot know; Meta decides on send)."""
+
+    closes_at: datetime | None
+
+    @property
+    def known(self) -> bool:
+        return self.closes_at is not None
+
+    def seconds_left(self, now: datetime | None = None) -> int:
+        if self.closes_at is None:
+            return 0
+        return max(0, int((self.closes_at - (now or datetime.now(UTC))).total_seconds()))
+
+    @property
+    def open(self) -> bool:
+        return self.seconds_left() > 0
+
+    def left_label(self) -> str:
+        minutes = (self.seconds_left() + 59) // 60
+        return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+async def reply_window(principal: Principal, conversation: ConversationOut) -> ReplyWindow | None:
+    """The reply window of a conversation on a Cloud API session; None for engines
+    without one (WhatsApp Web lets a business write any time)."""
+    session = await sessions.get(principal, conversation.session_id)
+    if session.engine != "cloud":
+        return None
+    last = await messages.last_inbound_for_contacts(conversation.session_id,
+                                                    [conversation.contact.id])
+    if last is None:
+        return ReplyWindow(closes_at=None)
+    return ReplyWindow(closes_at=datetime.fromtimestamp(last + WINDOW_SECONDS, UTC))
+
+
 async def choices(principal: Principal) -> dict[str, Any]:
     """Options of the filter bar and the header: tags and sessions."""
     return {"tags": await tags.list_tags(principal),
