@@ -284,7 +284,8 @@ async def test_untyped_pairing_code_times_out(tmp_path: Path) -> None:
 @pytest.mark.slow
 async def test_memory_above_the_cap_restarts_chromium(tmp_path: Path) -> None:
     fake = FakeWhatsAppWeb(paired=True)
-    host = RecordingHost(tmp_path, memory_cap_mb=1, memory_checks=2)
+    # Checks spaced so the real wa-js (about a second to start) reaches Ready in between.
+    host = RecordingHost(tmp_path, memory_cap_mb=1, memory_checks=4, watchdog_interval=0.6)
     engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
     await engine.start()
     await host.wait_for(Ready)

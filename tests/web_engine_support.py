@@ -76,6 +76,12 @@ class RecordingHost:
         raise AssertionError(f"no {kind.__name__} within {timeout} s; events: {self.events}")
 
 
+def has(**expected: Any) -> Callable[[Any], bool]:
+    """A wait_for filter: the event's attributes equal *expected* (values bound now,
+    so it is safe inside loops)."""
+    return lambda event: all(getattr(event, name) == value for name, value in expected.items())
+
+
 async def wait_until(condition: Callable[[], bool], timeout: float = 10, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -57,13 +57,15 @@ class FakeWhatsAppWeb:
         max_refs: int = 6,
         never_boot: bool = False,
         lids: dict[str, str] | None = None,
+        groups: list[dict[str, Any]] | None = None,
         me: str = ME,
     ) -> None:
         """``paired``: boot straight into a logged-in session (as if WhatsApp's stored
         keys were in the profile); ``qr_interval_ms``: how often QR codes rotate after the first, which
         WhatsApp shows for ``first_qr_ms``; after ``max_refs`` codes it stops;
         ``never_boot``: stay on the loading screen; ``lids``: "@lid" id -> phone
-        digits that the contact lookup reveals."""
+        digits WhatsApp maps it to (such contacts' chats are keyed by the "@lid" id);
+        ``groups``: [{id, subject, participants: [{id, isAdmin}], iAmAdmin}] we are in."""
         self.config: dict[str, Any] = {
             "paired": paired,
             "qrIntervalMs": qr_interval_ms,
@@ -71,10 +73,11 @@ class FakeWhatsAppWeb:
             "firstQrMs": first_qr_ms,
             "neverBoot": never_boot,
             "lids": lids or {},
+            "groups": groups or [],
             "me": me,
         }
         self.me = me
-        self.scripts = [(STANDIN / name).read_text(encoding="utf-8") for name in SCRIPTS if (STANDIN / name).exists()]
+        self.scripts = [(STANDIN / name).read_text(encoding="utf-8") for name in SCRIPTS]
         self.context: BrowserContext | None = None
         self.served = 0
         self.logouts = 0
@@ -149,11 +152,20 @@ class FakeWhatsAppWeb:
         await self.call("needsUpdate")
 
     async def inbound(self, **spec: Any) -> str:
-        """Deliver a message; returns its serialized id ("false_<chat>_<id>")."""
+        """Deliver a message (see traffic.js for the spec); returns its key
+        ("false_<chat>_<id>[_<participant>]")."""
         return str(await self.call("inbound", spec))
 
-    async def ack(self, chat: str, ids: list[str], ack: int) -> None:
-        await self.call("ack", chat, ids, ack)
+    async def ack(self, chat: str, ids: list[str], ack: int, participant: str | None = None) -> None:
+        """Receipts for our messages: bare ids; in a group, ``participant`` read them."""
+        await self.call("ack", chat, ids, ack, participant)
+
+    async def message(self, message_id: str) -> dict[str, Any]:
+        """A message as WhatsApp Web's store holds it now ({id, type, body, caption, ack})."""
+        found = await self.call("message", message_id)
+        if not isinstance(found, dict):
+            raise AssertionError(f"WhatsApp Web's store has no message {message_id}")
+        return found
 
     async def revoke(self, message_id: str, author: str | None = None) -> None:
         await self.call("revoke", message_id, author)

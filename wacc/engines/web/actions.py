@@ -35,6 +35,8 @@ PERMANENT_CODES = frozenset({
     "MESSAGE_NOT_CONTAINS_MEDIA", "NOT_IN_CHAT", "SEND_REQUIRED_PARAMS", "EDIT_MESSAGE_ERROR",
     "CANNOT_GET_CODE_FOR_ALREADY_AUTHENTICATED", "SEND_THE_PHONE_NUMBER_TO_CONNECT",
     "GROUP_YOU_ARE_RESTRICTED_MEMBER",
+    # The adapter's own: deleting for everyone a message we may not (not ours, not admin).
+    "NOT_ALLOWED",
 })
 
 

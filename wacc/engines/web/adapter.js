@@ -111,8 +111,14 @@
 
   const MEDIA_TYPES = {
     image: 'IMAGE', video: 'VIDEO', audio: 'AUDIO', ptt: 'AUDIO', document: 'DOCUMENT',
-    sticker: 'STICKER',
+    sticker: 'STICKER', ptv: 'VIDEO', // ptv: a round "video note"
   };
+  // Types whose `body` is text a person wrote. Media types carry a base64 JPEG
+  // preview in `body`, and types we do not know may carry anything: never TEXT.
+  const TEXT_TYPES = new Set([
+    'chat', 'list', 'list_response', 'buttons_response', 'template_button_reply', 'interactive',
+    'hsm', 'native_flow', 'button_reply',
+  ]);
   // WhatsApp message types that are system notices, not something a person wrote.
   const SKIPPED_TYPES = new Set([
     'e2e_notification', 'notification', 'notification_template', 'gp2', 'call_log',
@@ -171,6 +177,7 @@
       const sha = get(msg, 'filehash') && base64ToHex(get(msg, 'filehash'));
       if (sha) event.media.sha256 = sha;
       if (type === 'ptt') event.raw.voice_note = true;
+      if (type === 'ptv') event.raw.video_note = true;
     } else if (type === 'location') {
       event.type = 'LOCATION';
       // WhatsApp keeps the place as "name\naddress" in one field.
@@ -191,12 +198,14 @@
         options: (get(msg, 'pollOptions') || []).map((o) => String(o.name)),
         selectable_count: Number(get(msg, 'pollSelectableOptionsCount')) || 1,
       };
-    } else {
+    } else if (TEXT_TYPES.has(type)) {
       const body = get(msg, 'body');
       if (typeof body !== 'string') return null;
-      // 'chat' and the text-bearing business types (lists, buttons replies, ...).
       event.type = 'TEXT';
       event.body = body;
+    } else {
+      // Something WhatsApp added that we do not know: keep that it came, not its bytes.
+      event.type = 'UNSUPPORTED';
     }
     return event;
   }
@@ -207,6 +216,22 @@
     } catch (e) {
       return null;
     }
+  }
+  function myLid() {
+    try {
+      return serialized(window.WPP.conn.getMyUserLid());
+    } catch (e) {
+      return null;
+    }
+  }
+  const isGroupId = (id) => /@g\.us$/.test(String(id || ''));
+
+  // The key of a message we sent, as the store keeps it: in a group wa-js puts our own
+  // LID as participant (src/chat/functions/generateMessageID.ts). Receipts from a group
+  // name the member who read instead; rebuild the key so it matches what we stored.
+  function ownKey(chatId, id) {
+    const lid = isGroupId(chatId) ? myLid() : null;
+    return `true_${chatId}_${id}` + (lid ? `_${lid}` : '');
   }
 
   // -- hidden @lid ids -> phone numbers --------------------------------------------------
@@ -313,7 +338,9 @@
     });
     on('chat.msg_ack_change', (change) => {
       for (const key of change.ids || []) {
-        emit({ kind: 'ack', id: serialized(key), chat: peer(change.chat), ack: Number(change.ack) });
+        const chatId = serialized(key && key.remote) || serialized(change.chat);
+        const id = key && key.fromMe && key.id ? ownKey(chatId, key.id) : serialized(key);
+        emit({ kind: 'ack', id, chat: peer(chatId), ack: Number(change.ack) });
       }
     });
     on('chat.msg_revoke', (revoke) => {
@@ -325,12 +352,15 @@
     });
     on('chat.msg_edited', (edit) => {
       const msg = edit.msg;
-      const id = typeof edit.id === 'string' ? edit.id : serialized(get(msg, 'id'));
+      const key = get(msg, 'id');
+      const id = typeof edit.id === 'string' ? edit.id : serialized(key);
       const editedAt = get(msg, 'latestEditSenderTimestampMs');
+      // wa-js reports msg.to as the chat: for an edit we received that is us, so the
+      // chat is the message key's remote.
       emit({
         kind: 'edited',
         id,
-        chat: peer(edit.chat),
+        chat: peer((key && key.remote) || edit.chat),
         body: String(get(msg, 'body') || get(msg, 'caption') || ''),
         timestamp: editedAt ? editedAt / 1000 : Date.now() / 1000,
       });
@@ -380,8 +410,22 @@
     }
   }
 
+  let waitingFullReady = false;
   function checkReady(W) {
     if (!loggedIn(W)) return false;
+    if (!W.isFullReady) {
+      // wa-js subscribes to acks, edits and reactions only once fully ready
+      // (loader.full_ready, right after the stream's MAIN): wait for it, or the first
+      // receipts would be lost.
+      if (!waitingFullReady && W.loader && typeof W.loader.onFullReady === 'function') {
+        waitingFullReady = true;
+        W.loader.onFullReady(() => {
+          waitingFullReady = false;
+          checkReady(W);
+        });
+      }
+      return true;
+    }
     if (!readySent) {
       readySent = true;
       pairing.phone = pairing.code = null;
@@ -426,11 +470,24 @@
     });
   }
 
-  async function findSent(W, to, id) {
+  // The chat WhatsApp keeps for an id: a phone-number id may live under the
+  // contact's hidden "@lid" id. Unknown chats stay unknown (wa-js: chat_not_found).
+  async function knownChat(W, id) {
+    const direct = W.chat.get(id);
+    if (direct) return serialized(direct.id);
+    if (/@c\.us$/.test(id)) {
+      const entry = await Promise.resolve(W.contact.getPnLidEntry(id)).catch(() => null);
+      const lid = entry && entry.lid && entry.lid._serialized;
+      if (lid && W.chat.get(lid)) return lid;
+    }
+    return id;
+  }
+
+  async function findSent(W, key) {
     try {
-      return await W.chat.getMessageById(`true_${to}_${id}`);
+      return await W.chat.getMessageById(key);
     } catch (e) {
-      return null; // msg_not_found: never sent
+      return null; // msg_not_found / chat_not_found: never sent
     }
   }
 
@@ -444,37 +501,44 @@
     // would fetch them through third-party servers (WPPConfig.linkPreviewApiServers).
     const options = { createChat: true };
     if (m.quoted_id) options.quotedMsg = m.quoted_id;
-    if (m.message_id) {
+    let to = m.to;
+    if (m.message_id && m.type !== 'REACTION') {
+      // wa-js wants the whole key, for the chat WhatsApp resolves the id to (often the
+      // contact's "@lid"): "true_<chat>_<id>[_<our lid> in groups]" (MsgKey.fromString
+      // in src/chat/functions/prepareRawMessage.ts).
+      const chat = await W.chat.find(m.to);
+      to = serialized(chat.id);
+      const key = ownKey(to, m.message_id);
       // The id is derived from wacc's idempotency key: if a message with it exists,
       // an earlier attempt got through (its answer was lost), so report that one.
-      const existing = await findSent(W, m.to, m.message_id);
+      const existing = await findSent(W, key);
       if (existing) return { id: serialized(get(existing, 'id')), timestamp: seconds(get(existing, 't')), repeated: true };
-      options.messageId = m.message_id;
+      options.messageId = key;
     }
     let result;
     switch (m.type) {
       case 'TEXT':
-        result = await W.chat.sendTextMessage(m.to, m.body || '', { ...options, linkPreview: false });
+        result = await W.chat.sendTextMessage(to, m.body || '', { ...options, linkPreview: false });
         break;
       case 'IMAGE': case 'VIDEO': case 'AUDIO': case 'DOCUMENT': case 'STICKER': {
         const fileOptions = { ...options, type: FILE_TYPES[m.type], mimetype: m.media.mime_type };
         if (m.media.filename) fileOptions.filename = m.media.filename;
         if (m.body && m.type !== 'AUDIO' && m.type !== 'STICKER') fileOptions.caption = m.body;
-        result = await W.chat.sendFileMessage(m.to, dataUrl(m.media), fileOptions);
+        result = await W.chat.sendFileMessage(to, dataUrl(m.media), fileOptions);
         break;
       }
       case 'LOCATION': {
         const loc = { ...options, lat: m.location.latitude, lng: m.location.longitude };
         if (m.location.name) loc.name = m.location.name;
         if (m.location.address) loc.address = m.location.address;
-        result = await W.chat.sendLocationMessage(m.to, loc);
+        result = await W.chat.sendLocationMessage(to, loc);
         break;
       }
       case 'CONTACT':
-        result = await W.chat.sendVCardContactMessage(m.to, m.contacts, options);
+        result = await W.chat.sendVCardContactMessage(to, m.contacts, options);
         break;
       case 'POLL':
-        result = await W.chat.sendCreatePollMessage(m.to, m.poll.question, m.poll.options, {
+        result = await W.chat.sendCreatePollMessage(to, m.poll.question, m.poll.options, {
           ...options, selectableCount: m.poll.selectable_count,
         });
         break;
@@ -502,15 +566,30 @@
     edit: async ({ id, body }) => {
       await ready().chat.editMessage(id, body, { linkPreview: false });
     },
-    revoke: async ({ chat, id }) => {
-      await ready().chat.deleteMessage(chat, id, false, true);
+    revoke: async ({ id }) => {
+      const W = ready();
+      // deleteMessage(..., revoke=true) on a message we may not revoke quietly deletes
+      // it on this device only (src/chat/functions/deleteMessage.ts): check first.
+      const msg = await W.chat.getMessageById(id);
+      const key = get(msg, 'id');
+      const chat = serialized(key.remote);
+      const mayRevoke = key.fromMe || (isGroupId(chat) && await W.group.iAmAdmin(chat).catch(() => false));
+      if (!mayRevoke) {
+        throw new AdapterError('NOT_ALLOWED', 'only the sender or a group admin can delete this message for everyone');
+      }
+      const result = await W.chat.deleteMessage(chat, serialized(key), false, true);
+      if (!result || !result.isRevoked) {
+        throw new AdapterError('NOT_ALLOWED', 'WhatsApp did not delete the message for everyone');
+      }
     },
     markRead: async ({ chat }) => {
-      await ready().chat.markIsRead(chat);
+      const W = ready();
+      await W.chat.markIsRead(await knownChat(W, chat));
     },
     typing: async ({ chat, on }) => {
       const W = ready();
-      await (on ? W.chat.markIsComposing(chat) : W.chat.markIsPaused(chat));
+      const id = await knownChat(W, chat);
+      await (on ? W.chat.markIsComposing(id) : W.chat.markIsPaused(id));
     },
     profilePicture: async ({ id }) => (await ready().contact.getProfilePictureUrl(id, true)) || null,
     setBlocked: async ({ id, blocked: block }) => {

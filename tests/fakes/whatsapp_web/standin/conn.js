@@ -85,6 +85,14 @@
       constructor() { super(); this.isMainLoaded = false; }
       mainLoaded() { this.isMainLoaded = true; this.trigger('main_loaded'); }
       logout() { this.trigger('logout'); }
+      // src/chat/functions/deleteMessage.ts decides which one: revoke for everyone
+      // (our own message, or any as group admin) or delete on this device only.
+      async sendRevokeMsgs(chat, selection) {
+        for (const msg of selection.list || selection) S.chatApi.revokeLocal(msg, true);
+      }
+      async sendDeleteMsgs(chat, selection) {
+        for (const msg of selection.list || selection) S.chatApi.deleteLocal(chat, msg);
+      }
     }
     exports.CmdImpl = CmdImpl;
     exports.Cmd = new CmdImpl();
