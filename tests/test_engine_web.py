@@ -49,6 +49,7 @@ from wacc.engines.contract import (
     Reaction,
     Ready,
     Revoked,
+    StateChanged,
     TransientEngineError,
 )
 from wacc.engines.web.actions import whatsapp_message_id
@@ -166,11 +167,17 @@ async def test_inbound_messages_of_every_type(session: Session) -> None:
         ids.append(message_id)
         message = await host.wait_for(InboundMessage, has(id=message_id))
         assert {path: attribute(message, path) for path in expected} == expected, spec
-    # A system notice (encryption changed, ...) is not a message anyone wrote.
-    notice_id = await fake.inbound(**{"from": CUSTOMER_ID, "type": "e2e_notification"})
+    # A system notice (encryption changed, ...) is not a message anyone wrote; a status
+    # update and a channel post are not conversations.
+    channel = "120363111111111111@newsletter"
+    skipped = [
+        await fake.inbound(**{"from": CUSTOMER_ID, "type": "e2e_notification"}),
+        await fake.inbound(**{"chat": "status@broadcast", "from": CUSTOMER_ID, "body": "my status"}),
+        await fake.inbound(**{"chat": channel, "from": channel, "body": "channel post"}),
+    ]
     follow_id = await fake.inbound(**{"from": CUSTOMER_ID, "body": "next"})
-    await host.wait_for(InboundMessage, lambda m: m.id == follow_id)
-    assert not [e for e in host.of(InboundMessage) if e.id == notice_id]
+    await host.wait_for(InboundMessage, has(id=follow_id))
+    assert not [e for e in host.of(InboundMessage) if e.id in skipped]
 
     # Media is fetched on demand through the handle, by wa-js's downloadMedia.
     image = next(e for e in host.of(InboundMessage) if e.id == ids[1])
@@ -381,6 +388,32 @@ async def test_acks_edits_revokes_reactions_in_one_to_one_and_group_chats(sessio
     assert (await host.wait_for(BlockChanged, lambda b: b.peer.wa_id == "15550001111@c.us")).blocked
     await fake.call("unblockFromPhone", "15550001111@c.us")
     await host.wait_for(BlockChanged, lambda b: b.peer.wa_id == "15550001111@c.us" and not b.blocked)
+
+
+@browser
+@pytest.mark.slow
+async def test_history_and_online_state_through_wa_js(session: Session) -> None:
+    engine, fake, host = session.engine, session.fake, session.host
+    old_chat = "15550003333@c.us"
+    await fake.inbound(**{"from": old_chat, "body": "long ago", "t": 1_600_000_000})
+    since = 1_700_000_000.0
+    busy = "15550004444@c.us"
+    # More than one page (the adapter reads 100 at a time through wa-js's getMessages).
+    ids = await fake.evaluate(
+        "([chat, n]) => Array.from({length: n}, (_, i) =>"
+        " window.__fake.inbound({from: chat, body: 'm' + i, t: 1700000000 + i}))", [busy, 130])
+    chats = await engine.history_chats(since)
+    assert {p.wa_id for p in chats} >= {busy, CUSTOMER_ID, LID}
+    assert old_chat not in {p.wa_id for p in chats} and GROUP not in {p.wa_id for p in chats}
+    history = await engine.history(peer(busy.split("@")[0]), since)
+    assert [m.id for m in history] == ids and [m.body for m in history][:2] == ["m0", "m1"]
+    assert len(await fake.calls("msgFindByDirection")) >= 2
+    # WhatsApp's network status (NetworkStatus change:online -> wa-js conn.online).
+    mark = len(host.events)
+    await fake.call("online", False)
+    await host.wait_for(StateChanged, has(state="OFFLINE"), after=mark)
+    await fake.call("online", True)
+    await host.wait_for(StateChanged, has(state="ONLINE"), after=mark)
 
 
 @browser

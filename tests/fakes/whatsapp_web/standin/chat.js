@@ -68,7 +68,10 @@
   function store(raw) {
     const MsgModel = req('WAWebMsgModel').default;
     const msg = raw instanceof MsgModel ? raw : new MsgModel(raw);
-    chatFor(msg.id.remote).msgs.add(msg);
+    const chat = chatFor(msg.id.remote);
+    chat.msgs.add(msg);
+    // The chat list's order and getMessages' default anchor (chat.lastReceivedKey).
+    chat.set({ t: msg.t, lastReceivedKey: msg.id });
     Msgs().add(msg);
     return msg;
   }
@@ -147,6 +150,24 @@
     exports.getSearchContext = ({ chat }) => ({
       collection: { get: (key) => chat.msgs.get(key), loadAroundPromise: Promise.resolve() },
     });
+  });
+
+  // functions/msgFindByDirection.ts: WhatsApp reads a chat's messages from its
+  // database, `count` of them before/after the anchor key (not including it).
+  __d('WAWebDBMessageFindByDirection', [], (g, r, d, n, l, module, exports) => {
+    exports.__esModule = true;
+    const find = ({ anchor, count, direction }) => {
+      const chat = Chats().get(anchor.remote);
+      const list = chat ? chat.msgs.getModelsArray() : [];
+      const at = list.findIndex((m) => m.id.toString() === anchor.toString());
+      if (at < 0) return Promise.resolve([]);
+      const slice = direction === 'after' ? list.slice(at + 1, at + 1 + count) : list.slice(Math.max(0, at - count), at);
+      calls('msgFindByDirection', [anchor.toString(), count, direction]);
+      return Promise.resolve(slice);
+    };
+    exports.msgFindByDirection = find;
+    exports.msgFindBefore = (args) => find({ ...args, direction: 'before' });
+    exports.msgFindAfter = (args) => find({ ...args, direction: 'after' });
   });
 
   // functions/markSeen.ts (sendSeen), misc/ChatPresence.ts (markComposing/markPaused)

@@ -81,6 +81,8 @@
         if (this.unreadCount === undefined) this.unreadCount = 0;
         this.isParentGroup = false;
       }
+      // wa-js's chat.list({onlyUsers}) keeps chats whose isUser is true (c.us and lid).
+      get isUser() { return this.id.isUser(); }
       get groupMetadata() {
         return this.isGroup ? require('WAWebGroupMetadataCollection').default.get(this.id) : undefined;
       }
