@@ -466,7 +466,9 @@ class WebEngine:
                     )
                 return
             memory = None
-            if settings.memory_cap_mb > 0:
+            # Only once logged in: loading and the first sync of a big account are
+            # spikes, and a restart then would start them over (a loop).
+            if settings.memory_cap_mb > 0 and self._login.phase == "ready":
                 try:
                     memory = await self.memory_bytes()
                 except (PlaywrightError, TimeoutError) as exc:
