@@ -14,7 +14,8 @@ import pytest
 from tests.cloud.meta_fixtures import FIXTURE_DISPLAY_NUMBER, FIXTURE_NUMBER_ID, fixture, with_status_id
 from tests.cloud.wired import cloud_session, now_ts, signed, until
 from tests.fakes.graph_api import FakeGraphAPI, inbound, webhook_body
-from tests.helpers import API, bearer, register
+from tests.helpers import API, PASSWORD, bearer, register
+from tests.ui_support import ui_login
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import Conversation
 from wacc.messages.tables import Message
@@ -126,6 +127,10 @@ async def test_every_message_fixture_is_stored_as_what_it_is(client: Any, line: 
     assert [(c["phone_number"], c["lid"], c["name"]) for c in contacts] == [
         (PHONE, f"{BSUID}@bsuid", "Test Name")]
     assert await Conversation.count() == 1
+    await ui_login(client, "owner@example.com", PASSWORD)
+    page = (await client.get(f"/inbox/{(await Conversation.select().first())['id']}")).text
+    assert "A message wacc cannot show (unsupported:pool): 131051 Message type unknown" in page
+    assert "Order: 3 x HAMBURGER at 30 ILS" in page and "Image arriving…" in page
     # value.errors: recorded on the session, which stays connected.
     session = await WhatsAppSession.select().where(WhatsAppSession.id == sid).first()
     assert session["last_error"].startswith("131000: Meta reported: 131000 Something went wrong")

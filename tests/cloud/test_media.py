@@ -12,7 +12,8 @@ import pytest
 
 from tests.cloud.wired import cloud_session, signed, until
 from tests.fakes.graph_api import FakeGraphAPI, inbound, webhook_body
-from tests.helpers import API, bearer, register
+from tests.helpers import API, PASSWORD, bearer, register
+from tests.ui_support import ui_login
 from wacc.messages import media_jobs
 from wacc.messages.tables import Message
 from wacc.sessions.tables import WhatsAppSession
@@ -115,10 +116,15 @@ async def test_a_refusing_media_host_costs_that_file_only(
     assert media["unavailable"] is True and "401" in media["error"] and "pending" not in media
     shown = (await client.get(f"{API}/messages/{message_id}", headers=owner)).json()
     assert shown["mediaUrl"] is None and shown["metadata"]["media"]["unavailable"] is True
+
     # The session is untouched: still connected, and the next file arrives.
     session = await WhatsAppSession.select().where(WhatsAppSession.id == sid).first()
     assert session["status"] == "CONNECTED"
     await _post_image(client, graph, sid, graph.add_media(IMAGE, "image/jpeg"), "wamid.IMG4")
+    await ui_login(client, "owner@example.com", PASSWORD)  # the inbox says which is which
+    page = (await client.get(f"/inbox/{shown['conversationId']}")).text
+    assert "Image not available: Meta&#39;s media host error 401" in page
+    assert page.count("Image arriving…") == 1
     fine = await media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media,
                                         (await _row("wamid.IMG4"))["id"])
     assert fine.state == "stored"
