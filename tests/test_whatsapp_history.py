@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.helpers import API, assert_error, bearer, register, register_other_org
+from tests.helpers import API, PASSWORD, assert_error, bearer, register, register_other_org
 from tests.simulator_support import (
     connected_session,
     new_session,
@@ -17,6 +17,7 @@ from tests.simulator_support import (
     simulate,
     until,
 )
+from tests.ui_support import ui_login
 from wacc.contacts.tables import Contact
 from wacc.messages.tables import Message
 from wacc.sessions.tables import HistoryImport
@@ -101,6 +102,15 @@ async def test_first_link_imports_the_last_days_once_with_progress(client, owner
     assert (again["messagesSeen"], again["messagesStored"]) == (4, 0)
     assert await stored_ids(sid) == sorted(IMPORTED)
     assert await Message.count().where(Message.session == sid) == 4
+
+    # The session's page shows the reads and offers another import.
+    await ui_login(client, "owner@example.com", PASSWORD)
+    detail = (await client.get(f"/sessions/{sid}")).text
+    panel = detail[detail.index('id="history-title"'):]
+    assert panel.count("2 of 2") == 2 and "4 <span class=\"muted\">of 4 read" in panel
+    assert f'data-api="/api/v1/whatsapp/sessions/{sid}/history"' in panel
+    new_form = (await client.get("/sessions/new")).text
+    assert 'name="settings.history_days"' in new_form
 
 
 async def test_history_is_off_by_default(client, owner, wa, worker):

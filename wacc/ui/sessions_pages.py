@@ -23,7 +23,7 @@ from wacc.audit import services as audit
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.params import SessionId
 from wacc.lib.errors import NotFoundError
-from wacc.sessions import services
+from wacc.sessions import history, services
 from wacc.sessions.schemas import SessionOut
 from wacc.ui.render import page
 
@@ -56,6 +56,9 @@ _ENGINES = {
 }
 
 # What a disconnect reason means for the person looking at the page, and what to do.
+# Engines that can read past messages (docs/engines.md, History on connect).
+HISTORY_ENGINES = ("web", "simulator")
+
 _REASONS = {
     "LOGGED_OUT": "The phone logged out: the linked device was removed in WhatsApp on the "
                   "phone. Connect again and scan a new QR code.",
@@ -195,8 +198,11 @@ class SessionPages(Controller):
         if principal.can("read:audit"):
             activity = (await audit.list_entries(principal, resource_id=session_id,
                                                  limit=20)).items
+        # Past-message reads (wacc.sessions.history): engines that can read history.
+        reads = (await history.list_for(principal, session_id)
+                 if current.engine in HISTORY_ENGINES else None)
         return page(request, "sessions/detail.html", section="sessions", session=current,
-                    status=status_view(current), activity=activity,
+                    status=status_view(current), activity=activity, history_reads=reads,
                     webhook_url=_webhook_url(request, current.id))
 
     @get("/ui/sessions/{sessionId:str}/connect", opt=READ)
