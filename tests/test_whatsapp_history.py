@@ -242,3 +242,41 @@ async def test_imported_history_starts_no_automation(client, owner, wa, worker):
     await until(lambda: AutomationExecution.exists())
     runs = await AutomationExecution.select()
     assert len(runs) == 1, runs
+
+
+async def test_no_more_reads_once_the_engine_said_unsupported(client, owner, server):
+    from wacc.sessions import history
+
+    runtime = server.app.state["runtime"]  # its queue; no worker runs the reads here
+
+    r = await client.post(f"{API}/whatsapp/sessions", headers=owner, json={
+        "name": "x", "engine": "simulator", "connect": False})
+    sid = r.json()["id"]
+    # A stored message makes a reconnect back-fill…
+    await store_message(runtime, sid)
+    runtime_jobs = runtime.jobs
+    first = await history.after_ready(runtime_jobs, sid)
+    assert first is not None
+    # …until a read learns that the engine has no history (as the cloud engine answers).
+    await HistoryImport.update({HistoryImport.status: "FAILED",
+                                HistoryImport.error: history.UNSUPPORTED + "no history"}).where(
+        HistoryImport.id == first)
+    assert await history.after_ready(runtime_jobs, sid) is None
+    assert await HistoryImport.count().where(HistoryImport.session == sid) == 1
+
+
+async def store_message(runtime, sid):
+    """A message of the session, stored by the inbound pipeline."""
+    from wacc.engines.contract import InboundMessage, Peer
+    from wacc.messages.ingest import Pipeline, SessionRef
+    from wacc.sessions.tables import WhatsAppSession
+
+    row = await WhatsAppSession.select(WhatsAppSession.organization).where(
+        WhatsAppSession.id == sid).first()
+
+    pipeline = Pipeline(runtime.bus, runtime.media)
+    ana = Peer(wa_id="14155550101@c.us", phone=ANA)
+    await pipeline.ingest(SessionRef(id=sid, organization_id=row["organization"]),
+                          InboundMessage(id="STORED-1", chat=ana, sender=ana, body="hi",
+                                         timestamp=time.time()))
+    await pipeline.close()

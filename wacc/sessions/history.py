@@ -55,6 +55,8 @@ OVERLAP = timedelta(minutes=2)
 # A RUNNING row whose worker stopped reporting for this long is taken over.
 STALE = timedelta(minutes=10)
 UNFINISHED = ("PENDING", "RUNNING")
+# How a read that found the engine unable to read history ends its error text.
+UNSUPPORTED = "unsupported: "
 
 
 def _out(row: dict[str, Any]) -> HistoryOut:
@@ -88,6 +90,10 @@ async def after_ready(jobs: Any, session_id: str) -> str | None:
     if unfinished is not None:
         jobs.enqueue(HISTORY_JOB, unfinished["id"])
         return str(unfinished["id"])
+    if await HistoryImport.exists().where(
+            (HistoryImport.session == session_id) & (HistoryImport.status == "FAILED")
+            & HistoryImport.error.like(UNSUPPORTED + "%")):
+        return None  # the session's engine cannot read history (an engine never changes)
     session = await WhatsAppSession.select(
         WhatsAppSession.organization, WhatsAppSession.settings).where(
         WhatsAppSession.id == session_id).output(load_json=True).first()
@@ -197,8 +203,10 @@ async def run(import_id: str, rpc: SessionRpc, bus: Bus, pipeline: Pipeline) -> 
             }).where(HistoryImport.id == import_id)
             await _progress(bus, ref, import_id, len(chats), index + 1, seen, stored)
     except PermanentEngineError as exc:
-        # Such as an engine without history (cloud): nothing to resume.
-        await _finish(bus, ref, import_id, "FAILED", str(exc)[:500])
+        # Such as an engine without history (cloud): nothing to resume, and after_ready
+        # starts no more reads for the session.
+        prefix = UNSUPPORTED if exc.code == "unsupported" else ""
+        await _finish(bus, ref, import_id, "FAILED", (prefix + str(exc))[:500])
         return "FAILED"
     except (NotConnectedError, EngineError) as exc:
         # Resumed where it stopped when the session is ready again (after_ready).
