@@ -82,9 +82,11 @@
         this.isParentGroup = false;
       }
       // wa-js's chat.list({onlyUsers}) keeps chats whose isUser is true (c.us and lid).
-      get isUser() { return this.id.isUser(); }
+      // (Getters must bear being read on the prototype: wa-js probes
+      // ChatModel.prototype[name] before adding its own, src/chat/patch.ts.)
+      get isUser() { return Boolean(this.id && this.id.isUser()); }
       get groupMetadata() {
-        return this.isGroup ? require('WAWebGroupMetadataCollection').default.get(this.id) : undefined;
+        return this.id && this.id.isGroup() ? require('WAWebGroupMetadataCollection').default.get(this.id) : undefined;
       }
     }
     ChatModel.prototype.proxyName = 'chat';
@@ -207,6 +209,14 @@
     }
     exports.StatusV3CollectionImpl = StatusCollectionImpl;
     exports.StatusCollection = new StatusCollectionImpl();
+  });
+
+  // stores.ts PresenceStore (`PresenceCollection`): wa-js's chat.presence_change
+  // listens to it on conn.main_ready (src/chat/events/registerPresenceChange.ts).
+  __d('WAWebPresenceCollection', ['WAWebBaseModel'], (g, require, d, n, l, module, exports) => {
+    exports.__esModule = true;
+    const { BaseCollection } = require('WAWebBaseModel');
+    exports.PresenceCollection = new BaseCollection();
   });
 
   // misc/LidPnCache.ts (`lidPnCache`), used by src/contact/functions/getPnLidEntry.ts.
