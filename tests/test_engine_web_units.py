@@ -102,7 +102,7 @@ def test_vcards_and_bad_outbound_messages() -> None:
 
 
 def test_settings_and_backoff() -> None:
-    assert WebSettings.from_host({"other": 1}).memory_cap_mb == 350
+    assert WebSettings.from_host({"other": 1}).memory_cap_mb == 600
     for bad in ({"max_qr": 0}, {"watchdog_timeout": -1}, {"memory_cap_mb": "lots"}):
         with pytest.raises(PermanentEngineError):
             WebSettings.from_host(bad)

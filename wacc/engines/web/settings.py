@@ -19,8 +19,9 @@ class WebSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     # Restart Chromium when the anonymous memory (heaps, not Chromium's shared code) of
     # the session's process tree stays above this many MB for ``memory_checks``
-    # watchdog rounds in a row. 0 = off.
-    memory_cap_mb: Annotated[int, msgspec.Meta(ge=0)] = 350
+    # watchdog rounds in a row. 0 = off. 600: a busy account's page measured about
+    # 450-500 MB of anonymous memory (bench/web_memory.py, docs/performance.md).
+    memory_cap_mb: Annotated[int, msgspec.Meta(ge=0)] = 600
     # How many watchdog rounds in a row the cap must be exceeded: one spike (a big
     # media message being decoded) should not cost a restart.
     memory_checks: Count = 3
