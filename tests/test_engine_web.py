@@ -366,6 +366,10 @@ async def test_acks_edits_revokes_reactions_in_one_to_one_and_group_chats(sessio
             await fake.call("ack", chat, [sent.id.split("_")[2]], ack, reader)
             got = await host.wait_for(Ack, has(id=sent_id, ack=ack))
             assert got.chat.wa_id == chat
+        # Our own edit (wa-js editMessage: a protocol message keyed in the same chat).
+        await engine.edit(to, sent_id, "tracked")
+        own_edit = await host.wait_for(Edited, has(id=sent_id))
+        assert (own_edit.body, own_edit.chat.wa_id) == ("tracked", chat)
         author = MEMBER if chat == GROUP else chat
         inbound_id = await fake.inbound(**{"chat": chat, "from": author, "body": "tpyo"})
         await fake.edit(inbound_id, "typo")

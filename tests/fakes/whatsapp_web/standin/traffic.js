@@ -137,9 +137,12 @@
     // are the bare message ids; `participant` is who read it, in a group.
     ack(chat, ids, ack, participant) {
       const from = wid(chat);
+      // The fields of WhatsApp's SimpleAckData (wa-js src/whatsapp/functions/handleAck.ts).
+      const ackString = { 2: 'delivery', 3: 'read', 4: 'played' }[ack] || null;
       const data = {
-        ack, ackString: { 2: 'delivery', 3: 'read', 4: 'played' }[ack], from, externalIds: ids,
-        participant: participant ? wid(participant) : undefined, recipient: undefined, offline: null, ts: Date.now(),
+        type: ackString || 'delivery', stanzaId: ids[0], externalIds: ids, from,
+        participant: participant ? wid(participant) : null, recipient: null,
+        ts: Math.floor(Date.now() / 1000), ack, ackString, offline: null,
       };
       const handlers = req('WAWebHandleMsgReceipts');
       // Through the property: wa-js wrapped these.
