@@ -202,3 +202,28 @@ async def test_supervisor_gives_up_past_its_restart_limit(tmp_path: Path) -> Non
     assert ending.detail == "not restarted: 3 restarts within 0.166667 h already; last: boom"
     assert host.events[-1] == ending  # the host hears why the session stays down
     assert json.dumps(ending.detail)  # one readable line
+
+
+# -- wacc doctor --live, against the stand-in ------------------------------------------------
+
+
+@browser
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fake", "outcome"),
+    [
+        (lambda: FakeWhatsAppWeb(first_qr_ms=1500), "qr"),
+        (lambda: FakeWhatsAppWeb(never_boot=True), "no_qr"),
+        (lambda: FakeWhatsAppWeb(paired=True), "ready"),
+    ],
+    ids=["qr-screen", "never-boots", "ready-in-an-empty-profile"],
+)
+async def test_live_check_outcomes(fake: Any, outcome: str) -> None:
+    from wacc.engines.web.bundle import load_wa_js
+    from wacc.engines.web.live import live_check
+
+    site = fake()
+    result = await live_check(load_wa_js(), wait=8 if outcome == "no_qr" else 30,
+                              context_hook=site.install)
+    assert result.outcome == outcome, result
+    assert site.served == 1

@@ -19,10 +19,11 @@ import asyncio
 import contextlib
 import json
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from playwright.async_api import BrowserContext, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, async_playwright
 
 from wacc.engines.web.browser import (
     CHROMIUM_ARGS,
@@ -44,7 +45,11 @@ class LiveResult:
 
 
 async def live_check(wa_js: WaJs, *, url: str = WHATSAPP_URL, wait: float = 90.0,
-                     executable: str | None = None) -> LiveResult:
+                     executable: str | None = None,
+                     context_hook: Callable[[BrowserContext], Awaitable[None]] | None = None,
+                     ) -> LiveResult:
+    """``context_hook`` runs on the new context before the page opens (tests route the
+    WhatsApp Web stand-in there)."""
     events: asyncio.Queue[dict[str, object]] = asyncio.Queue()
 
     def on_event(payload: object) -> None:
@@ -65,6 +70,8 @@ async def live_check(wa_js: WaJs, *, url: str = WHATSAPP_URL, wait: float = 90.0
                 locale="en-US", timeout=60_000,
             )
             try:
+                if context_hook is not None:
+                    await context_hook(context)
                 await context.expose_function(BINDING, on_event)
                 await context.add_init_script(script=init_script(wa_js))
                 page = context.pages[0] if context.pages else await context.new_page()
