@@ -48,7 +48,7 @@ from wacc.engines.web.supervisor import Backoff, Supervisor
 @pytest.mark.slow
 async def test_qr_codes_rotate_and_stop_after_max_qr(tmp_path: Path) -> None:
     # The first code outlives wa-js's start (it waits for the modules to settle).
-    fake = FakeWhatsAppWeb(first_qr_ms=1500, qr_interval_ms=150)
+    fake = FakeWhatsAppWeb(first_qr_ms=2500, qr_interval_ms=200)
     host = RecordingHost(tmp_path, max_qr=3)
     engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
     await engine.start()
@@ -270,7 +270,7 @@ async def test_stuck_opening_is_a_crash(tmp_path: Path) -> None:
 @pytest.mark.slow
 async def test_untyped_pairing_code_times_out(tmp_path: Path) -> None:
     # Long enough for wa-js to start (it waits ~1 s for WhatsApp's modules to settle).
-    host = RecordingHost(tmp_path, opening_timeout=2.5)
+    host = RecordingHost(tmp_path, opening_timeout=4)
     engine = WebEngine(host, driver=DRIVER, context_hook=FakeWhatsAppWeb().install)
     await engine.start()
     await host.wait_for(QrCode)
