@@ -28,7 +28,7 @@ from wacc.engines.web.actions import send_payload, vcard_contacts
 from wacc.engines.web.browser import (
     prune_caches,
 )
-from wacc.engines.web.bundle import BundleIntegrityError, load_wa_js
+from wacc.engines.web.bundle import BundleIntegrityError, WaJsChoice, integrity_of, load_wa_js, sri
 from wacc.engines.web.channel import MalformedEvent, decode_page_event
 from wacc.engines.web.engine import WebEngine
 from wacc.engines.web.session import LoginState
@@ -131,3 +131,25 @@ def test_pruning_keeps_the_login(tmp_path: Path) -> None:
     assert kept == ["IndexedDB", "Local Storage", "Service Worker"]
     assert (profile / "Default/IndexedDB/wa/f").exists()
 
+
+
+def test_hash_forms_and_bundle_sources(tmp_path: Path) -> None:
+    data = b"self.WPP = {};"
+    full = integrity_of(data)
+    assert full.startswith("sha384-") and sri(full) == full
+    assert sri(full.removeprefix("sha384-")) == full  # bare base64, as openssl prints it
+    for bad in ("sha1-AAAA", "sha384-not base64!", "sha384-AAAA", ""):
+        with pytest.raises(ValueError):
+            sri(bad)
+    # Nothing configured or installed: the vendored bundle; the stamp says so.
+    choice = WaJsChoice(data_dir=tmp_path)
+    assert choice.load().origin == "vendored" and choice.stamp() == ("vendored",)
+    # Half a setting is refused rather than ignored.
+    with pytest.raises(BundleIntegrityError):
+        WaJsChoice(path=str(tmp_path / "x.js")).load()
+    # A broken install record is refused, never silently replaced by the vendored one.
+    (tmp_path / "wa-js").mkdir()
+    (tmp_path / "wa-js" / "installed.json").write_text("{not json")
+    with pytest.raises(BundleIntegrityError, match="unreadable"):
+        choice.load()
+    assert choice.stamp()[0] == "installed"

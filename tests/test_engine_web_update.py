@@ -227,3 +227,21 @@ async def test_live_check_outcomes(fake: Any, outcome: str) -> None:
                               context_hook=site.install)
     assert result.outcome == outcome, result
     assert site.served == 1
+
+
+@browser
+@pytest.mark.slow
+async def test_restart_every_hours_restarts_chromium_on_schedule(tmp_path: Path) -> None:
+    # The fallback where memory cannot be measured: a planned restart by age.
+    fake = FakeWhatsAppWeb(paired=True)
+    host = RecordingHost(tmp_path, memory_cap_mb=0, restart_every_hours=2 / 3600)
+    engine = WebEngine(host, driver=DRIVER, context_hook=fake.install)
+    await engine.start()
+    await host.wait_for(Ready)
+    first_pid = engine.browser_pid
+    mark = len(host.events)
+    await host.wait_for(StateChanged, lambda e: e.state == "RESTARTING", after=mark, timeout=20)
+    await host.wait_for(Ready, after=mark, timeout=30)
+    assert engine.restarts >= 1 and engine.browser_pid != first_pid
+    assert host.of(Disconnected) == []
+    await engine.stop()

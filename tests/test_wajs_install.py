@@ -135,3 +135,17 @@ def test_doctor_live_says_clearly_when_whatsapp_web_is_unreachable(tmp_path: Pat
     failed = re.findall(r"^FAIL", result.stdout, re.M)
     # 3: nothing failed, but the live check could not reach the site (1 if a check FAILed).
     assert result.returncode == (1 if failed else 3), result.stdout
+
+
+@pytest.mark.slow
+def test_doctor_flags_a_configured_bundle_that_the_adapter_outgrew(tmp_path: Path) -> None:
+    # E.g. a bundle installed for an older wacc, kept after upgrading wacc: the hash is
+    # right, but the adapter now calls something it lacks.
+    data = tmp_path / "data"
+    data.mkdir()
+    old = tmp_path / "old.js"
+    old.write_text(BUNDLE.read_text(encoding="utf-8").replace("sendCreatePollMessage", "sendPollMessage"),
+                   encoding="utf-8")
+    env = env_for(data, WACC_WA_JS_PATH=str(old), WACC_WA_JS_SHA384=integrity_of(old.read_bytes()))
+    line = doctor_wa_js(env)
+    assert line.startswith("FAIL 4.6.0 (configured") and "WPP.chat.sendCreatePollMessage" in line

@@ -166,8 +166,19 @@ def check_wa_js(settings: Settings) -> Check:
             return Check("WARN", "wa-js", f"browser files missing ({exc}); the web engine will "
                          "not start: reinstall wacc (building needs npm)")
         return Check("FAIL", "wa-js", f"{exc}; web sessions will not start")
-    return Check("OK", "wa-js", f"{bundle.version or 'unknown version'} ({bundle.origin}, "
-                 f"{bundle.integrity[:19]}…; integrity checked at every start)")
+    shown = f"{bundle.version or 'unknown version'} ({bundle.origin}, {bundle.integrity[:19]}…"
+    # An installed bundle may predate this wacc's adapter: check they still agree.
+    from wacc.engines.web.wajs_contract import ContractError, check_bundle
+
+    try:
+        report = check_bundle(Path(bundle.path))
+    except ContractError as exc:
+        return Check("WARN", "wa-js", f"{shown}); contract not checked: {exc}")
+    if not report.ok:
+        return Check("FAIL", "wa-js", f"{shown}) lacks what the adapter uses: "
+                     + "; ".join(report.problems()) + " (install a matching wa-js)")
+    return Check("OK", "wa-js", f"{shown}; integrity checked at every start, "
+                 f"{report.checked_paths} functions and {report.checked_events} events present)")
 
 
 # `wacc doctor --live` exits with this when nothing FAILed but web.whatsapp.com could
