@@ -33,9 +33,11 @@ from wacc.engines.contract import (
     Reaction,
     Revoked,
     SessionAlert,
+    TransientEngineError,
     decode_event,
     encode_event,
 )
+from wacc.lib.errors import ValidationError
 
 # -- webhooks ----------------------------------------------------------------------------------------
 
@@ -329,3 +331,37 @@ def test_vcard_to_contacts_handles_real_world_cards() -> None:
         vcard_to_contacts("just text")
     assert "FN:Acme\\, Inc." in contacts_to_vcard([{"name": {"formatted_name": "Acme, Inc."}}])
 
+
+
+async def test_a_store_failure_costs_one_message_or_asks_meta_to_retry(engine: CloudEngine) -> None:
+    """The host (the session manager's side) refuses one message, and fails another as a
+    database outage would: the refused one is alerted and skipped, the outage makes the
+    POST fail (Meta retries; stored messages are idempotent), the rest is reported."""
+    host = engine.host
+    refused: list[object] = []
+
+    async def emit(event: object) -> None:
+        if isinstance(event, InboundMessage) and event.id == "refused":
+            raise ValidationError.field("body", "not storable")
+        if isinstance(event, IdentityMapped):
+            refused.append(event)
+            raise ValidationError.field("phoneNumber", "not a possible phone number")
+        if isinstance(event, InboundMessage) and event.id == "outage":
+            raise OSError("database is away")
+        host.events.append(event)  # type: ignore[attr-defined]
+
+    host.emit = emit  # type: ignore[method-assign]
+    messages = [inbound("text", {"body": b}, message_id=b) for b in ("first", "refused", "last")]
+    messages[0]["from_user_id"] = "US.13491208655302741918"  # a user id beside the phone
+    body, headers = signed_webhook(SECRET, messages=messages)
+    events = await engine.receive_webhook(body, headers["X-Hub-Signature-256"])
+    assert [e.id for e in events if isinstance(e, InboundMessage)] == ["first", "last"]
+    (alert,) = [e for e in events if isinstance(e, SessionAlert)]  # the refused message only
+    assert alert.code == "WEBHOOK_MESSAGE_SKIPPED" and "refused" in alert.detail
+    await engine.receive_webhook(body, headers["X-Hub-Signature-256"])  # Meta's retry
+    assert len(refused) == 1  # a merge refused once is logged once, not on every message
+    outage, headers = signed_webhook(SECRET, messages=[
+        inbound("text", {"body": "x"}, message_id="outage"), inbound("text", {"body": "y"}, message_id="ok")])
+    with pytest.raises(TransientEngineError, match="database is away"):
+        await engine.receive_webhook(outage, headers["X-Hub-Signature-256"])
+    assert [e.id for e in host.events if isinstance(e, InboundMessage)][-1] == "ok"  # type: ignore[attr-defined]

@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 # Errors that say "this event is wrong", not "try again later".
 _REFUSALS = (WaccError, ValueError, TypeError, KeyError, msgspec.ValidationError)
 
+# (user id, phone) pairs remembered per process; past this the set starts over, which
+# costs one repeated merge check per customer.
+MAX_REMEMBERED = 100_000
+
 NoteInbound = Callable[[Peer, float, "str | None"], None]
 
 
@@ -73,14 +77,21 @@ class WebhookReceiver:
                     self._note_inbound(event.sender, event.timestamp, None)
                 await self.host.emit(event)
             except _REFUSALS as exc:
-                problems.append(f"{describe(event)} not stored: {exc}")
+                if isinstance(event, IdentityMapped):
+                    # The messages themselves are stored; only the merge is missed. Not
+                    # alerted on every message of this customer: once in the log.
+                    log.warning("cloud session %s: user id not joined to %s: %s",
+                                self.host.session_id, event.phone, exc)
+                    self._remember(event)
+                else:
+                    problems.append(f"{describe(event)} not stored: {exc}")
                 continue
             except Exception as exc:  # the database or bus is away: Meta must retry
                 log.exception("cloud session %s: %s not stored", self.host.session_id, describe(event))
                 retry = exc
                 continue
             if isinstance(event, IdentityMapped):
-                self._mapped.add((event.lid, event.phone))
+                self._remember(event)
             reported.append(event)
         for problem in problems:
             log.warning("cloud session %s: webhook %s", self.host.session_id, problem)
@@ -94,6 +105,12 @@ class WebhookReceiver:
             raise TransientEngineError(f"part of the webhook could not be stored: {retry}",
                                        code="STORE_FAILED") from retry
         return reported
+
+
+    def _remember(self, event: IdentityMapped) -> None:
+        if len(self._mapped) >= MAX_REMEMBERED:  # a bound, not a cache policy: rare
+            self._mapped.clear()
+        self._mapped.add((event.lid, event.phone))
 
 
 def describe(event: EngineEvent) -> str:
