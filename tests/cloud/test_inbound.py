@@ -206,8 +206,8 @@ async def test_a_username_only_customer_is_answered_by_user_id_then_joined_by_ph
 
 
 async def test_one_malformed_message_is_recorded_and_skipped_the_rest_is_stored(
-        client: Any, line: Any) -> None:
-    _, sid = line
+        client: Any, server: Any, line: Any) -> None:
+    owner, sid = line
     good = [inbound("text", {"body": f"message {i}"}, sender=PHONE[1:], message_id=f"wamid.ok{i}")
             for i in range(3)]
     broken = {"id": "wamid.broken", "type": "text", "text": {"body": "who sent this?"}}  # no sender
@@ -215,12 +215,23 @@ async def test_one_malformed_message_is_recorded_and_skipped_the_rest_is_stored(
                 "timestamp": "yesterday"}
     body = json.loads(webhook_body(messages=[good[0], broken, good[1], bad_time, good[2]],
                                    phone_number_id=FIXTURE_NUMBER_ID))
-    answer = await _post(client, sid, body)  # Meta gets 200: nothing to retry
+    org = (await client.get(f"{API}/auth/me", headers=owner)).json()["organizationId"]
+    async with server.app.state["runtime"].bus.subscribe(f"org:{org}") as events:
+        answer = await _post(client, sid, body)  # Meta gets 200: nothing to retry
+        alerts = []
+        async for _, payload in events:
+            if payload["type"] == "session:alert":
+                alerts.append(payload)
+                if len(alerts) == 2:
+                    break
+    assert {a["sessionId"] for a in alerts} == {sid}
+    assert [a["code"] for a in alerts] == ["WEBHOOK_MESSAGE_SKIPPED"] * 2
+    assert "wamid.broken" in alerts[0]["detail"] and "wamid.badtime" in alerts[1]["detail"]
     assert answer["received"] >= 3
     stored = {r["whatsapp_message_id"] for r in await Message.select(Message.whatsapp_message_id)}
     assert stored == {"wamid.ok0", "wamid.ok1", "wamid.ok2"}
     session = await WhatsAppSession.select().where(WhatsAppSession.id == sid).first()
-    assert session["last_error"].startswith("WEBHOOK_MESSAGE_SKIPPED: message wamid.")
+    assert session["last_error"].startswith("WEBHOOK_MESSAGE_SKIPPED: message wamid.badtime")
     assert session["status"] == "CONNECTED"
 
 
