@@ -246,3 +246,28 @@ async def test_a_number_change_moves_the_contact_to_the_new_number(client: Any, 
     notice = await _row("wamid.fixture.system_user_changed_number")
     assert notice["type"] == "UNSUPPORTED" and "972912345678" in notice["body"]
     assert await Conversation.count() == 1
+
+
+async def test_a_new_user_id_moves_a_username_only_contact(client: Any, line: Any) -> None:
+    """Meta's ``user_changed_user_id`` system message; its fields (``system.user_id``,
+    ``type``, no ``wa_id`` for a username user, ``from_user_id`` on the message) are those
+    of whatsapp-api-js src/types.ts ServerSystemMessage / ServerMessage."""
+    _, sid = line
+    await _post(client, sid, fixture("username_only"))
+    body = fixture("username_only")
+    value = body["entry"][0]["changes"][0]["value"]
+    value.pop("contacts")  # system messages carry no contacts array (Meta's reference)
+    value["messages"] = [{"from_user_id": BSUID, "id": "wamid.newid", "timestamp": "1504903000",
+                          "type": "system", "system": {"type": "user_changed_user_id",
+                                                       "user_id": "US.99887766554433221100",
+                                                       "body": "user id changed"}}]
+    await _post(client, sid, body)
+    (contact,) = await Contact.select()
+    assert (contact["whatsapp_id"], contact["lid"], contact["phone_number"]) == (
+        "US.99887766554433221100@bsuid", "US.99887766554433221100@bsuid", "")
+    later = fixture("username_only")
+    message = later["entry"][0]["changes"][0]["value"]["messages"][0]
+    message.update(id="wamid.after", from_user_id="US.99887766554433221100")
+    later["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = "US.99887766554433221100"
+    await _post(client, sid, later)
+    assert await Contact.count() == 1 and await Conversation.count() == 1

@@ -180,6 +180,12 @@ EXPECTED: dict[str, list[tuple[str, object]]] = {
         _msg("system_user_changed_number", "UNSUPPORTED",
              "User A changed from 972987654321 to 972912345678", chat="972912345678@c.us",
              details={"unsupported": {"type": "system:user_changed_number"}})],
+    "system_user_changed_number_meta_reference": [
+        ("changed", IdentityChanged(old=Peer(wa_id="16505551234@c.us", phone="+16505551234"),
+                                    new=Peer(wa_id="12195555358@c.us", phone="+12195555358"))),
+        _msg("system_user_changed_number_meta", "UNSUPPORTED",
+             "User Sheena Nelson changed from 16505551234 to 12195555358", chat="12195555358@c.us",
+             details={"unsupported": {"type": "system:user_changed_number"}})],
     "system_identity_changed": [_msg(
         "system_identity_changed", "UNSUPPORTED", "User identity changed", name="User A",
         details={"unsupported": {"type": "system:customer_identity_changed"}})],
