@@ -108,6 +108,24 @@ async def test_the_media_host_refuses_a_request_without_the_token(api: FakeGraph
         assert with_token.content == b"data"
 
 
+async def test_the_fake_answers_with_metas_error_shape(api: FakeGraphAPI) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as http:  # a customer who never wrote: 131047
+        r = await http.post(f"{api.url}/{API_VERSION}/{api.phone_number_id}/messages",
+                            headers={"Authorization": f"Bearer {api.token}"},
+                            json=envelope("text", {"body": "hello"}))
+        bad_token = await http.get(f"{api.url}/{API_VERSION}/{api.phone_number_id}",
+                                   headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert set(error) == {"message", "type", "code", "error_data", "fbtrace_id"}
+    assert (error["code"], error["type"]) == (131047, "OAuthException")
+    assert error["message"].startswith("(#131047)")
+    assert set(error["error_data"]) == {"messaging_product", "details"}
+    assert bad_token.status_code == 401 and bad_token.json()["error"]["code"] == 190
+
+
 # -- throughput -------------------------------------------------------------------------------
 
 
