@@ -68,6 +68,7 @@ async def test_cloud_session_shows_its_webhook_url(client):
     page = await client.get(f"/sessions/{session['id']}", headers=HTML)
     assert page.status_code == 200
     assert f"/api/v1/whatsapp/sessions/{session['id']}/webhook" in page.text
+    assert "/api/v1/whatsapp/cloud/webhook\"" in page.text  # one URL for all of an app's numbers
     assert "tok" not in page.text.replace("token", "")  # the secret is never shown
 
 
