@@ -280,3 +280,29 @@ async def store_message(runtime, sid):
                           InboundMessage(id="STORED-1", chat=ana, sender=ana, body="hi",
                                          timestamp=time.time()))
     await pipeline.close()
+
+
+async def test_history_media_is_downloaded_through_the_session(client, owner, wa, server,
+                                                                worker):
+    """History reads download media over the session RPC (``download_media``), as the
+    worker has no engine of its own: the Media struct crosses as JSON, bytes as base64."""
+    import base64
+
+    await wa()
+    sid = await connected_session(client, owner)
+    rpc = server.app.state["runtime"].rpc
+    data = base64.b64encode(b"\x89PNG history bytes").decode()
+    got = await rpc.call(sid, "download_media",
+                         media={"mime_type": "image/png", "data": data, "size": 18})
+    assert base64.b64decode(got) == b"\x89PNG history bytes"
+    # An imported image arrives with its file, like a live one.
+    await simulate(client, owner, sid, "message", phone=ANA, type="IMAGE", body="photo",
+                   media={"mimeType": "image/png", "data": data}, id="H-IMG", offline=True)
+    r = await client.post(f"{API}/whatsapp/sessions/{sid}/history", headers=owner,
+                          json={"days": 1})
+    assert r.status_code == 202, r.text
+    assert (await finished(client, owner, sid))["messagesStored"] == 1
+    row = await Message.select().where(Message.whatsapp_message_id == "H-IMG").first()
+    assert row["type"] == "IMAGE" and row["media_mime_type"] == "image/png"
+    assert await server.app.state["runtime"].media.get(row["media_url"]) == \
+        b"\x89PNG history bytes"
