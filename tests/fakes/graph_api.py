@@ -1,25 +1,19 @@
 """A fake of Meta's Graph API for the WhatsApp Cloud API, served over real HTTP.
 
 It speaks Meta's documented formats: the phone number object, ``POST …/messages``
-(validated the way Meta validates it, answering with Meta's error JSON when a field
-is wrong), media upload (multipart), media URL retrieval and download, the Block
-Users API, and the bearer token check (401 with error 190). Every request is
-recorded for assertions, and knobs make the next requests fail (429, 500, any Meta
-error code) or hang. It also builds signed webhook bodies, as Meta would POST them.
+(validated as Meta validates it, tests/fakes/graph_rules.py), media upload, media URL
+retrieval and download, the Block Users API and the bearer token check (401, error 190).
+Every request is recorded; knobs make the next requests fail (429, 500, any Meta code)
+or hang. It also builds signed webhook bodies, as Meta would POST them. It knows nothing
+of wacc: a passing test proves the engine agrees with Meta's rules, not with itself.
 
-It knows nothing of wacc: the signature is computed here independently, so a test
-that passes proves the engine agrees with Meta's rules, not with itself.
-
-Strict where Meta is (sources beside each rule): the 24-hour customer service window
-(131047 for anything but a template to a customer who has not written in 24 hours),
-templates that must exist in the language asked for with the right number of parameters
-(132001 / 132000), the upload endpoint's type list and the per-kind size limits,
-throughput (130429) and the pair rate limit (131056) when switched on, and media served
-from ANOTHER origin (as Meta serves it from lookaside.fbsbx.com, not graph.facebook.com)
-that answers 401 without the bearer token. Errors use Meta's JSON shape:
-``{"error": {"message", "type", "code", "error_subcode"?, "error_data": {"messaging_product",
-"details"}, "fbtrace_id"}}`` (Meta's "WhatsApp error codes" reference, "Error response
-syntax").
+Strict where Meta is (sources beside each rule): the 24-hour window (131047 for anything
+but a template), templates that must exist in that language with the right number of
+parameters (132001 / 132000), the upload type list and per-kind size limits, throughput
+(130429) and the pair rate limit (131056) when switched on, and media served from ANOTHER
+origin (Meta's lookaside.fbsbx.com) that answers 401 without the bearer token. Errors use
+Meta's JSON: ``{"error": {"message", "type", "code", "error_subcode"?, "error_data":
+{"messaging_product", "details"}, "fbtrace_id"}}`` (Meta's "WhatsApp error codes" reference).
 """
 
 from __future__ import annotations
