@@ -47,8 +47,7 @@ from tests.fakes.graph_rules import (
     invalid,
 )
 
-__all__ = ["META_ERRORS", "UPLOAD_TYPES", "FakeGraphAPI", "MetaError", "inbound", "signed_webhook",
-           "status", "webhook_body"]
+__all__ = ["META_ERRORS", "UPLOAD_TYPES", "FakeGraphAPI", "MetaError", "inbound", "status"]
 
 # The version tests expect wacc to call by default, and the versions Meta still answers
 # (Graph API changelog, "Available Graph API versions", December 2026: v21.0 is available
@@ -95,8 +94,7 @@ class FakeGraphAPI:
         self.requests: list[RecordedRequest] = []
         self.media_requests: list[RecordedRequest] = []
         self.accepted: list[dict[str, Any]] = []  # bodies of sends Meta took, in order
-        # customer digits -> when they last wrote (the 24-hour window, as Meta sees it)
-        self.last_inbound: dict[str, float] = {}
+        self.last_inbound: dict[str, float] = {}  # customer digits -> when they last wrote
         self.enforce_window = True
         # (name, language) -> {component type: number of parameters}; every WABA has
         # Meta's sample template hello_world in en_US, with no parameters.
