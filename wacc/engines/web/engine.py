@@ -418,8 +418,9 @@ class WebEngine:
 
     async def _refresh_for_update(self, page: Page, detail: str) -> None:
         """NEEDS_UPDATE, first time: unregister WhatsApp's service worker, drop its cached
-        scripts and reload, as wppconnect and whatsapp-web.js do; the login (IndexedDB,
-        Local Storage) stays. A second NEEDS_UPDATE ends the session."""
+        scripts and reload; the login (IndexedDB, Local Storage) stays. A stale service
+        worker serving an old build is the usual cause (the known fix of WhatsApp Web
+        wrappers, e.g. nativefier issue #719's quirk). A second NEEDS_UPDATE ends it."""
         log.warning("session %s: %s; clearing WhatsApp Web's cache and reloading once",
                     self.host.session_id, detail)
         self.update_reloads += 1
