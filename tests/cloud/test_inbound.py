@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.meta_fixtures import FIXTURE_DISPLAY_NUMBER, FIXTURE_NUMBER_ID, fixture, with_status_id
+from tests.cloud.meta_fixtures import (
+    FIXTURE_DISPLAY_NUMBER,
+    FIXTURE_NUMBER_ID,
+    fixture,
+    names,
+    with_status_id,
+)
 from tests.cloud.wired import cloud_session, now_ts, signed, until
 from tests.fakes.graph_api import FakeGraphAPI, inbound, webhook_body
 from tests.helpers import API, PASSWORD, bearer, register
@@ -98,7 +104,30 @@ STORED: dict[str, dict[str, Any]] = {
                         "body": "Opened the chat for the first time (request_welcome)"},
     "interactive_with_value_errors": {"type": "UNSUPPORTED", "body": None, "details": ["unsupported"]},
     "username_only": {"type": "TEXT", "body": "this is a text message", "details": ["username"]},
+    "username_only_parent_bsuid": {"type": "TEXT", "body": "this is a text message",
+                                   "details": ["username"]},
+    "image_with_url": {"type": "IMAGE", "body": None, "pending": "65463453"},
+    "audio": {"type": "AUDIO", "body": None, "pending": "1234567890987654321",
+              "details": ["forwarded", "media"]},
+    "sticker": {"type": "STICKER", "body": None, "pending": "1234567890987654321", "details": ["media"]},
+    "location_current": {"type": "LOCATION", "body": None, "details": ["forwarded"],
+                         "meta": {"location": {"latitude": 12.25089, "longitude": 43.90539,
+                                               "name": None, "address": None}}},
+    "unsupported": {"type": "UNSUPPORTED", "body": None, "details": ["unsupported"]},
+    "button_with_from_user_id": {"type": "TEXT", "body": "title", "details": ["button"]},
+    "system_identity_changed": {"type": "UNSUPPORTED", "body": "User identity changed",
+                                "details": ["unsupported"]},
 }
+# Fixtures whose effect is not a message of their own, or that change the contact: the
+# other tests of this module post them.
+ELSEWHERE = {"reaction", "reaction_removed", "reaction_removed_no_emoji", "edit", "revoke",
+             "system_user_changed_number", "system_user_changed_number_meta_reference",
+             "batch_entries_and_numbers", "status_sent", "status_delivered", "status_read",
+             "status_played", "status_failed", "status_with_tracker", "status_delivered_to_user_id"}
+
+
+def test_every_fixture_is_posted_by_a_test() -> None:
+    assert sorted(set(STORED) | ELSEWHERE) == names()
 
 
 async def test_every_message_fixture_is_stored_as_what_it_is(client: Any, line: Any) -> None:
@@ -144,8 +173,9 @@ async def test_edits_revokes_reactions_and_statuses_reach_the_stored_message(
     await _post(client, sid, now_ts(fixture("reply")))
     text = await _row("wamid.fixture.text")
     wow = {f"{PHONE[1:]}@c.us": "😮"}
-    for name, now in (("reaction", wow), ("reaction", wow), ("reaction_removed", {})):
-        # the second is Meta's retry of the first: no change
+    for name, now in (("reaction", wow), ("reaction", wow), ("reaction_removed_no_emoji", {}),
+                      ("reaction_removed", {})):
+        # the second is Meta's retry of the first, the last says the same as the third
         body = fixture(name)
         message = body["entry"][0]["changes"][0]["value"]["messages"][0]
         message["reaction"]["message_id"] = "wamid.fixture.text"
@@ -165,7 +195,8 @@ async def test_edits_revokes_reactions_and_statuses_reach_the_stored_message(
     graph.customer_wrote(PHONE)
     sent = await _reply(client, owner, text["conversation"], "Thanks!")
     assert sent["status"] == "SENT", sent
-    for name, (status, ack) in {"status_delivered": ("DELIVERED", 2), "status_read": ("READ", 3),
+    for name, (status, ack) in {"status_sent": ("SENT", 1), "status_with_tracker": ("SENT", 1),
+                                "status_delivered": ("DELIVERED", 2), "status_read": ("READ", 3),
                                 "status_played": ("READ", 4)}.items():
         await _post(client, sid, with_status_id(fixture(name), sent["whatsappMessageId"]))
         row = await _row(sent["whatsappMessageId"])
@@ -190,6 +221,9 @@ async def test_a_username_only_customer_is_answered_by_user_id_then_joined_by_ph
     assert sent["status"] == "SENT", sent
     (body,) = graph.sent()
     assert body["recipient"] == BSUID and "to" not in body  # Meta: "recipient" for a BSUID
+    delivered = with_status_id(fixture("status_delivered_to_user_id"), sent["whatsappMessageId"])
+    await _post(client, sid, delivered)
+    assert (await _row(sent["whatsappMessageId"]))["status"] == "DELIVERED"
 
     # Later Meta knows their phone: same user id, now with "from" and "wa_id".
     later = now_ts(fixture("text"))
@@ -246,6 +280,19 @@ async def test_a_number_change_moves_the_contact_to_the_new_number(client: Any, 
     notice = await _row("wamid.fixture.system_user_changed_number")
     assert notice["type"] == "UNSUPPORTED" and "972912345678" in notice["body"]
     assert await Conversation.count() == 1
+    # Meta's reference example: a customer whose new number already wrote before is one
+    # contact afterwards (the old one merged into it).
+    for sender, wamid in (("16505551234", "wamid.old"), ("12195555358", "wamid.new")):
+        await _post(client, sid, json.loads(webhook_body(
+            messages=[inbound("text", {"body": "hi"}, sender=sender, message_id=wamid)],
+            phone_number_id=FIXTURE_NUMBER_ID)))
+    assert await Contact.count() == 3
+    await _post(client, sid, fixture("system_user_changed_number_meta_reference"))
+    phones = sorted(c["phone_number"] for c in await Contact.select())
+    assert phones == ["+12195555358", "+972912345678"]
+    new = await Contact.select().where(Contact.phone_number == "+12195555358").first()
+    threads = await Conversation.select().where(Conversation.contact == new["id"])
+    assert {(await _row(w))["conversation"] for w in ("wamid.old", "wamid.new")} <= {t["id"] for t in threads}
 
 
 async def test_a_new_user_id_moves_a_username_only_contact(client: Any, line: Any) -> None:
