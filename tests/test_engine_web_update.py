@@ -137,7 +137,7 @@ def test_launch_flags_leave_automation_out() -> None:
 # -- restarts never loop ------------------------------------------------------------------
 
 
-def test_restart_budget_and_schedule() -> None:
+def test_restart_budget_and_schedule(tmp_path: Path) -> None:
     now = [0.0]
     budget = RestartBudget(3, 3600, clock=lambda: now[0])
     assert [budget.spend() for _ in range(4)] == [True, True, True, False]
@@ -145,6 +145,14 @@ def test_restart_budget_and_schedule() -> None:
     assert not budget.spend()
     now[0] = 3600.5  # the first restarts left the window
     assert budget.spend()
+    # One budget per session in the process: a new engine for it does not start afresh.
+    shared = RestartBudget.of_session("s-budget", 2, 3600)
+    assert RestartBudget.of_session("s-budget", 2, 3600) is shared
+    assert RestartBudget.of_session("s-other", 2, 3600) is not shared
+    # The engines a session manager makes one after another for a session share it.
+    first, again = WebEngine(RecordingHost(tmp_path)), WebEngine(RecordingHost(tmp_path))
+    assert first._restart_budget is again._restart_budget
+    assert WebEngine(RecordingHost(tmp_path / "other"))._restart_budget is not first._restart_budget
     # restart_every_hours: the fallback planned restart, off by default.
     settings = WebSettings.from_host({"restart_every_hours": 0.5, "memory_cap_mb": 0})
     health = Health(settings, "s")

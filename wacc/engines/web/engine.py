@@ -131,8 +131,8 @@ class WebEngine:
         self._browser_closing = False
         self._login = LoginState(max_qr=self.settings.max_qr)
         self._health = Health(self.settings, host.session_id)
-        self._restart_budget = RestartBudget(self.settings.max_restarts,
-                                             self.settings.restart_window_hours * 3600)
+        self._restart_budget = RestartBudget.of_session(
+            str(self.profile), self.settings.max_restarts, self.settings.restart_window_hours * 3600)
         self._documents = 0
         # Counters for health pages and tests.
         self.dropped_events = 0

@@ -98,3 +98,16 @@ class RestartBudget:
 
     def describe(self) -> str:
         return f"{self.limit} restarts within {self.window / 3600:g} h"
+
+    @classmethod
+    def of_session(cls, key: str, limit: int, window: float) -> RestartBudget:
+        """The budget of one session (*key*: its profile directory) in this process:
+        shared by the engines a session manager creates one after another for it, so
+        ending a run and starting a new one does not hand out a fresh budget."""
+        budget = _SESSION_BUDGETS.get(key)
+        if budget is None or (budget.limit, budget.window) != (limit, window):
+            budget = _SESSION_BUDGETS[key] = cls(limit, window)
+        return budget
+
+
+_SESSION_BUDGETS: dict[str, RestartBudget] = {}
