@@ -149,3 +149,21 @@ def test_doctor_flags_a_configured_bundle_that_the_adapter_outgrew(tmp_path: Pat
     env = env_for(data, WACC_WA_JS_PATH=str(old), WACC_WA_JS_SHA384=integrity_of(old.read_bytes()))
     line = doctor_wa_js(env)
     assert line.startswith("FAIL 4.6.0 (configured") and "WPP.chat.sendCreatePollMessage" in line
+
+
+def test_wajs_check_lists_what_a_renamed_adapter_call_lacks(tmp_path: Path) -> None:
+    from wacc.engines.web.bundle import ADAPTER_PATH
+
+    data = tmp_path / "data"
+    data.mkdir()
+    env = env_for(data)
+    passed = wacc(env, "wajs", "check")
+    assert passed.returncode == 0 and "functions and" in passed.stdout, passed.stderr
+    renamed = tmp_path / "adapter.js"
+    source = ADAPTER_PATH.read_text(encoding="utf-8")
+    assert "W.chat.sendTextMessage(" in source
+    renamed.write_text(source.replace("W.chat.sendTextMessage(", "W.chat.sendTextMesage(", 1),
+                       encoding="utf-8")
+    failed = wacc(env, "wajs", "check", "--adapter", str(renamed))
+    assert failed.stdout.splitlines() == ["missing function: WPP.chat.sendTextMesage"]
+    assert "1 name(s) the adapter uses are missing" in one_line_error(failed)

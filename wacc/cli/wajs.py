@@ -63,6 +63,37 @@ def status(ctx: typer.Context) -> None:
     typer.echo(f"file: {current.path}")
 
 
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    path: Annotated[Path | None, typer.Argument(help="A wa-js dist; default: the one sessions load.")] = None,
+    adapter: Annotated[Path | None, typer.Option(
+        hidden=True, help="Another adapter.js (development).")] = None,
+) -> None:
+    """Check that a wa-js bundle has every function and event wacc's adapter uses.
+
+    Prints what was checked, or each missing name; exits 1 when something is missing.
+    """
+    from wacc.engines.web.bundle import BundleIntegrityError, WaJsChoice
+    from wacc.engines.web.wajs_contract import ContractError, check_bundle
+
+    if path is None:
+        try:
+            path = Path(WaJsChoice.from_settings(state(ctx).settings).load().path)
+        except BundleIntegrityError as exc:
+            raise CommandError(str(exc)) from exc
+    try:
+        report = check_bundle(path, adapter)
+    except ContractError as exc:
+        raise CommandError(str(exc)) from exc
+    if not report.ok:
+        for problem in report.problems():
+            typer.echo(problem)
+        raise CommandError(f"{path}: {len(report.problems())} name(s) the adapter uses are missing")
+    typer.echo(f"{path}: all {report.checked_paths} functions and {report.checked_events} events "
+               "the adapter uses are present")
+
+
 @app.command("remove")
 def remove(ctx: typer.Context) -> None:
     """Forget the installed wa-js; sessions go back to the vendored one."""
