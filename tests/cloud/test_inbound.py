@@ -120,7 +120,8 @@ STORED: dict[str, dict[str, Any]] = {
 }
 # Fixtures whose effect is not a message of their own, or that change the contact: the
 # other tests of this module post them.
-ELSEWHERE = {"reaction", "reaction_removed", "reaction_removed_no_emoji", "edit", "revoke",
+ELSEWHERE = {"echo_text", "echo_edit", "echo_revoke", "reaction", "reaction_removed",
+             "reaction_removed_no_emoji", "edit", "revoke",
              "system_user_changed_number", "system_user_changed_number_meta_reference",
              "batch_entries_and_numbers", "status_sent", "status_delivered", "status_read",
              "status_played", "status_failed", "status_with_tracker", "status_delivered_to_user_id"}
@@ -318,3 +319,20 @@ async def test_a_new_user_id_moves_a_username_only_contact(client: Any, line: An
     later["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = "US.99887766554433221100"
     await _post(client, sid, later)
     assert await Contact.count() == 1 and await Conversation.count() == 1
+
+
+async def test_messages_sent_from_the_business_app_are_stored_as_ours(client: Any, line: Any) -> None:
+    """Coexistence numbers: smb_message_echoes (sent, edited, deleted in the WhatsApp
+    Business app) land in the customer's thread as the business's own messages."""
+    _, sid = line
+    await _post(client, sid, fixture("text"))
+    await _post(client, sid, fixture("echo_text"))
+    echo = await _row("wamid.fixture.echo_text")
+    text = await _row("wamid.fixture.text")
+    assert (echo["direction"], echo["body"], echo["conversation"]) == ("OUTBOUND", "Test message",
+                                                                     text["conversation"])
+    await _post(client, sid, fixture("echo_edit"))
+    assert (await _row("wamid.fixture.echo_text"))["body"] == "Text was edited"
+    await _post(client, sid, fixture("echo_revoke"))
+    assert (await _row("wamid.fixture.echo_text"))["metadata"]["revoked"]["body"] == "Text was edited"
+    assert await Contact.count() == 1

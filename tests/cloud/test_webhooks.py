@@ -193,6 +193,16 @@ EXPECTED: dict[str, list[tuple[str, object]]] = {
                                chat=Peer(wa_id="16505551234@c.us", phone="+16505551234", name="Test Name"),
                                body="Updated image caption", timestamp=1749854575.0))],
     "revoke": [("identity", MAPPED), ("revoked", Revoked(id="wamid.fixture.text", chat=ME, by=ME))],
+    "echo_text": [("identity", MAPPED), _msg("echo_text", "TEXT", "Test message", from_me=True,
+                                             sender="972123456789@c.us")],
+    "echo_edit": [("edited", Edited(
+        id="wamid.fixture.echo_text", chat=Peer(wa_id="972123456789@c.us", phone="+972123456789",
+                                                name="Test Name"),
+        body="Text was edited", timestamp=1697044968.0))],
+    "echo_revoke": [("revoked", Revoked(
+        id="wamid.fixture.echo_text",
+        chat=Peer(wa_id="972123456789@c.us", phone="+972123456789", name="Test Name"),
+        by=Peer(wa_id="972987654321@c.us", phone="+972987654321")))],  # "from", as captured
     "username_only": [_msg("username_only", "TEXT", "this is a text message", chat=f"{BSUID}@bsuid",
                            phone=None, name="test user name", details={"username": "@testusername"})],
     "username_only_parent_bsuid": [_msg(
@@ -243,7 +253,10 @@ def _check_message(event: object, want: dict[str, object]) -> None:
     chat = want.get("chat", "972987654321@c.us")
     assert (event.id, event.type, event.body, event.chat.wa_id) == (
         want["id"], want["type"], want["body"], chat)
-    assert event.sender == event.chat and event.from_me is False
+    if want.get("from_me"):  # the business's own message, echoed from the Business app
+        assert event.from_me is True and event.sender.wa_id == want["sender"]
+    else:
+        assert event.sender == event.chat and event.from_me is False
     phone = "+" + str(chat).partition("@")[0] if str(chat).endswith("@c.us") else None
     assert event.chat.phone == want.get("phone", phone)
     assert event.chat.name == want.get("name", "Test Name" if chat == "972987654321@c.us" else None)

@@ -75,7 +75,8 @@ def value_events(value: dict[str, Any]) -> Parsed:
         # (e.g. 131000 "Unsupported webhook payload"). Recorded, never dropped.
         out.events.append(SessionAlert(code=str(_get(error, "code") or "META_ERROR"),
                                        detail=f"Meta reported: {error_text(error)}"))
-    for key, handler in (("messages", _message_events), ("statuses", _status_events)):
+    for key, handler in (("messages", _message_events), ("statuses", _status_events),
+                         ("message_echoes", _echo_events)):
         items = value.get(key, [])
         if not isinstance(items, list):
             out.problems.append(f"'{key}' in a webhook change is not a list")
@@ -315,6 +316,26 @@ def flow_summary(body: Any, response: Any) -> str:
         if answers:
             return "Form response: " + "; ".join(answers)
     return str(body or "Form response")
+
+
+def _echo_events(echo: dict[str, Any], people: list[_Person],
+                 value_errors: list[Any]) -> list[EngineEvent]:
+    """A message the business sent from the WhatsApp Business app on a coexistence
+    number (``smb_message_echoes``): stored as sent by the business (``from_me``) in
+    the customer's chat, named by ``to`` / ``to_user_id``."""
+    as_customer = {**echo, "from": echo.get("to"), "from_user_id": echo.get("to_user_id")}
+    business = peer_from_digits(str(echo["from"])) if only_digits(str(echo.get("from") or "")) else None
+    out: list[EngineEvent] = []
+    for event in _message_events(as_customer, people, value_errors):
+        if isinstance(event, InboundMessage):
+            event = msgspec.structs.replace(event, from_me=True, sender=business or event.sender,
+                                            raw=echo)
+        elif isinstance(event, Reaction):
+            event = msgspec.structs.replace(event, sender=business or event.sender)
+        elif isinstance(event, Revoked):
+            event = msgspec.structs.replace(event, by=business or event.by)
+        out.append(event)
+    return out
 
 
 # -- statuses ------------------------------------------------------------------------------

@@ -71,9 +71,11 @@ class WebhookReceiver:
             if isinstance(event, IdentityMapped) and (event.lid, event.phone) in self._mapped:
                 continue
             try:
-                if isinstance(event, InboundMessage):
+                # Only the customer's own messages open the 24-hour window, not the
+                # business's echoes from the WhatsApp Business app.
+                if isinstance(event, InboundMessage) and not event.from_me:
                     self._note_inbound(event.sender, event.timestamp, event.id)
-                elif isinstance(event, Reaction):
+                elif isinstance(event, Reaction) and event.sender == event.chat:
                     self._note_inbound(event.sender, event.timestamp, None)
                 await self.host.emit(event)
             except _REFUSALS as exc:

@@ -27,6 +27,7 @@ from wacc.engines.cloud.vcards import contacts_to_vcard
 from wacc.engines.contract import EngineEvent
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+CONVERSATION_FIELDS = ("messages", "smb_message_echoes")
 
 __all__ = ["ACKS", "MEDIA_TYPES", "SIGNATURE_HEADER", "Change", "Parsed", "WebhookError",
            "changes", "check_signature", "contacts_to_vcard", "parse", "parse_report",
@@ -110,8 +111,9 @@ def phone_number_ids(body: bytes) -> list[str]:
 
 
 def changes(body: bytes) -> list[Change]:
-    """The ``messages`` changes of a body; other fields (templates, account updates,
-    calls, …) are not conversations and are left out."""
+    """The ``messages`` changes of a body, and ``smb_message_echoes`` (what the business
+    sent from the WhatsApp Business app on a coexistence number); other fields
+    (templates, account updates, calls, …) are not conversations and are left out."""
     try:
         doc = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
@@ -126,7 +128,7 @@ def changes(body: bytes) -> list[Change]:
         for change in found:
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
                 raise WebhookError("a webhook change has no 'value' object")
-            if change.get("field", "messages") != "messages":
+            if change.get("field", "messages") not in CONVERSATION_FIELDS:
                 continue
             value = change["value"]
             metadata = value.get("metadata")
