@@ -3,6 +3,8 @@ every message and status type) and its vCard conversion."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.cloud.meta_fixtures import names, raw
@@ -384,3 +386,16 @@ async def test_a_store_failure_costs_one_message_or_asks_meta_to_retry(engine: C
     with pytest.raises(TransientEngineError, match="database is away"):
         await engine.receive_webhook(outage, headers["X-Hub-Signature-256"])
     assert [e.id for e in host.events if isinstance(e, InboundMessage)][-1] == "ok"  # type: ignore[attr-defined]
+
+
+async def test_only_the_customers_own_messages_open_the_reply_window(engine: CloudEngine) -> None:
+    def for_engine(name: str) -> bytes:
+        body = raw(name).replace(b'"1122334455667"', f'"{engine.phone_number_id}"'.encode())
+        return body.replace(b'"1697043223"', f'"{int(time.time())}"'.encode())
+
+    echo = for_engine("echo_text")  # the business wrote from the WhatsApp Business app
+    await engine.receive_webhook(echo, signature(echo, SECRET))
+    assert "972987654321" not in engine._last_inbound
+    text = for_engine("text")  # the customer wrote
+    await engine.receive_webhook(text, signature(text, SECRET))
+    assert engine._last_inbound["972987654321"] > time.time() - 60
