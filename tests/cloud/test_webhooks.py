@@ -395,7 +395,7 @@ async def test_only_the_customers_own_messages_open_the_reply_window(engine: Clo
 
     echo = for_engine("echo_text")  # the business wrote from the WhatsApp Business app
     await engine.receive_webhook(echo, signature(echo, SECRET))
-    assert "972987654321" not in engine._last_inbound
+    assert "972987654321" not in engine._last_inbound and "972123456789" not in engine._last_inbound
     text = for_engine("text")  # the customer wrote
     await engine.receive_webhook(text, signature(text, SECRET))
     assert engine._last_inbound["972987654321"] > time.time() - 60
