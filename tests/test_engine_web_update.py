@@ -178,6 +178,7 @@ async def test_memory_cap_restarts_are_rate_limited(tmp_path: Path) -> None:
     ending = await host.wait_for(Disconnected, timeout=90)
     assert ending.reason == DisconnectReason.CRASHED
     assert ending.detail.startswith("giving up after 2 restarts within 1 h")
+    assert ending.final  # the session manager must not start it again by itself
     assert "memory" in ending.detail and engine.restarts == 2
     await engine.stop()
 
@@ -209,6 +210,7 @@ async def test_supervisor_gives_up_past_its_restart_limit(tmp_path: Path) -> Non
     assert ending.reason == DisconnectReason.CRASHED
     assert ending.detail == "not restarted: 3 restarts within 0.166667 h already; last: boom"
     assert host.events[-1] == ending  # the host hears why the session stays down
+    assert ending.final
     assert json.dumps(ending.detail)  # one readable line
 
 

@@ -92,6 +92,9 @@ class StateChanged(EngineEvent, tag="state", kw_only=True, frozen=True):
 class Disconnected(EngineEvent, tag="disconnected", kw_only=True, frozen=True):
     reason: DisconnectReason
     detail: str = ""
+    # The engine gave up on a cause restarting cannot cure (its own restart budget is
+    # used up): whoever restarts engines must not start this session again by itself.
+    final: bool = False
 
 
 # -- message events ---------------------------------------------------------------------

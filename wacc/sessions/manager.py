@@ -6,7 +6,10 @@ sessions are taken over), and stops the ones it should no longer run. Each sessi
 engine reports through a host into the pipeline; status and QR changes go to the
 session row and the bus. A crashed engine is restarted with exponential backoff and
 jitter; a permanent disconnect (logged out, banned, needs update) is recorded and not
-retried, so a logged-out phone never loops.
+retried, so a logged-out phone never loops. Restarts are rate-limited too: past
+RESTART_LIMIT within RESTART_WINDOW (or when the engine itself gave up), the session is
+down for good until someone connects it again, so a crash that restarting does not cure
+never becomes a restart loop.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import contextlib
 import os
 import random
 import socket
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -61,6 +66,11 @@ CONTRACT_METHODS = ("send", "edit", "revoke", "mark_read", "typing", "profile_pi
 # "unsupported", permanently.
 OPTIONAL_METHODS = ("history_chats", "history")
 MAX_BACKOFF = 60.0
+# At most this many automatic restarts of one session within RESTART_WINDOW seconds
+# (the limit wacc.engines.web.Supervisor applies by default): the backoff alone would
+# restart a session that crashes after every start once a minute, forever.
+RESTART_LIMIT = 10
+RESTART_WINDOW = 3600.0
 
 
 @dataclass
@@ -100,7 +110,9 @@ class Host:
 class SessionManager:
     def __init__(self, *, engines: dict[str, EngineFactory], pipeline: Pipeline, bus: Bus,
                  keyring: Keyring, data_dir: Path, lease_seconds: int, rpc_host: str,
-                 rpc_port: int, on_ready: Any = None) -> None:
+                 rpc_port: int, on_ready: Any = None,
+                 restart_limit: tuple[int, float] = (RESTART_LIMIT, RESTART_WINDOW),
+                 backoff_base: float = 1.0) -> None:
         self.engines = engines
         self.pipeline = pipeline
         self.bus = bus
@@ -111,6 +123,11 @@ class SessionManager:
         self.on_ready = on_ready  # called with a session id when it becomes ready
         self.node_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.running: dict[str, Running] = {}
+        # When each session was restarted automatically (monotonic), kept across the
+        # engines started one after another for it; forgotten on a fresh start.
+        self.restarts: dict[str, deque[float]] = {}
+        self.restart_limit = restart_limit
+        self.backoff_base = backoff_base  # the first restart's delay, doubling to MAX_BACKOFF
         self.rpc_url = ""
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
@@ -197,6 +214,10 @@ class SessionManager:
         previous = self.running.get(session_id)
         if previous is not None:
             running.failures = previous.failures
+        else:
+            # Started because someone (or a lease takeover) wants it connected, not by
+            # our own restart: the restart budget starts over.
+            self.restarts.pop(session_id, None)
         self.running[session_id] = running
         await self._set_status(ref, SessionStatus.LOADING)
         try:
@@ -268,8 +289,14 @@ class SessionManager:
         # Not retried either: QR_TIMEOUT (nobody scanned) and CONFLICT (the number was
         # opened in another WhatsApp Web; taking it back by ourselves would ping-pong).
         permanent = event.reason in PERMANENT_DISCONNECTS or event.reason in (
-            DisconnectReason.QR_TIMEOUT, DisconnectReason.CONFLICT)
+            DisconnectReason.QR_TIMEOUT, DisconnectReason.CONFLICT) or event.final
         detail = f"{event.reason.value}: {event.detail}".strip(": ")
+        if not permanent and not self._spend_restart(ref.id):
+            permanent = True
+            limit, window = self.restart_limit
+            detail = (f"{event.reason.value}: not restarted: {limit} restarts within "
+                      f"{window / 3600:g} h already; last: {event.detail}")
+            log.error("session restart budget used up", session=ref.id, detail=detail)
         if permanent:
             # Not retried: the user must act (scan again, update, appeal a ban).
             await WhatsAppSession.update({WhatsAppSession.desired_state: "DISCONNECTED"}).where(
@@ -285,11 +312,24 @@ class SessionManager:
                                extra={"reason": event.reason.value, "retrying": True})
         if running is not None:
             running.failures += 1
-            delay = min(MAX_BACKOFF, 2 ** (running.failures - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+            delay = min(MAX_BACKOFF, self.backoff_base * 2 ** (running.failures - 1))
+            delay *= random.uniform(0.8, 1.2)  # noqa: S311
             log.warning("session disconnected; restarting", session=ref.id,
                         reason=event.reason.value, delay=round(delay, 2))
             running.restart = asyncio.get_running_loop().call_later(
                 delay, lambda: asyncio.ensure_future(self._restart(ref.id)))
+
+    def _spend_restart(self, session_id: str) -> bool:
+        """Count one automatic restart of *session_id*; False when the limit's count
+        were already made within its window."""
+        now, (limit, window) = time.monotonic(), self.restart_limit
+        times = self.restarts.setdefault(session_id, deque())
+        while times and now - times[0] >= window:
+            times.popleft()
+        if len(times) >= limit:
+            return False
+        times.append(now)
+        return True
 
     async def _restart(self, session_id: str) -> None:
         running = self.running.get(session_id)

@@ -369,12 +369,13 @@ class WebEngine:
             return
         self._end(DisconnectReason.CRASHED, detail)
 
-    def _end(self, reason: DisconnectReason, detail: str) -> None:
-        """End this run once: report why (after the events already queued), tear down."""
+    def _end(self, reason: DisconnectReason, detail: str, *, final: bool = False) -> None:
+        """End this run once: report why (after the events already queued), tear down.
+        *final*: restarting cannot help (the restart budget is used up)."""
         if self._ending is not None or self._pump_task is None:
             return
         self._ending = reason
-        self._final = Disconnected(reason=reason, detail=detail)
+        self._final = Disconnected(reason=reason, detail=detail, final=final)
         log.log(
             logging.INFO if reason == DisconnectReason.STOPPED else logging.WARNING,
             "session %s: web engine ends: %s (%s)", self.host.session_id, reason.value, detail,
@@ -477,7 +478,7 @@ class WebEngine:
             reason = health.restart_reason(memory) or self._new_bundle()
             if reason and not self._restart_budget.spend():
                 self._end(DisconnectReason.CRASHED, f"giving up after {self._restart_budget.describe()}"
-                          f" (Chromium restarts do not help: {reason})")
+                          f" (Chromium restarts do not help: {reason})", final=True)
                 return
             if reason:
                 # A new task: _recycle replaces this watchdog with a fresh one.

@@ -136,6 +136,7 @@ class Supervisor:
                 gave_up = Disconnected(
                     reason=ending.reason,
                     detail=f"not restarted: {self.budget.describe()} already; last: {ending.detail}",
+                    final=True,
                 )
                 log.error("session %s: %s", self.host.session_id, gave_up.detail)
                 await self.host.emit(gave_up)
