@@ -153,3 +153,31 @@ def test_hash_forms_and_bundle_sources(tmp_path: Path) -> None:
     with pytest.raises(BundleIntegrityError, match="unreadable"):
         choice.load()
     assert choice.stamp()[0] == "installed"
+
+
+# wa-js 4.6.0's WPPError codes on the paths the adapter calls (send, quote, edit, revoke,
+# mark read, download, pairing), upper-cased as the adapter reports them.
+WA_JS_PERMANENT = (
+    "msg_not_found", "chat_not_found", "invalid_wid", "message_key_is_not_from_me",
+    "message_key_remote_id_is_not_same_of_chat", "invalid_quoted_msg", "quoted_msg_can_not_reply",
+    "file_too_large", "edit_message_error", "message_not_contains_media",
+    "can_not_send_message_to_this_groupType", "type_not_valid_for_newsletter",
+    "mentioned_is_not_user", "mentioned_list_is_not_array", "message_not_have_a_reply",
+    "not_a_group", "group_you_are_not_admin", "cannot_get_code_for_already_authenticated",
+    "send_the_phone_number_to_connect",
+)
+
+
+def test_wa_js_refusals_are_permanent_and_the_rest_transient() -> None:
+    from wacc.engines.contract import NotConnectedError, TransientEngineError
+    from wacc.engines.web.actions import adapter_error
+
+    source = load_wa_js().source
+    for code in WA_JS_PERMANENT:
+        assert f'"{code}"' in source or f"'{code}'" in source, f"wa-js has no error {code!r}"
+        assert isinstance(adapter_error(code.upper(), "x"), PermanentEngineError), code
+    # WhatsApp's own errors carry no code (ERROR); a timeout or missing media may pass.
+    for code in ("ERROR", "TIMEOUT_ON_SEND_STATUS", "MEDIA_NOT_FOUND"):
+        assert isinstance(adapter_error(code, "x"), TransientEngineError), code
+    assert isinstance(adapter_error("NOT_READY", "x"), NotConnectedError)
+    assert isinstance(adapter_error("NOT_ALLOWED", "x"), PermanentEngineError)  # revoke refused

@@ -35,6 +35,12 @@ PERMANENT_CODES = frozenset({
     "MESSAGE_NOT_CONTAINS_MEDIA", "NOT_IN_CHAT", "SEND_REQUIRED_PARAMS", "EDIT_MESSAGE_ERROR",
     "CANNOT_GET_CODE_FOR_ALREADY_AUTHENTICATED", "SEND_THE_PHONE_NUMBER_TO_CONNECT",
     "GROUP_YOU_ARE_RESTRICTED_MEMBER",
+    # Thrown on the send path of wa-js 4.6.0 too (src/chat/functions/sendRawMessage.ts,
+    # prepareRawMessage.ts, getQuotedMsgKey.ts, src/group/functions/ensureGroup.ts):
+    # a community's parent group, a channel, a bad mention, a reply to nothing.
+    "CAN_NOT_SEND_MESSAGE_TO_THIS_GROUPTYPE", "TYPE_NOT_VALID_FOR_NEWSLETTER",
+    "MENTIONED_IS_NOT_USER", "MENTIONED_LIST_IS_NOT_ARRAY", "MESSAGE_NOT_HAVE_A_REPLY",
+    "NOT_A_GROUP", "GROUP_YOU_ARE_NOT_ADMIN",
     # The adapter's own: deleting for everyone a message we may not (not ours, not admin).
     "NOT_ALLOWED",
 })
