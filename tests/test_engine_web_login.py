@@ -270,7 +270,7 @@ async def test_stuck_opening_is_a_crash(tmp_path: Path) -> None:
 @pytest.mark.slow
 async def test_untyped_pairing_code_times_out(tmp_path: Path) -> None:
     # Long enough for wa-js to start (it waits ~1 s for WhatsApp's modules to settle).
-    host = RecordingHost(tmp_path, opening_timeout=4)
+    host = RecordingHost(tmp_path, opening_timeout=4, pairing_timeout=4)
     engine = WebEngine(host, driver=DRIVER, context_hook=FakeWhatsAppWeb().install)
     await engine.start()
     await host.wait_for(QrCode)

@@ -3,6 +3,7 @@ page-event validation, vCards and outbound checks, settings, the plugin and prun
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -181,3 +182,12 @@ def test_wa_js_refusals_are_permanent_and_the_rest_transient() -> None:
         assert isinstance(adapter_error(code, "x"), TransientEngineError), code
     assert isinstance(adapter_error("NOT_READY", "x"), NotConnectedError)
     assert isinstance(adapter_error("NOT_ALLOWED", "x"), PermanentEngineError)  # revoke refused
+
+
+def test_a_pairing_code_is_waited_for_longer_than_wa_js_keeps_one() -> None:
+    # wa-js renews the code when its timer runs out (linkDeviceCodeLifecycle.ts,
+    # `function l(e=195e3)` in the vendored build); waiting less would end every
+    # pairing before the first renewal.
+    ttl_ms = re.search(r"function \w+\(\w+=(\d+(?:e\d+)?)\)\{[^}]*const \w+=\w+\.epoch", load_wa_js().source)
+    assert ttl_ms, "wa-js's pairing-code timer not found"
+    assert WebSettings.from_host({}).pairing_timeout > float(ttl_ms.group(1)) / 1000 + 30

@@ -456,8 +456,9 @@ class WebEngine:
             if problem:
                 self._end(DisconnectReason.CRASHED, problem)
                 return
-            if self._login.stuck_for() > settings.opening_timeout:
-                if self._login.phase == "pairing":
+            pairing = self._login.phase == "pairing"
+            if self._login.stuck_for() > (settings.pairing_timeout if pairing else settings.opening_timeout):
+                if pairing:
                     # Not a fault of the page: nobody typed the code on the phone.
                     self._end(DisconnectReason.QR_TIMEOUT, "the pairing code was not entered in time")
                 else:

@@ -38,8 +38,12 @@ class WebSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     restart_window_hours: Positive = 1.0
     # Seconds the page may spend loading/syncing without showing a QR code or becoming
     # ready before it counts as hung (Disconnected(CRASHED)); big accounts sync slowly.
-    # Also how long a pairing code may wait to be typed (then QR_TIMEOUT).
     opening_timeout: Positive = 180.0
+    # Seconds a pairing code may wait to be typed without a new one (then QR_TIMEOUT).
+    # wa-js renews the code every 3.25 min, five times (LINK_CODE_TTL_MS and
+    # MAX_AUTO_REFRESHES in src/conn/functions/linkDeviceCodeLifecycle.ts); each renewal
+    # starts this clock again, so it must outlast one code: 195 s + a minute of slack.
+    pairing_timeout: Positive = 255.0
     # Seconds between watchdog rounds (page ping, stuck-opening check, memory check).
     watchdog_interval: Positive = 30.0
     # Seconds a ping may take before the page counts as hung.
