@@ -86,7 +86,7 @@ STORED: dict[str, dict[str, Any]] = {
               "details": ["media"]},
     "sticker_animated": {"type": "STICKER", "body": None, "pending": "1234567890987654321",
                          "details": ["media"]},
-    "location_chosen": {"type": "LOCATION", "body": None, "details": ["forwarded"],
+    "location_chosen": {"type": "LOCATION", "body": None, "details": ["forwarded", "location"],
                         "meta": {"location": {"latitude": 37.4611978, "longitude": -122.2164385,
                                               "name": "Facebook HQ",
                                               "address": "1 Hacker Way, Menlo Park, CA 94025"}}},
@@ -116,7 +116,7 @@ STORED: dict[str, dict[str, Any]] = {
     "unsupported": {"type": "UNSUPPORTED", "body": None, "details": ["unsupported"]},
     "button_with_from_user_id": {"type": "TEXT", "body": "title", "details": ["button"]},
     "system_identity_changed": {"type": "UNSUPPORTED", "body": "User identity changed",
-                                "details": ["unsupported"]},
+                                "details": ["identity", "unsupported"]},
 }
 # Fixtures whose effect is not a message of their own, or that change the contact: the
 # other tests of this module post them.
@@ -124,7 +124,8 @@ ELSEWHERE = {"echo_text", "echo_edit", "echo_revoke", "reaction", "reaction_remo
              "reaction_removed_no_emoji", "edit", "revoke",
              "system_user_changed_number", "system_user_changed_number_meta_reference",
              "batch_entries_and_numbers", "status_sent", "status_delivered", "status_read",
-             "status_played", "status_failed", "status_with_tracker", "status_delivered_to_user_id"}
+             "status_played", "status_failed", "status_with_tracker", "status_delivered_to_user_id",
+             "other_field_account_update", "other_field_template_status"}
 
 
 def test_every_fixture_is_posted_by_a_test() -> None:
@@ -268,6 +269,25 @@ async def test_one_malformed_message_is_recorded_and_skipped_the_rest_is_stored(
     session = await WhatsAppSession.select().where(WhatsAppSession.id == sid).first()
     assert session["last_error"].startswith("WEBHOOK_MESSAGE_SKIPPED: message wamid.badtime")
     assert session["status"] == "CONNECTED"
+
+
+async def test_other_webhook_fields_are_answered_200_and_store_nothing(client: Any, line: Any) -> None:
+    """Meta posts every subscribed field to the same URL: account updates and template
+    reviews are not conversations. Answered 200 (an error would be retried for days),
+    nothing stored, the session untouched, on the session URL and the app URL alike."""
+    _, sid = line
+    for name in ("other_field_account_update", "other_field_template_status"):
+        assert (await _post(client, sid, fixture(name)))["received"] == 0, name
+        raw, headers = signed(fixture(name))
+        r = await client.post(f"{API}/whatsapp/cloud/webhook", content=raw, headers=headers)
+        assert r.status_code == 200 and r.json()["received"] == 0, (name, r.text)
+    # A field wacc does not read is not checked either, whatever its value looks like.
+    odd = fixture("other_field_account_update")
+    odd["entry"][0]["changes"][0]["value"] = ["not", "an", "object"]
+    assert (await _post(client, sid, odd))["received"] == 0
+    assert await Message.count() == 0
+    session = await WhatsAppSession.select().where(WhatsAppSession.id == sid).first()
+    assert session["status"] == "CONNECTED" and session["last_error"] is None
 
 
 async def test_a_number_change_moves_the_contact_to_the_new_number(client: Any, line: Any) -> None:

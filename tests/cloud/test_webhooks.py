@@ -125,7 +125,8 @@ EXPECTED: dict[str, list[tuple[str, object]]] = {
         latitude=12.25089, longitude=43.90539), details={"forwarded": True})],
     "location_chosen": [("identity", MAPPED), _msg("location_chosen", "LOCATION", location=Location(
         latitude=37.4611978, longitude=-122.2164385, name="Facebook HQ",
-        address="1 Hacker Way, Menlo Park, CA 94025"), details={"forwarded": True})],
+        address="1 Hacker Way, Menlo Park, CA 94025"), details={
+            "forwarded": True, "location": {"url": "https://maps.google.com/?cid=2000000000000000000"}})],
     "contacts": [("identity", MAPPED), _msg("contacts", "CONTACT", vcard_has=[
         "FN:Chandler Bing", "TEL;type=CELL;waid=972987654321:+1 555-555-5555", "FN:Monica",
         "FN:Rachel Green"])],
@@ -190,7 +191,8 @@ EXPECTED: dict[str, list[tuple[str, object]]] = {
              details={"unsupported": {"type": "system:user_changed_number"}})],
     "system_identity_changed": [_msg(
         "system_identity_changed", "UNSUPPORTED", "User identity changed", name="User A",
-        details={"unsupported": {"type": "system:customer_identity_changed"}})],
+        details={"unsupported": {"type": "system:customer_identity_changed"},
+                 "identity": {"acknowledged": True, "created_timestamp": "1697044706", "hash": "xyzxyz"}})],
     "edit": [("edited", Edited(id="wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=",
                                chat=Peer(wa_id="16505551234@c.us", phone="+16505551234", name="Test Name"),
                                body="Updated image caption", timestamp=1749854575.0))],
@@ -221,6 +223,9 @@ EXPECTED: dict[str, list[tuple[str, object]]] = {
     "status_played": [("ack", ("wamid.xyzxyz", 4, "972987654321@c.us", None))],
     "status_failed": [("ack", ("wamid.xyzxyz", -1, "972987654321@c.us", FAILED))],
     "status_delivered_to_user_id": [("ack", ("wamid.xyzxyz", 2, f"{BSUID}@bsuid", None))],
+    # Fields other than messages: nothing to store.
+    "other_field_account_update": [],
+    "other_field_template_status": [],
 }
 
 

@@ -177,6 +177,8 @@ def _message_events(msg: dict[str, Any], people: list[_Person],
         details["username"] = username
     if context.get("forwarded") or context.get("frequently_forwarded"):
         details["forwarded"] = "frequently" if context.get("frequently_forwarded") else True
+    if isinstance(msg.get("identity"), dict):  # Meta's security notice: the key changed
+        details["identity"] = msg["identity"]
     common: dict[str, Any] = {"id": str(msg["id"]), "chat": peer, "sender": peer,
                               "timestamp": timestamp, "quoted_id": context.get("id") or None,
                               "raw": msg}
@@ -207,7 +209,10 @@ def _message_events(msg: dict[str, Any], people: list[_Person],
     if kind == "location":
         location = Location(latitude=float(content["latitude"]), longitude=float(content["longitude"]),
                             name=content.get("name"), address=content.get("address"))
-        return message("LOCATION", location=location)
+        # Meta's "url" of a chosen place has no field in the contract's Location: kept
+        # in details so the agent can still open the place.
+        url = {"location": {"url": content["url"]}} if content.get("url") else {}
+        return message("LOCATION", location=location, details=url)
     if kind == "contacts":
         cards = msg.get("contacts")
         if not isinstance(cards, list) or not cards:

@@ -126,10 +126,13 @@ def changes(body: bytes) -> list[Change]:
         if not isinstance(found, list):
             raise WebhookError("a webhook entry has no 'changes' list")
         for change in found:
+            # Other fields (account_update, template updates, calls, ...) are skipped
+            # before their value is looked at: their shapes are not ours to refuse, and
+            # a 4xx would have Meta retry them for days.
+            if isinstance(change, dict) and change.get("field", "messages") not in CONVERSATION_FIELDS:
+                continue
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
                 raise WebhookError("a webhook change has no 'value' object")
-            if change.get("field", "messages") not in CONVERSATION_FIELDS:
-                continue
             value = change["value"]
             metadata = value.get("metadata")
             number_id = str(metadata.get("phone_number_id", "")) if isinstance(metadata, dict) else ""
