@@ -281,6 +281,24 @@ def _check_message(event: object, want: dict[str, object]) -> None:
     assert event.raw["id"] == want["id"]  # Meta's message, kept whole
 
 
+def test_a_product_question_and_a_username_customers_new_number_are_kept() -> None:
+    # Shapes from Secreto31126/whatsapp-api-js src/types.ts (ServerMessage.context.
+    # referred_product; ServerSystemMessage: wa_id "omitted if the user has enabled the
+    # username feature", user_id "set to the user's new BSUID").
+    asked = inbound("text", {"body": "is this in stock?"}, message_id="wamid.asked")
+    asked["context"] = {"from": "15550100001", "id": "wamid.catalog",
+                        "referred_product": {"catalog_id": "354160437058781",
+                                             "product_retailer_id": "HAMBURGER"}}
+    moved = {"from_user_id": BSUID, "id": "wamid.moved", "timestamp": "1753851315", "type": "system",
+             "system": {"body": "User A changed their phone number", "user_id": "US.99999999999999999999",
+                        "type": "user_changed_number"}}
+    events = parse(webhook_body(messages=[asked, moved]))
+    message = next(e for e in events if isinstance(e, InboundMessage) and e.id == "wamid.asked")
+    assert message.details["referred_product"]["product_retailer_id"] == "HAMBURGER"
+    changed = next(e for e in events if isinstance(e, IdentityChanged))
+    assert (changed.old.wa_id, changed.new.wa_id) == (f"{BSUID}@bsuid", "US.99999999999999999999@bsuid")
+
+
 def test_parse_statuses() -> None:
     failure = [{"code": 131047, "title": "Re-engagement message",
                 "error_data": {"details": "more than 24 hours"}}]

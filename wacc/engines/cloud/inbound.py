@@ -177,6 +177,8 @@ def _message_events(msg: dict[str, Any], people: list[_Person],
         details["username"] = username
     if context.get("forwarded") or context.get("frequently_forwarded"):
         details["forwarded"] = "frequently" if context.get("frequently_forwarded") else True
+    if isinstance(context.get("referred_product"), dict):  # "ask about this product"
+        details["referred_product"] = context["referred_product"]
     if isinstance(msg.get("identity"), dict):  # Meta's security notice: the key changed
         details["identity"] = msg["identity"]
     common: dict[str, Any] = {"id": str(msg["id"]), "chat": peer, "sender": peer,
@@ -284,6 +286,10 @@ def _system(content: dict[str, Any], peer: Peer, events: list[EngineEvent], mess
         number = content.get("wa_id") or content.get("new_wa_id")
         if number and only_digits(str(number)):
             new = peer_from_digits(str(number), peer.name)
+        elif content.get("user_id"):
+            # A username customer's new number is not shown (Meta omits wa_id), but a
+            # new number means a new user id, which Meta sends: follow that instead.
+            new = peer_from_user_id(str(content["user_id"]), peer.name)
     elif kind == "user_changed_user_id" and content.get("user_id"):
         new = peer_from_user_id(str(content["user_id"]), peer.name)
     if new is not None and new.wa_id != peer.wa_id:
