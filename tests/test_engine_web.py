@@ -157,7 +157,8 @@ async def test_inbound_messages_of_every_type(session: Session) -> None:
          {"type": "POLL", "poll": Poll(question="Lunch?", options=["Yes", "No"])}),
         # A type WhatsApp added after this adapter: kept as UNSUPPORTED, no binary body.
         ({"type": "future_type", "body": "/9j/4AAQSkZJRgABAQ=="},
-         {"type": "UNSUPPORTED", "body": None, "raw": {"wa_type": "future_type"}}),
+         {"type": "UNSUPPORTED", "body": None, "raw": {"wa_type": "future_type"},
+          "details": {"unsupported": {"type": "future_type"}}}),
         ({"fromMe": True, "body": "typed on the phone"},
          {"type": "TEXT", "from_me": True, "sender.wa_id": "15550000001@c.us", "chat.wa_id": CUSTOMER_ID}),
     ]

@@ -205,7 +205,9 @@
       event.body = body;
     } else {
       // Something WhatsApp added that we do not know: keep that it came, not its bytes.
+      // `details` is stored with the message (the inbox shows the raw type), `raw` not.
       event.type = 'UNSUPPORTED';
+      event.details = { unsupported: { type: String(type) } };
     }
     return event;
   }
