@@ -21,6 +21,7 @@ from tests.fakes.graph_api import (
     webhook_body,
 )
 from wacc.engines.cloud import CloudEngine, WebhookError, check_signature, parse, verify_subscription
+from wacc.engines.cloud.graph import WINDOW_CLOSED
 from wacc.engines.cloud.outbound import vcard_to_contacts
 from wacc.engines.cloud.webhook import contacts_to_vcard, parse_report, phone_number_ids
 from wacc.engines.contract import (
@@ -299,6 +300,19 @@ def test_a_product_question_and_a_username_customers_new_number_are_kept() -> No
     assert (changed.old.wa_id, changed.new.wa_id) == (f"{BSUID}@bsuid", "US.99999999999999999999@bsuid")
 
 
+def test_a_failed_status_for_a_closed_window_says_so() -> None:
+    # Meta's failed status for 131047 (error-codes reference: "Re-engagement message";
+    # the same object as in pywa's failed status fixture, with that code).
+    error = {"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
+             "error_data": {"details": "Message failed to send because more than 24 hours have "
+                                       "passed since the customer last replied to this number."}}
+    body = webhook_body(statuses=[status("wamid.late", "failed", errors=[error])])
+    ack = next(e for e in parse(body) if isinstance(e, Ack))
+    assert ack.ack == -1 and ack.error is not None
+    assert ack.error.startswith("outside the 24-hour customer service window")
+    assert "131047 Re-engagement message" in ack.error
+
+
 def test_parse_statuses() -> None:
     failure = [{"code": 131047, "title": "Re-engagement message",
                 "error_data": {"details": "more than 24 hours"}}]
@@ -309,7 +323,7 @@ def test_parse_statuses() -> None:
     assert parse(body) == [Ack(id="wamid.1", chat=peer, ack=1), Ack(id="wamid.1", chat=peer, ack=2),
                            Ack(id="wamid.1", chat=peer, ack=3),
                            Ack(id="wamid.2", chat=peer, ack=-1,
-                               error="131047 Re-engagement message: more than 24 hours")]
+                               error=f"{WINDOW_CLOSED} — 131047 Re-engagement message: more than 24 hours")]
 
 
 def test_parse_routes_by_phone_number_and_skips_other_fields() -> None:

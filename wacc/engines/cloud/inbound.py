@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from wacc.engines.cloud.graph import WINDOW_CLOSED
 from wacc.engines.cloud.peers import peer_from_digits, peer_from_user_id
 from wacc.engines.cloud.vcards import contacts_to_vcard
 from wacc.engines.contract import (
@@ -369,6 +370,10 @@ def _status_events(status: dict[str, Any], people: list[_Person],
     if ack == -1:
         errors = status.get("errors") if isinstance(status.get("errors"), list) else []
         error = error_text(errors[0]) if errors else None
+        if errors and str(_get(errors[0], "code")) == "131047":
+            # Meta often accepts the send and reports the closed window afterwards as
+            # this status: the message reads the same as when /messages refuses it.
+            error = f"{WINDOW_CLOSED} — {error}"
     return [Ack(id=str(status["id"]), chat=chat, ack=ack, error=error)]
 
 
