@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wacc.lib.errors import ValidationError
+from wacc.lib.text import clean_text
 
 # A physical line longer than this is a row error; it is skipped in chunks, never held.
 MAX_LINE = 65_536
@@ -59,7 +60,9 @@ class _Lines:
                 pass
             self.too_long = True
             return "\n"
-        return line
+        # A NUL would make the row unstorable on PostgreSQL: cleaned here, before the
+        # csv reader splits the line, so header and cells alike are clean (issue 14).
+        return clean_text(line)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from wacc.engines.contract import (
 )
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.ids import new_id
+from wacc.lib.text import clean_value
 from wacc.logs import get_logger
 from wacc.messages import media_jobs
 from wacc.messages.meta import content_meta
@@ -108,6 +109,10 @@ class Pipeline:
         """Apply one engine event. ``defer_media``: the engine's files are fetched by a
         job after the message is stored (messages.fetch_media), so the engine's caller
         (the Cloud API's webhook) is answered without waiting for a download."""
+        # Text the database cannot keep (NUL, lone surrogates) is cleaned here, where
+        # every engine's events enter: a customer's NUL must not make the message
+        # unstorable, or the provider re-sends it for days (issue 14).
+        event = clean_value(event)
         if isinstance(event, InboundMessage):
             deferred = defer_media and self.jobs is not None
             await self.ingest(session, event, _fetch_later if deferred else fetch_media)
@@ -140,6 +145,7 @@ class Pipeline:
         batch was being written goes into the next transaction together (group
         commit), so a burst costs a few queries per batch instead of per message,
         and a lone message is written at once."""
+        ev = clean_value(ev)  # history imports come here without handle()
         if not await self.wanted(session, ev):
             return None
         media_key, media_error = None, None

@@ -183,7 +183,8 @@ class EngineWebhookController(Controller):
 
     path = "/whatsapp/sessions/{sessionId:str}/webhook"
     tags = ["WhatsApp sessions"]
-    opt = {"public": True, "no_rate_limit": True, "no_audit": True}
+    # raw_body: the signature is over the bytes as sent (see wacc/http/cleaning.py).
+    opt = {"public": True, "no_rate_limit": True, "no_audit": True, "raw_body": True}
 
     @get("/")
     async def verify_webhook(self, request: Request, session_id: SessionId) -> Response[str]:
@@ -213,7 +214,8 @@ class CloudWebhookController(Controller):
 
     path = "/whatsapp/cloud/webhook"
     tags = ["WhatsApp sessions"]
-    opt = {"public": True, "no_rate_limit": True, "no_audit": True}
+    # raw_body: the signature is over the bytes as sent (see wacc/http/cleaning.py).
+    opt = {"public": True, "no_rate_limit": True, "no_audit": True, "raw_body": True}
 
     @get("/")
     async def verify_app_webhook(self, request: Request) -> Response[str]:
