@@ -3,12 +3,12 @@ API, and a customer's message posted to its webhook as Meta posts it."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from tests.fakes.graph_api import PHONE_NUMBER_ID, TOKEN, FakeGraphAPI, inbound
 from tests.helpers import API, bearer, register
+from tests.support import polling
 from wacc.messages.tables import Message
 
 APP_SECRET = "app-secret-for-tests"
@@ -16,15 +16,8 @@ VERIFY = "verify-me"
 
 
 async def until(check: Any, timeout: float = 10.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check.__name__}")
-        await asyncio.sleep(interval)
-
+    """tests.support.polling.until, polling half as often (the cloud tests ask the API)."""
+    return await polling.until(check, timeout, interval)
 
 async def cloud_session(client: Any, graph: FakeGraphAPI, wa: Any) -> tuple[dict[str, str], str]:
     """The owner's headers and a CONNECTED cloud session's id."""

@@ -9,22 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import socket
-import uuid
+import importlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
 from litestar import Litestar
 
+from tests.helpers import API, add_member, bearer, register
+from tests.support.ai import Fakes
+from tests.support.env import (
+    PG_URL,
+    REDIS_URL,
+    TEST_KEY,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    server_env,
+)
+from tests.support.polling import until
+from tests.support.responder import ANSWER, ARTICLE
+from tests.support.whatsapp import CARLA, DAN, connected_session, simulate
 from wacc.app import create_app
 from wacc.config import Settings, load_settings
 from wacc.db.engine import bound_engine, is_sqlite
@@ -32,39 +44,7 @@ from wacc.db.migrate import apply_migrations
 from wacc.schema import ALL_TABLES
 from wacc.security.crypto import Keyring
 
-PG_URL = os.environ.get("WACC_TEST_DATABASE_URL", "")
-REDIS_URL = os.environ.get("WACC_TEST_REDIS_URL", "")
-TEST_KEY = base64.b64encode(b"k" * 32).decode()
-
-
-def backend() -> str:
-    return "postgres" if PG_URL else "sqlite"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _create_pg_database() -> str:
-    parts = urlsplit(PG_URL)
-    name = f"wacc_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def _drop_pg_database(url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    conn = await asyncpg.connect(PG_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -72,34 +52,19 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("wacc-data")
 
 
-def test_env(data_dir: Path, database_url: str = "", **extra: str) -> dict[str, str]:
-    env = {
-        "WACC_DATA_DIR": str(data_dir),
-        "WACC_SECRET_KEY": TEST_KEY,
-        "WACC_LOG_FORMAT": "json",
-        "WACC_BASE_URL": "http://wacc.test",
-    }
-    if database_url:
-        env["WACC_DATABASE_URL"] = database_url
-    if REDIS_URL:
-        env["WACC_REDIS_URL"] = REDIS_URL
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="session")
 async def database_url(data_dir: Path) -> AsyncIterator[str]:
     if PG_URL:
-        url = await _create_pg_database()
+        url = await create_pg_database()
         yield url
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
     else:
         yield f"sqlite:///{data_dir / 'wacc.db'}"
 
 
 @pytest.fixture(scope="session")
 def settings(data_dir: Path, database_url: str) -> Settings:
-    return load_settings(test_env(data_dir, database_url))
+    return load_settings(server_env(data_dir, database_url))
 
 
 @dataclass
@@ -169,7 +134,7 @@ async def make_client(server: Server, data_dir: Path, database_url: str):
     clients = []
 
     async def factory(env: dict[str, str] | None = None, plugins: Any = None):
-        settings = load_settings(test_env(data_dir, database_url, **(env or {})))
+        settings = load_settings(server_env(data_dir, database_url, **(env or {})))
         app = create_app(settings, keyring=Keyring((base64.b64decode(TEST_KEY),)),
                          plugins=plugins)
         test_client = AsyncTestClient(app=app, raise_server_exceptions=False)
@@ -265,3 +230,103 @@ async def wa(server: Server, data_dir: Path) -> AsyncIterator[Any]:
         stop.set()
         if not task.done():
             await asyncio.wait_for(task, 30)
+
+
+# -- fixtures several test modules share ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def servers() -> AsyncIterator[Fakes]:
+    """The fake OpenAI, Anthropic and Gemini APIs (tests/fakes/ai_providers.py), served
+    over real HTTP on loopback ports for the whole module."""
+    async with Fakes.serving() as fakes:
+        yield fakes
+
+
+@pytest.fixture
+def fakes(servers: Fakes, request: pytest.FixtureRequest) -> Fakes:
+    """The fake AI providers with no recorded requests, queued failures or canned reply.
+    When the test runs the server, its AI router's circuit breakers are closed too, so
+    one test's failing provider does not stay open for the next."""
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server").app.state["runtime"].ai_router._breakers.clear()
+    return servers.reset()
+
+
+@pytest.fixture
+async def shop(client, wa, worker, fakes):
+    """An organization with two agents, a connected simulator session, an Anthropic
+    provider (no embeddings) answering ANSWER, and one knowledge-base article
+    (tests/support/responder.py has the helpers that talk to it)."""
+    data = await register(client)
+    head, org = bearer(data["accessToken"]), data["user"]["organizationId"]
+    agents = [(await add_member(client, data["accessToken"], org, "AGENT",
+                                email=f"agent{i}@example.com"))["user"]["id"] for i in (1, 2)]
+    r = await client.post(f"{API}/ai/providers", headers=head, json={
+        "provider": "anthropic", "model": "claude-3-5-haiku-20241022",
+        "apiKey": fakes.anthropic.key, "baseUrl": fakes.anthropic.url})
+    assert r.status_code == 201, r.text
+    fakes.anthropic.reply = ANSWER
+    r = await client.post(f"{API}/ai/knowledge-base", headers=head, json={
+        "title": "Shipping", "content": ARTICLE, "format": "markdown"})
+    assert r.status_code == 201, r.text
+    await wa()
+    sid, _ = await connected_session(client, head)
+    return {"head": head, "org": org, "sid": sid, "agents": agents, "article": r.json(),
+            "token": data["accessToken"], "worker": worker, "fakes": fakes}
+
+
+@pytest.fixture
+async def automation_org(client):
+    """An organization with one tag, for the automation tests."""
+    tokens = await register(client)
+    head = bearer(tokens["accessToken"])
+    tag = (await client.post(f"{API}/tags", headers=head, json={"name": "lead"})).json()
+    return {"head": head, "tokens": tokens, "tag": tag["id"],
+            "orgId": tokens["user"]["organizationId"], "userId": tokens["user"]["id"]}
+
+
+@pytest.fixture
+async def automation_inbox(client, automation_org, wa, worker):
+    """automation_org with a connected simulator session and a running worker."""
+    await wa()
+    sid, _ = await connected_session(client, automation_org["head"])
+    return {**automation_org, "sid": sid}
+
+
+@pytest.fixture
+async def conversation_inbox(client, wa, server):
+    """An organization with a connected session and two customer conversations."""
+    tokens = await register(client)
+    head = bearer(tokens["accessToken"])
+    await wa()
+    sid, _ = await connected_session(client, head)
+    await simulate(client, head, sid, "message", phone=CARLA, body="Where is my parcel?",
+                   id="W1", name="Carla Customer")
+    await simulate(client, head, sid, "message", phone=DAN, body="Do you ship to Lyon?",
+                   id="W2", name="Dan Buyer")
+
+    async def both():
+        r = await client.get(f"{API}/conversations", headers=head)
+        return len(r.json()["items"]) == 2 and r.json()["items"]
+
+    items = await until(both)
+    by_phone = {i["contact"]["phone"]: i for i in items}
+    return {"head": head, "tokens": tokens, "org": tokens["user"]["organizationId"],
+            "sid": sid, "carla": by_phone[CARLA], "dan": by_phone[DAN], "server": server}
+
+
+@pytest.fixture(scope="module")
+def hello_installed(tmp_path_factory):
+    """pip-install plugins/wacc-hello into a folder and put it on sys.path."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(REPO / "plugins" / "wacc-hello")],
+        check=True,
+    )
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()
+    yield target
+    sys.path.remove(str(target))
+    importlib.invalidate_caches()

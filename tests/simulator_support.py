@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
 
 from tests.helpers import API
+from tests.support import polling
 
 
 async def until(check: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check.__name__}")
-        await asyncio.sleep(interval)
-
+    """tests.support.polling.until with more time (simulator sessions pair first)."""
+    return await polling.until(check, timeout, interval)
 
 async def session_in(client: httpx.AsyncClient, head: dict[str, str], sid: str,
                      status: str) -> dict[str, Any]:

@@ -4,31 +4,16 @@ Reply generation and guardrails in action: tests/test_ai_replies.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register
-from tests.test_ai_providers import Fakes
-from tests.test_tenancy import _second_org
+from tests.support.ai import Fakes
+from tests.support.tenancy import second_org
 from wacc.ai.tables import AiProvider
 from wacc.cli.keys import reencrypt_all
 from wacc.orgs import services as orgs
 
 LONG_KEY = "sk-live-0123456789abcdefWXYZ"
-
-
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
-
-
-@pytest.fixture
-def fakes(servers: Fakes, server) -> Fakes:
-    runtime = server.app.state["runtime"]
-    runtime.ai_router._breakers.clear()
-    return servers.reset()
 
 
 @pytest.fixture
@@ -144,7 +129,7 @@ async def test_roles_and_other_organizations(client, server, owner, fakes):
     assert_error(await client.post(f"{API}/ai/test", headers=manager,
                                    json={"providerId": provider["id"]}), 403, "AUTHORIZATION_ERROR")
 
-    head = bearer(await _second_org(client, server))
+    head = bearer(await second_org(client, server))
     assert await _providers(client, {"head": head}) == []
     for call in (client.patch(f"{API}/ai/providers/{provider['id']}", headers=head, json={"model": "x"}),
                  client.delete(f"{API}/ai/providers/{provider['id']}", headers=head),

@@ -4,30 +4,16 @@ rules and roles apply."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register
-from tests.test_ai_providers import Fakes
-from tests.test_tenancy import _second_org
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.polling import until
+from tests.support.tenancy import second_org
+from tests.support.whatsapp import connected_session, simulate
 from wacc.ai.tables import AiUsage
 from wacc.messages.tables import Message
 
 CUSTOMER = "+14155550123"
-
-
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
-
-
-@pytest.fixture
-def fakes(servers: Fakes, server) -> Fakes:
-    server.app.state["runtime"].ai_router._breakers.clear()
-    return servers.reset()
 
 
 @pytest.fixture
@@ -147,6 +133,6 @@ async def test_roles_visibility_and_other_organizations(client, inbox, server):
     assert r.status_code == 200
     assert (await client.post(_url(inbox, "summarize"), headers=agent)).status_code == 200
 
-    other = bearer(await _second_org(client, server))
+    other = bearer(await second_org(client, server))
     assert_error(await client.post(_url(inbox, "summarize"), headers=other), 404, "NOT_FOUND")
     assert len(inbox["fakes"].openai.calls("/chat/completions")) == calls + 1

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests import test_ai_responder
 from tests.helpers import API
-from tests.test_ai_responder import SENT, configure, customer_says, outbox, sent, settle
-from tests.test_whatsapp import until
+from tests.support.polling import until
+from tests.support.responder import SENT, configure, customer_says, outbox, sent, settle
 from wacc.conversations.tables import ConversationAssignment
 from wacc.lib.clock import utcnow
 
-# Shared fixtures: the fake providers and a shop with two agents, a simulator session,
-# a knowledge-base article and an Anthropic provider.
-servers, fakes, shop = test_ai_responder.servers, test_ai_responder.fakes, test_ai_responder.shop
+# `shop` (tests/conftest.py): the fake providers and an organization with two agents, a
+# simulator session, a knowledge-base article and an Anthropic provider.
 
 
 async def test_the_whole_story(client, shop):

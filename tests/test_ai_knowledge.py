@@ -5,14 +5,12 @@ uploads of text and markdown files; bad input refused with nothing stored."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register
-from tests.test_ai_providers import Fakes
-from tests.test_tenancy import _second_org
-from tests.test_whatsapp import until
+from tests.support.polling import until
+from tests.support.tenancy import second_org
 from wacc.ai import knowledge
 from wacc.ai.tables import AiKnowledgeBase, AiKnowledgeChunk
 
@@ -32,18 +30,6 @@ Unused bikes can be returned within 30 days for a full refund.
 """
 REFUNDS = ("Refunds are paid to the original card within 10 days. How long a refund "
            "takes to show on your statement depends on your bank.")
-
-
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
-
-
-@pytest.fixture
-def fakes(servers: Fakes, server) -> Fakes:
-    server.app.state["runtime"].ai_router._breakers.clear()
-    return servers.reset()
 
 
 @pytest.fixture
@@ -179,7 +165,7 @@ async def test_retrieval_ranks_the_passage_that_answers(client, owner, server):
                                   params={"q": "?!"}), 400, "VALIDATION_ERROR")
 
     # Another organization's knowledge is never found.
-    other = await _second_org(client, server)
+    other = await second_org(client, server)
     assert (await client.get(f"{API}/ai/knowledge-base/search", headers=bearer(other),
                              params={"q": "refund card"})).json() == []
 
@@ -256,7 +242,7 @@ async def test_roles_and_other_organizations(client, owner, server):
     assert_error(r, 403, "AUTHORIZATION_ERROR")
     assert_error(await client.get(f"{API}/ai/knowledge-base", headers=a_head), 403,
                  "AUTHORIZATION_ERROR")
-    other = bearer(await _second_org(client, server))
+    other = bearer(await second_org(client, server))
     assert (await client.get(f"{API}/ai/knowledge-base", headers=other)).json()["items"] == []
     for method in ("GET", "PATCH", "DELETE"):
         r = await client.request(method, f"{API}/ai/knowledge-base/{article['id']}",

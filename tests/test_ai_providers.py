@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import pytest
 from msgspec.structs import replace
 
-from tests.conftest import free_port
-from tests.fakes.ai_providers import FakeAnthropic, FakeGemini, FakeOpenAI, FakeProvider, count_tokens
+from tests.fakes.ai_providers import count_tokens
+from tests.support.ai import MODELS, QUESTION
+from tests.support.env import free_port
 from wacc.ai.contract import (
     ChatMessage,
     CompletionRequest,
@@ -30,57 +29,6 @@ from wacc.ai.contract import (
 from wacc.ai.providers import plugin
 
 TYPES = ["openai", "anthropic", "gemini", "custom"]
-MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-20241022", "gemini": "gemini-2.0-flash",
-          "custom": "llama3.2"}
-
-QUESTION = CompletionRequest(
-    system="You answer for Acme Bikes.",
-    messages=[ChatMessage(role="user", content="Do you repair brakes?"),
-              ChatMessage(role="assistant", content="Yes we do."),
-              ChatMessage(role="user", content="How much does it cost?")],
-    temperature=0.2, max_tokens=200, timeout=5,
-)
-
-
-@dataclass
-class Fakes:
-    openai: FakeOpenAI
-    anthropic: FakeAnthropic
-    gemini: FakeGemini
-
-    def of(self, kind: str) -> FakeProvider:
-        return self.openai if kind in ("openai", "custom") else getattr(self, kind)
-
-    def config(self, kind: str, **changes: object) -> ProviderConfig:
-        fake = self.of(kind)
-        base = fake.url + "/v1" if kind in ("openai", "custom") else fake.url
-        values: dict[str, object] = {"type": kind, "model": MODELS[kind], "api_key": fake.key,
-                                     "base_url": base, "name": f"{kind}-main"}
-        values.update(changes)
-        return ProviderConfig(**values)  # type: ignore[arg-type]
-
-
-    def reset(self) -> Fakes:
-        for fake in (self.openai, self.anthropic, self.gemini):
-            fake.reset()
-        return self
-
-    @classmethod
-    @asynccontextmanager
-    async def serving(cls) -> AsyncIterator[Fakes]:
-        async with FakeOpenAI().serve() as o, FakeAnthropic().serve() as a, FakeGemini().serve() as g:
-            yield cls(o, a, g)
-
-
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
-
-
-@pytest.fixture
-def fakes(servers: Fakes) -> Fakes:
-    return servers.reset()
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import pytest
 from msgspec.structs import replace
 
 from tests.fakes.ai_providers import vector
-from tests.test_ai_providers import QUESTION, Fakes
-from tests.test_plugins import hello_installed  # noqa: F401 (a fixture: pip-installs wacc-hello)
+from tests.support.ai import QUESTION
 from wacc.ai.contract import (
     ChatMessage,
     Completion,
@@ -38,17 +37,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
-
-
-@pytest.fixture
-def fakes(servers: Fakes) -> Fakes:
-    return servers.reset()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ cap and cache, the context window, knowledge-only answers, and the AI message se
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 
 from tests.fakes.ai_providers import count_tokens
 from tests.helpers import API, bearer, register
-from tests.test_ai_providers import Fakes
 from wacc.ai.replies import generate_reply, send_ai_message
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage
@@ -21,12 +19,6 @@ from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.messages.tables import Message
-
-
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
 
 
 @pytest.fixture

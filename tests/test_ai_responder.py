@@ -5,113 +5,30 @@ closed hours or a repeated event. Its configuration API: validation, roles, tena
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register
-from tests.test_ai_providers import Fakes
-from tests.test_tenancy import _second_org
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.polling import until
+from tests.support.responder import (
+    CUSTOMER,
+    OTHER_CUSTOMER,
+    SENT,
+    configure,
+    customer_says,
+    outbox,
+    sent,
+    settle,
+)
+from tests.support.tenancy import second_org
+from tests.support.whatsapp import simulate
 from wacc import events
 from wacc.ai import responder
 from wacc.ai.tables import AiUsage
 from wacc.conversations.tables import ConversationAssignment, ConversationEvent
 from wacc.messages.tables import Message
-
-CUSTOMER, OTHER_CUSTOMER = "+14155550123", "+14155550124"
-ARTICLE = ("# Delivery\n\nDelivery to Germany takes three to five business days with DHL.\n\n"
-           "# Returns\n\nUnused bikes can be returned within 30 days.")
-ANSWER = "Delivery to Germany takes three to five business days [1]."
-# What the customer's phone shows: the citation marker stays in the message's metadata.
-SENT = "Delivery to Germany takes three to five business days."
-
-
-@pytest.fixture(scope="module")
-async def servers() -> AsyncIterator[Fakes]:
-    async with Fakes.serving() as fakes:
-        yield fakes
-
-
-@pytest.fixture
-def fakes(servers: Fakes, server) -> Fakes:
-    server.app.state["runtime"].ai_router._breakers.clear()
-    return servers.reset()
-
-
-@pytest.fixture
-async def shop(client, wa, worker, fakes):
-    """An organization with two agents, a connected simulator session, an Anthropic
-    provider (no embeddings) answering ANSWER, and one knowledge-base article."""
-    data = await register(client)
-    head, org = bearer(data["accessToken"]), data["user"]["organizationId"]
-    agents = [(await add_member(client, data["accessToken"], org, "AGENT",
-                                email=f"agent{i}@example.com"))["user"]["id"] for i in (1, 2)]
-    r = await client.post(f"{API}/ai/providers", headers=head, json={
-        "provider": "anthropic", "model": "claude-3-5-haiku-20241022",
-        "apiKey": fakes.anthropic.key, "baseUrl": fakes.anthropic.url})
-    assert r.status_code == 201, r.text
-    fakes.anthropic.reply = ANSWER
-    r = await client.post(f"{API}/ai/knowledge-base", headers=head, json={
-        "title": "Shipping", "content": ARTICLE, "format": "markdown"})
-    assert r.status_code == 201, r.text
-    await wa()
-    sid, _ = await connected_session(client, head)
-    return {"head": head, "org": org, "sid": sid, "agents": agents, "article": r.json(),
-            "token": data["accessToken"], "worker": worker, "fakes": fakes}
-
-
-async def configure(client, shop, **changes):
-    body = {"enabled": True, "systemPrompt": "You answer for {{org.name}}. The customer is "
-            "{{contact.name}}.", "handoffMessage": "A colleague will take over."}
-    body.update(changes)
-    r = await client.put(f"{API}/whatsapp/sessions/{shop['sid']}/ai-responder",
-                         headers=shop["head"], json=body)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-async def outbox(client, shop, phone=CUSTOMER):
-    r = await client.get(f"{API}/whatsapp/sessions/{shop['sid']}/simulator/outbox",
-                         headers=shop["head"], params={"to": phone})
-    return [m["body"] for m in r.json()]
-
-
-async def sent(count: int) -> None:
-    """Wait until *count* outbound messages have left (checked in the database, so the
-    simulator's outbox is asked once, not polled into the rate limit)."""
-
-    async def done():
-        rows = await Message.select(Message.whatsapp_message_id).where(
-            Message.direction == "OUTBOUND")
-        return len([r for r in rows if not r["whatsapp_message_id"].startswith("pending:")]) == count
-
-    await until(done)
-
-
-async def settle(shop) -> None:
-    """Let the worker finish every queued job (events, sends)."""
-    huey = shop["worker"].huey
-
-    async def idle():
-        return huey.pending_count() == 0
-
-    await until(idle)
-    await asyncio.sleep(0.6)
-    await until(idle)
-
-
-async def customer_says(client, shop, body, msg_id, phone=CUSTOMER):
-    await simulate(client, shop["head"], shop["sid"], "message", phone=phone, body=body,
-                   id=msg_id, name="Carla Customer")
-
-    async def stored():
-        return await Message.select().where(Message.whatsapp_message_id == msg_id).first()
-
-    return await until(stored)
 
 
 async def test_a_customer_question_is_answered_from_the_knowledge_base(client, shop):
@@ -333,7 +250,7 @@ async def test_configuration_is_validated_per_session(client, owner_only):
 
 async def test_another_organizations_session_is_not_found(client, owner_only, server):
     head, sid, _, _ = owner_only
-    other = bearer(await _second_org(client, server))
+    other = bearer(await second_org(client, server))
     url = f"{API}/whatsapp/sessions/{sid}/ai-responder"
     assert_error(await client.get(url, headers=other), 404, "NOT_FOUND")
     assert_error(await client.put(url, headers=other, json={"enabled": True}), 404, "NOT_FOUND")

@@ -5,36 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.helpers import API, add_member, assert_error, bearer, register_other_org
+from tests.support.automations import PHONE, create, keyword_automation
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from wacc.automations.tables import AutomationExecution
 from wacc.conversations.tables import ConversationAssignment, ConversationTag
 from wacc.messages.tables import Message
 
-PHONE = "+14155550123"
-
 
 @pytest.fixture
-async def org(client):
-    tokens = await register(client)
-    head = bearer(tokens["accessToken"])
-    tag = (await client.post(f"{API}/tags", headers=head, json={"name": "lead"})).json()
-    return {"head": head, "tokens": tokens, "tag": tag["id"],
-            "orgId": tokens["user"]["organizationId"], "userId": tokens["user"]["id"]}
-
-
-def keyword_automation(tag_id: str, **extra):
-    return {"name": "Pricing", "trigger": {"type": "message.received", "match": "keywords",
-                                           "keywords": ["price", "pricing"], "mode": "word"},
-            "actions": [{"type": "add_tag", "tagId": tag_id},
-                        {"type": "send_message", "text": "Hi {{contact.name}}, prices: {{org.name}}"}],
-            **extra}
-
-
-async def create(client, head, body, status=201):
-    r = await client.post(f"{API}/automations", headers=head, json=body)
-    assert r.status_code == status, r.text
-    return r.json()
+def org(automation_org):
+    """An organization with a tag (tests/conftest.py)."""
+    return automation_org
 
 
 async def test_crud_toggle_and_stats(client, org):

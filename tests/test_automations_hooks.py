@@ -14,18 +14,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import uvicorn
 
-from tests import test_automations, test_automations_runs
-from tests.conftest import free_port
+from tests.fakes.ai_providers import FakeOpenAI
 from tests.helpers import API, assert_error, bearer, register_other_org
-from tests.test_automations import create
-from tests.test_automations_runs import runs, say, settled
-from tests.test_whatsapp import until
+from tests.support.automations import create, runs, say, settled
+from tests.support.env import free_port
+from tests.support.polling import until
 from wacc.automations import engine
 from wacc.automations.tables import Automation
 from wacc.config import AutomationSettings
 from wacc.messages.tables import Message
 
-org, inbox = test_automations.org, test_automations_runs.inbox  # fixtures shared
+
+@pytest.fixture
+def org(automation_org):
+    """An organization with a tag (tests/conftest.py)."""
+    return automation_org
+
+
+@pytest.fixture
+def inbox(automation_inbox):
+    """automation_org with a connected simulator session (tests/conftest.py)."""
+    return automation_inbox
 
 
 @pytest.fixture
@@ -211,7 +220,6 @@ async def test_outside_business_hours(client, inbox):
 
 
 async def test_ai_reply_step_answers_with_a_provider(client, inbox):
-    from tests.fakes.ai_providers import FakeOpenAI
 
     async with FakeOpenAI(reply="We open at nine.").serve() as fake:
         r = await client.post(f"{API}/ai/providers", headers=inbox["head"], json={

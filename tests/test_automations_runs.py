@@ -9,10 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests import test_automations
 from tests.helpers import API, add_member
-from tests.test_automations import PHONE, create, keyword_automation
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.automations import PHONE, create, keyword_automation, runs, say, settled
+from tests.support.polling import until
 from wacc.automations import engine
 from wacc.automations.tables import Automation, AutomationExecution
 from wacc.conversations.tables import Conversation, ConversationTag
@@ -20,34 +19,11 @@ from wacc.lib.clock import utcnow
 from wacc.lib.ids import new_id
 from wacc.messages.tables import Message
 
-org = test_automations.org  # a shared fixture
-
 
 @pytest.fixture
-async def inbox(client, org, wa, worker):
-    await wa()
-    sid, _ = await connected_session(client, org["head"])
-    return {**org, "sid": sid}
-
-
-async def say(client, box, body, phone=PHONE, **extra):
-    await simulate(client, box["head"], box["sid"], "message", phone=phone, body=body,
-                   id=new_id(), name="Carla", **extra)
-
-
-async def runs(automation_id, status=None):
-    where = AutomationExecution.automation == automation_id
-    if status:
-        where &= AutomationExecution.status == status
-    return await AutomationExecution.select().where(where).output(load_json=True)
-
-
-async def settled(automation_id, count):
-    async def done():
-        rows = await runs(automation_id)
-        return (len(rows) == count and all(r["status"] != "RUNNING" for r in rows)) and rows
-
-    return await until(done, timeout=20)
+def inbox(automation_inbox):
+    """automation_org with a connected simulator session (tests/conftest.py)."""
+    return automation_inbox
 
 
 async def outbox(client, box, phone=PHONE):

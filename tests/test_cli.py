@@ -1,14 +1,12 @@
 """The `wacc` command, run as a subprocess the way an operator runs it, against a real
 database: SQLite in a temporary data directory, or a fresh PostgreSQL database when
-WACC_TEST_DATABASE_URL is set. Also home to helpers that tests/test_process.py shares.
+WACC_TEST_DATABASE_URL is set. (Helpers it shares with tests/test_process.py: tests/support/cli.py.)
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import re
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,13 +15,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import PG_URL, REDIS_URL, _create_pg_database, _drop_pg_database
+from tests.support.cli import query, wacc_env, write_test_plugin
+from tests.support.env import PG_URL, REDIS_URL, create_pg_database, drop_pg_database
 from wacc.auth.services import TOTP_CONTEXT
 from wacc.cli.common import CliState
 from wacc.cli.main import app
@@ -36,80 +33,9 @@ PASSWORD = "correct horse battery"
 OWNER = ["--org", "Acme Test", "--email", "owner@example.com", "--name", "Olivia Owner",
          "--password", PASSWORD]
 
-# A plugin the way a third party ships one: a module plus a .dist-info with its entry
-# point, found on PYTHONPATH. It adds a slow route and a slow job (to watch draining),
-# and a command; its broken sibling fails to import.
-PLUGIN = '''
-import asyncio
-import pathlib
-import time
-
-from litestar import get
-
-from wacc.plugins.spec import hookimpl
-
-
-@get("/test/slow", opt={"public": True, "no_rate_limit": True})
-async def slow(seconds: float, started: str) -> dict:
-    pathlib.Path(started).touch()
-    await asyncio.sleep(seconds)
-    return {"slept": seconds}
-
-
-@hookimpl
-def wacc_controllers():
-    return [slow]
-
-
-@hookimpl
-def wacc_tasks(jobs, run):
-    @jobs.register("test.sleep")
-    def sleep(seconds: float, started: str) -> str:
-        pathlib.Path(started).touch()
-        time.sleep(seconds)
-        return f"slept {seconds}"
-
-
-@hookimpl
-def wacc_cli(app):
-    @app.command("test-hello")
-    def hello() -> None:
-        """Say hello (test plugin)."""
-        print("hello from the test plugin")
-'''
-
-
-def write_test_plugin(path: Path) -> Path:
-    (path / "wacc_test_plugin.py").write_text(PLUGIN)
-    (path / "wacc_test_broken.py").write_text("raise ImportError('broken on purpose')\n")
-    dist = path / "wacc_test_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wacc-test-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[wacc]\nslowpoke = wacc_test_plugin\nbroken = wacc_test_broken\n"
-    )
-    return path
-
-
 @pytest.fixture(scope="module")
 def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_test_plugin(tmp_path_factory.mktemp("plugins"))
-
-
-def wacc_env(data_dir: Path, database_url: str = "", plugin_dir: Path | None = None,
-             **settings: str) -> dict[str, str]:
-    """The environment of a wacc process: ours minus every WACC_* variable (the test
-    suite's own WACC_TEST_* ones would be unknown settings), plus *settings*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WACC_")}
-    env.update(WACC_DATA_DIR=str(data_dir), WACC_LOG_FORMAT="json",
-               WACC_BASE_URL="http://wacc.test")
-    if database_url:
-        env["WACC_DATABASE_URL"] = database_url
-    if plugin_dir is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_dir),
-                                                          env.get("PYTHONPATH")]))
-    env.update(settings)
-    return env
 
 
 def wacc(env: dict[str, str], *args: str, input: str | None = None,
@@ -135,21 +61,6 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-async def query(database_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Run *sql* (``?`` placeholders) straight on the database, past wacc's engine, so
-    these tests never touch the tables bound in this process."""
-    if database_url.startswith("sqlite:"):
-        with sqlite3.connect(database_url[len("sqlite:///"):]) as conn:
-            return conn.execute(sql, args).fetchall()
-    numbers = iter(range(1, len(args) + 1))
-    conn = await asyncpg.connect(database_url)
-    try:
-        rows = await conn.fetch(re.sub(r"\?", lambda _: f"${next(numbers)}", sql), *args)
-    finally:
-        await conn.close()
-    return [tuple(row) for row in rows]
-
-
 @dataclass
 class Install:
     data_dir: Path
@@ -160,10 +71,10 @@ class Install:
 @pytest.fixture
 async def install(tmp_path: Path) -> AsyncIterator[Install]:
     """A data directory, and a fresh PostgreSQL database when PostgreSQL is under test."""
-    url = await _create_pg_database() if PG_URL else f"sqlite:///{tmp_path / 'data' / 'wacc.db'}"
+    url = await create_pg_database() if PG_URL else f"sqlite:///{tmp_path / 'data' / 'wacc.db'}"
     yield Install(tmp_path / "data", url, wacc_env(tmp_path / "data", url))
     if PG_URL:
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
 @pytest.fixture(scope="module")
@@ -171,12 +82,12 @@ async def acme(tmp_path_factory: pytest.TempPathFactory,
                plugin_dir: Path) -> AsyncIterator[Install]:
     """An installation made by `wacc init` with a first owner; tests add to it."""
     data = tmp_path_factory.mktemp("acme") / "data"
-    url = await _create_pg_database() if PG_URL else f"sqlite:///{data / 'wacc.db'}"
+    url = await create_pg_database() if PG_URL else f"sqlite:///{data / 'wacc.db'}"
     env = wacc_env(data, url, plugin_dir=plugin_dir)
     ok(wacc(env, "init", "--non-interactive", *OWNER))
     yield Install(data, url, env)
     if PG_URL:
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
 def test_version() -> None:

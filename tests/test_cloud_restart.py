@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PG_URL, REDIS_URL, _create_pg_database, _drop_pg_database, free_port
 from tests.fakes.graph_api import PHONE_NUMBER_ID, TOKEN, FakeGraphAPI, inbound
+from tests.support.env import PG_URL, REDIS_URL, create_pg_database, drop_pg_database, free_port
 from wacc.security.crypto import encode_key, new_key
 
 pytestmark = pytest.mark.slow
@@ -78,10 +78,10 @@ def _backends() -> list[str]:
 @pytest.fixture(params=_backends())
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, bool]]:
     scaled = request.param == "scaled"
-    url = await _create_pg_database() if scaled else ""
+    url = await create_pg_database() if scaled else ""
     yield url, scaled
     if scaled:
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
 async def test_the_reply_window_survives_a_restart(tmp_path: Path, backend: tuple[str, bool]) -> None:

@@ -12,8 +12,9 @@ import json
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register
-from tests.test_contact_import import finished, upload
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.contacts import finished, upload
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from wacc.audit.tables import ActivityLog
 from wacc.contacts.tables import Contact, ContactTag
 from wacc.conversations.tables import Conversation, ConversationEvent, Note

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import API, assert_error, bearer, register
+from tests.support.whatsapp import connected_session, simulate
 from wacc.contacts.tables import Contact
 from wacc.messages.tables import Message
 
@@ -88,7 +89,6 @@ async def test_custom_field_values_are_checked_and_filterable(client, owner):
 
 
 async def test_merge_moves_everything(client, owner, wa):
-    from tests.test_whatsapp import connected_session, simulate
 
     await wa()
     sid, _ = await connected_session(client, owner)
@@ -112,7 +112,6 @@ async def test_merge_moves_everything(client, owner, wa):
 
 
 async def test_blocking_syncs_to_whatsapp(client, owner, wa):
-    from tests.test_whatsapp import connected_session, simulate
 
     await wa()
     sid, _ = await connected_session(client, owner)

@@ -9,37 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.helpers import API, add_member, assert_error, bearer, register_other_org
 from wacc.conversations import services
 from wacc.conversations.tables import Conversation, ConversationAssignment, ConversationTag, Note
 from wacc.lib.ids import new_id
 from wacc.tags.tables import Tag
 
-CARLA = "+14155550123"
-DAN = "+14155550124"
-
 
 @pytest.fixture
-async def inbox(client, wa, server):
-    """An organization with a connected session and two customer conversations."""
-    tokens = await register(client)
-    head = bearer(tokens["accessToken"])
-    await wa()
-    sid, _ = await connected_session(client, head)
-    await simulate(client, head, sid, "message", phone=CARLA, body="Where is my parcel?",
-                   id="W1", name="Carla Customer")
-    await simulate(client, head, sid, "message", phone=DAN, body="Do you ship to Lyon?",
-                   id="W2", name="Dan Buyer")
-
-    async def both():
-        r = await client.get(f"{API}/conversations", headers=head)
-        return len(r.json()["items"]) == 2 and r.json()["items"]
-
-    items = await until(both)
-    by_phone = {i["contact"]["phone"]: i for i in items}
-    return {"head": head, "tokens": tokens, "org": tokens["user"]["organizationId"],
-            "sid": sid, "carla": by_phone[CARLA], "dan": by_phone[DAN], "server": server}
+def inbox(conversation_inbox):
+    """An organization with a connected session and two customer conversations
+    (tests/conftest.py)."""
+    return conversation_inbox
 
 
 def _url(cid: str, tail: str = "") -> str:

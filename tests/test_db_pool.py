@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import PG_URL
+from tests.support.env import PG_URL
 from wacc.db.engine import WaccSQLiteEngine, bound_engine, transaction
 from wacc.tags.tables import Tag
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import phonenumbers
 
-from tests.conftest import test_env as server_env
+from tests.support.env import server_env
 from tests.ui_support import ui_login
 from wacc.demo import data
 

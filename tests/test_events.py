@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import API, bearer, register
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from wacc.plugins.spec import hookimpl
 
 

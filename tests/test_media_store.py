@@ -9,7 +9,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import free_port
+from tests.helpers import API, bearer, register
+from tests.support.env import free_port
+from tests.support.polling import until
+from tests.support.whatsapp import CUSTOMER, connected_session, simulate
 from wacc.config import ConfigError, load_settings
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.storage import LocalMediaStore, S3MediaStore, make_media_store
@@ -86,8 +89,6 @@ def test_s3_needs_a_bucket(tmp_path):
 async def test_pipeline_and_sends_use_the_s3_store(client, server, wa, worker, tmp_path,
                                                   s3_endpoint):
     """Inbound media lands in S3 and an outbound image is read back from it."""
-    from tests.helpers import API, bearer, register
-    from tests.test_whatsapp import CUSTOMER, connected_session, simulate, until
     from wacc.messages.tables import Message
 
     runtime = server.app.state["runtime"]

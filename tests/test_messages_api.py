@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from wacc.lib.clock import utcnow
 from wacc.messages.tables import Message
 

@@ -4,8 +4,6 @@ is reported and skipped; WACC_PLUGINS limits what loads."""
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,22 +14,6 @@ from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins.manager import PluginManager
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def hello_installed(tmp_path_factory):
-    """pip-install plugins/wacc-hello into a folder and put it on sys.path."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(REPO / "plugins" / "wacc-hello")],
-        check=True,
-    )
-    sys.path.insert(0, str(target))
-    importlib.invalidate_caches()
-    yield target
-    sys.path.remove(str(target))
-    importlib.invalidate_caches()
 
 
 @pytest.fixture

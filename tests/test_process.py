@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import PG_URL, REDIS_URL, _create_pg_database, _drop_pg_database, free_port
-from tests.test_cli import query, wacc_env, write_test_plugin
+from tests.support.cli import query, wacc_env, write_test_plugin
+from tests.support.env import PG_URL, REDIS_URL, create_pg_database, drop_pg_database, free_port
 from wacc.config import Settings, load_settings
 from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins.manager import PluginManager
@@ -71,7 +71,7 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path,
     data = tmp_path / "data"
     extra = {**TIMING, "WACC_HTTP_PORT": str(port)}
     if request.param == "scaled":
-        url = await _create_pg_database()
+        url = await create_pg_database()
         # With a shared database the key must come from outside; `wacc run` never makes one.
         extra |= {"WACC_REDIS_URL": REDIS_URL, "WACC_SECRET_KEY": encode_key(new_key())}
     else:
@@ -81,7 +81,7 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path,
     settings = load_settings({k: v for k, v in env.items() if k.startswith("WACC_")})
     yield Deployment(env, settings, url, f"http://127.0.0.1:{port}", tmp_path / "wacc.log")
     if request.param == "scaled":
-        await _drop_pg_database(url)
+        await drop_pg_database(url)
 
 
 @contextlib.contextmanager

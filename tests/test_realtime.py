@@ -13,8 +13,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.helpers import API, add_member, bearer, register, register_other_org
-from tests.test_conversations import CARLA, DAN
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.polling import until
+from tests.support.whatsapp import CARLA, DAN, connected_session, simulate
 from wacc.bus import make_bus, org_topic
 from wacc.realtime import connection as realtime_connection
 

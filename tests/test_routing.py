@@ -3,14 +3,22 @@ respected, and nobody free leaves the conversation unassigned."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import API, add_member
-from tests.test_conversations import inbox  # noqa: F401  (fixture)
-from tests.test_whatsapp import simulate, until
+from tests.support.polling import until
+from tests.support.whatsapp import simulate
 from wacc.conversations import routing
 from wacc.conversations.tables import ConversationAssignment
 
 
-async def _conversations(client, inbox, n: int) -> list[str]:  # noqa: F811
+@pytest.fixture
+def inbox(conversation_inbox):
+    """An organization with a session and two conversations (tests/conftest.py)."""
+    return conversation_inbox
+
+
+async def _conversations(client, inbox, n: int) -> list[str]:
     for i in range(n - 2):
         await simulate(client, inbox["head"], inbox["sid"], "message",
                        phone=f"+1415555020{i}", body="hello", id=f"R{i}")
@@ -23,7 +31,7 @@ async def _conversations(client, inbox, n: int) -> list[str]:  # noqa: F811
     return await until(all_there)
 
 
-async def test_round_robin_least_busy_and_capacity(client, inbox, server):  # noqa: F811
+async def test_round_robin_least_busy_and_capacity(client, inbox, server):
     org, bus = inbox["org"], server.app.state["runtime"].bus
     owner = inbox["tokens"]["accessToken"]
     ana = (await add_member(client, owner, org, "AGENT", "ana@example.com"))["user"]["id"]

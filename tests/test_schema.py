@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import backend
+from tests.support.env import backend
 from wacc.db.engine import bound_engine, is_sqlite
 from wacc.schema import ALL_INDEXES, ALL_TABLES, APP_CONFIG
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from tests.conftest import backend
 from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.env import backend
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import Conversation
 from wacc.db.engine import bound_engine

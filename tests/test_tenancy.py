@@ -5,8 +5,9 @@ parameter or body this test cannot fill makes it fail until it is taught here.""
 
 from __future__ import annotations
 
-from tests.helpers import API, PASSWORD, add_member, bearer, login, register
+from tests.helpers import API, add_member, bearer, register
 from tests.routes import api_endpoints, body_type_name
+from tests.support.tenancy import second_org
 from wacc.ai.tables import AiKnowledgeBase, AiProvider, AiResponder
 from wacc.apikeys.tables import ApiKey
 from wacc.automations.tables import Automation, AutomationExecution
@@ -19,12 +20,9 @@ from wacc.conversations.tables import (
     Note,
 )
 from wacc.messages.tables import Message
-from wacc.orgs import services as orgs
 from wacc.orgs.tables import Organization
-from wacc.security.roles import Role
 from wacc.sessions.tables import WhatsAppSession
 from wacc.tags.tables import CannedResponse, Tag
-from wacc.users import services as users
 from wacc.users.tables import Invite, User
 
 # Valid bodies for request types with required fields (the rest accept {}).
@@ -71,13 +69,6 @@ LIST_QUERIES = {
     f"{API}/search/contacts": {"q": "4155550199"},
     f"{API}/ai/knowledge-base/search": {"q": "secret article"},
 }
-
-
-async def _second_org(client, server):
-    org = await orgs.create("Beta")
-    await users.create(server.app.state["runtime"], org.id, "beta-owner@example.com",
-                       "Bea Beta", PASSWORD, Role.OWNER)
-    return (await login(client, "beta-owner@example.com"))["accessToken"]
 
 
 async def _snapshot():
@@ -166,7 +157,7 @@ async def test_other_organization_ids_answer_404_and_change_nothing(client, serv
                provider_id, "A's model", "sk-a-secret-key-0000", automation_id,
                "A's automation", article_id, "A's article"]
 
-    b_head = bearer(await _second_org(client, server))
+    b_head = bearer(await second_org(client, server))
     before = await _snapshot()
     endpoints = [
         e for e in api_endpoints(server.app)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.fakes.ai_providers import FakeOpenAI
 from tests.helpers import API, PASSWORD, add_member, bearer, register, register_other_org
-from tests.test_ui_settings import ui_login
+from tests.ui_support import browse_as as ui_login
 
 HOSTILE = "<script>alert(1)</script>"
 SECRET = "sk-very-secret-key-never-shown-4242"

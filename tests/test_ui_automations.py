@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers import API, PASSWORD, add_member, bearer, register, register_other_org
-from tests.test_whatsapp import until
+from tests.support.polling import until
 from tests.ui_support import ui_login
 from wacc.automations.tables import AutomationExecution
 

@@ -10,7 +10,8 @@ import re
 import pytest
 
 from tests.helpers import API, PASSWORD, add_member, bearer, register, register_other_org
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from tests.ui_support import ui_login
 
 CARLA = "+14155550123"

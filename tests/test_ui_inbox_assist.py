@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests import test_ai_providers
 from tests.helpers import API, PASSWORD, add_member, bearer, register
-from tests.test_whatsapp import connected_session, simulate, until
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from tests.ui_support import csrf_headers, ui_login
 from wacc.messages.tables import Message
 
 CUSTOMER = "+14155550123"
 TOOLS = 'id="assist"'
 HINT = 'href="/settings/ai"'
-
-
-servers = test_ai_providers.servers  # the fake providers, shared fixture
 
 
 @pytest.fixture

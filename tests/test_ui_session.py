@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import assert_error, bearer, register
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session, simulate
 from tests.ui_support import csrf_headers, ui_login
 from wacc.ui.auth_pages import safe_next
 from wacc.ui.render import linkify
@@ -102,7 +104,6 @@ def test_linkify_escapes_everything_and_links_only_http():
 async def test_a_100_mb_upload_from_the_page_is_refused_in_words(client, wa):
     """What the inbox's attach button sends when the browser's own size check is skipped:
     the server refuses it before storing anything, in the error format the page shows."""
-    from tests.test_whatsapp import connected_session, simulate, until
     from wacc.messages.tables import Message
 
     owner = await register(client, email=EMAIL, password=PASSWORD)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from tests.helpers import API, add_member, bearer, register, register_other_org
 from tests.helpers import PASSWORD as HELPER_PASSWORD
-from tests.test_whatsapp import connected_session, until
+from tests.support.polling import until
+from tests.support.whatsapp import connected_session
 from tests.ui_support import ui_login
 from wacc.sessions.schemas import SessionOut
 from wacc.ui.sessions_pages import status_view

@@ -4,36 +4,20 @@ viewer shows what was done."""
 
 from __future__ import annotations
 
-import re
-
 import pyotp
 import pytest
 
 from tests.helpers import API, PASSWORD, add_member, bearer, register
-from tests.ui_support import csrf_headers
-
-_CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
+from tests.ui_support import browse_as, csrf_headers
 
 PAGES = ("/team", "/profile", "/settings/organization", "/settings/tags", "/settings/fields",
          "/settings/canned", "/settings/api-keys", "/settings/audit", "/settings/ai")
 HOSTILE = "<script>alert(1)</script>"
 
 
-async def ui_login(client, email: str, password: str) -> str:
-    """Sign in with the cookie like tests.ui_support.ui_login, reading the CSRF token from
-    /profile (a page every signed-in user has) instead of the inbox."""
-    r = await client.post("/ui/login", json={"email": email, "password": password},
-                          headers={"Accept": "application/json"})
-    assert r.status_code == 200, r.text
-    client.headers["Accept"] = "text/html"  # page loads, like a browser
-    match = _CSRF.search((await client.get("/profile")).text)
-    assert match
-    return match.group(1)
-
-
 async def _owner(client):
     tokens = await register(client)
-    await ui_login(client, "owner@example.com", PASSWORD)
+    await browse_as(client, "owner@example.com", PASSWORD)
     return tokens
 
 
@@ -57,7 +41,7 @@ async def test_settings_home_goes_to_the_organization_tab(client):
 async def test_agent_is_refused_admin_pages_and_sees_no_team_controls(client):
     owner = await register(client)
     await add_member(client, owner["accessToken"], owner["user"]["organizationId"], "AGENT")
-    await ui_login(client, "agent@example.com", PASSWORD)
+    await browse_as(client, "agent@example.com", PASSWORD)
 
     for path in ("/settings/api-keys", "/settings/audit"):
         response = await client.get(path)
@@ -85,7 +69,7 @@ async def test_owner_sees_team_controls_but_none_for_themselves(client):
     owner = await register(client)
     admin = await add_member(client, owner["accessToken"], owner["user"]["organizationId"],
                              "ADMIN")
-    await ui_login(client, "owner@example.com", PASSWORD)
+    await browse_as(client, "owner@example.com", PASSWORD)
     team = await client.get("/team")
     assert 'id="invite-form"' in team.text
     # The admin's row can be changed; the owner's own row has no controls.
@@ -104,7 +88,7 @@ async def test_hostile_names_are_escaped(client):
     r = await client.post(f"{API}/organizations/{owner['user']['organizationId']}/users",
                           headers=auth, json={"email": "x@example.com", "name": HOSTILE})
     assert r.status_code == 201, r.text
-    await ui_login(client, "owner@example.com", PASSWORD)
+    await browse_as(client, "owner@example.com", PASSWORD)
     for path in ("/settings/tags", "/settings/canned", "/team"):
         html = (await client.get(path)).text
         assert HOSTILE not in html, path
@@ -117,7 +101,7 @@ async def test_invite_list_and_partial_show_pending_invites(client):
     r = await client.post(f"{API}/organizations/{org}/users", headers=bearer(owner["accessToken"]),
                           json={"email": "newbie@example.com", "role": "MANAGER"})
     assert r.status_code == 201
-    await ui_login(client, "owner@example.com", PASSWORD)
+    await browse_as(client, "owner@example.com", PASSWORD)
     partial = await client.get("/ui/team/invites")
     assert partial.status_code == 200
     assert "newbie@example.com" in partial.text and "<html" not in partial.text
@@ -126,7 +110,7 @@ async def test_invite_list_and_partial_show_pending_invites(client):
 
 async def test_audit_page_lists_an_earlier_action_and_filters(client):
     await register(client)
-    token = await ui_login(client, "owner@example.com", PASSWORD)
+    token = await browse_as(client, "owner@example.com", PASSWORD)
     r = await client.post(f"{API}/tags", headers=csrf_headers(token), json={"name": "VIP"})
     assert r.status_code == 201, r.text
 
@@ -149,7 +133,7 @@ async def test_audit_page_lists_an_earlier_action_and_filters(client):
 
 async def test_api_keys_page_shows_prefix_never_the_secret(client):
     await register(client)
-    csrf = await ui_login(client, "owner@example.com", PASSWORD)
+    csrf = await browse_as(client, "owner@example.com", PASSWORD)
     r = await client.post(f"{API}/api-keys", headers=csrf_headers(csrf),
                           json={"name": "CRM sync", "scopes": ["read:contacts"]})
     assert r.status_code == 201, r.text
@@ -162,7 +146,7 @@ async def test_api_keys_page_shows_prefix_never_the_secret(client):
 
 async def test_profile_offers_two_factor_setup_or_disable(client):
     await register(client)
-    csrf = await ui_login(client, "owner@example.com", PASSWORD)
+    csrf = await browse_as(client, "owner@example.com", PASSWORD)
     html = (await client.get("/profile")).text
     assert 'id="mfa-setup"' in html and 'id="password-form"' in html
     assert 'id="name-form"' in html
@@ -180,7 +164,7 @@ async def test_profile_offers_two_factor_setup_or_disable(client):
 async def test_viewer_profile_has_no_name_form(client):
     owner = await register(client)
     await add_member(client, owner["accessToken"], owner["user"]["organizationId"], "VIEWER")
-    await ui_login(client, "viewer@example.com", PASSWORD)
+    await browse_as(client, "viewer@example.com", PASSWORD)
     html = (await client.get("/profile")).text
     assert 'id="name-form"' not in html and "Viewer Person" in html
     assert (await client.get("/settings/ai")).status_code == 403

@@ -11,52 +11,11 @@ import time
 import pytest
 
 from tests.helpers import API, assert_error, bearer, register
+from tests.support.polling import until
+from tests.support.whatsapp import CUSTOMER, connected_session, simulate
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import Conversation
 from wacc.messages.tables import Message
-
-CUSTOMER = "+14155550123"
-
-
-async def until(check, timeout: float = 10.0, interval: float = 0.05):
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check.__name__}")
-        await asyncio.sleep(interval)
-
-
-async def connected_session(client, head, **extra):
-    r = await client.post(f"{API}/whatsapp/sessions", headers=head,
-                          json={"name": "Front desk", "engine": "simulator", **extra})
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
-
-    async def qr_ready():
-        s = (await client.get(f"{API}/whatsapp/sessions/{sid}", headers=head)).json()
-        return s["status"] == "QR_READY" and s
-
-    await until(qr_ready)
-    r = await client.post(f"{API}/whatsapp/sessions/{sid}/simulator", headers=head,
-                          json={"action": "scan"})
-    assert r.status_code == 200, r.text
-
-    async def is_connected():
-        s = (await client.get(f"{API}/whatsapp/sessions/{sid}", headers=head)).json()
-        return s["status"] == "CONNECTED" and s
-
-    return sid, await until(is_connected)
-
-
-async def simulate(client, head, sid, action, **payload):
-    r = await client.post(f"{API}/whatsapp/sessions/{sid}/simulator", headers=head,
-                          json={"action": action, "payload": payload})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 @pytest.fixture

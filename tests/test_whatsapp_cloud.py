@@ -17,7 +17,7 @@ from tests.fakes.graph_api import (
     status,
 )
 from tests.helpers import API, assert_error, bearer, register
-from tests.test_whatsapp import until
+from tests.support.polling import until
 from wacc.messages.tables import Message
 from wacc.sessions.tables import WhatsAppSession
 

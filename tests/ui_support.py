@@ -21,5 +21,12 @@ async def ui_login(client: httpx.AsyncClient, email: str, password: str) -> str:
     return match.group(1)
 
 
+async def browse_as(client: httpx.AsyncClient, email: str, password: str) -> str:
+    """ui_login, then ask for pages as a browser does (Accept: text/html)."""
+    token = await ui_login(client, email, password)
+    client.headers["Accept"] = "text/html"
+    return token
+
+
 def csrf_headers(token: str) -> dict[str, str]:
     return {"X-CSRF-Token": token, "Accept": "application/json"}

@@ -3,31 +3,18 @@ database) against the fake Graph API: a connected cloud session and signed posts
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
 from tests.fakes.graph_api import TOKEN, FakeGraphAPI, signature
 from tests.helpers import API
+from tests.support.polling import until
 
 APP_SECRET = "app-secret-for-tests"
 VERIFY = "verify-me"
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check.__name__}")
-        await asyncio.sleep(0.05)
 
 
 async def cloud_session(client: httpx.AsyncClient, owner: dict[str, str], graph: FakeGraphAPI,

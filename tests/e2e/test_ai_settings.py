@@ -6,43 +6,27 @@ after an unknown prompt variable was shown next to its field."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner, sign_in
 from tests.fakes.ai_providers import FakeOpenAI
+from tests.support.ai import Served
+from tests.support.browser import PASSWORD, register_owner, sign_in
 
 OWNER = "owner@example.com"
 KEY = "sk-e2e-right-key-0123456789"
 WRONG = "sk-e2e-wrong-key-9876543210"
 
 
-@pytest.fixture(scope="module")
-def fake_openai() -> Iterator[FakeOpenAI]:
-    """The fake OpenAI API on a loopback port, served by its own event loop in a thread
-    (the browser tests are synchronous)."""
-    fake = FakeOpenAI(key=KEY, reply="Hello from the fake.")
-    loop = asyncio.new_event_loop()
-    ready, stop = threading.Event(), asyncio.Event()
-
-    async def main() -> None:
-        async with fake.serve():
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(15), "the fake OpenAI server did not start"
-    yield fake
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
+@pytest.fixture
+def fake_openai(openai_fake: Served) -> FakeOpenAI:
+    """The shared fake OpenAI (tests/e2e/conftest.py) with this module's key and reply."""
+    fake = openai_fake.fake
+    fake.key, fake.reply = KEY, "Hello from the fake."
+    return fake
 
 
 def _token(wacc: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import connected_simulator, register_owner, sign_in, until
+from tests.support.browser import connected_simulator, register_owner, sign_in, until
 
 CUSTOMER = "+14155550123"
 

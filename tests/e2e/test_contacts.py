@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner, sign_in
+from tests.support.browser import PASSWORD, register_owner, sign_in
 
 OWNER = "owner@example.com"
 

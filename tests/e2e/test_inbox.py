@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, connected_simulator, register_owner, sign_in, until
+from tests.support.browser import PASSWORD, connected_simulator, register_owner, sign_in, until
 
 CUSTOMER = "+14155550123"
 state: dict[str, Any] = {}

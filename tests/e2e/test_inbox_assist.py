@@ -6,67 +6,20 @@ words while the tools show that they are busy."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (
+from tests.support.browser import (
     accessibility_problems,
     connected_simulator,
     register_owner,
     sign_in,
     until,
 )
-from tests.fakes.ai_providers import FakeOpenAI
 
 CUSTOMER = "+14155550123"
-
-
-class Served:
-    """A fake provider served by uvicorn in its own event loop on a thread, so that the
-    synchronous Playwright test and the `wacc run` subprocess can both reach it."""
-
-    def __init__(self, fake: FakeOpenAI) -> None:
-        self.fake = fake
-        self.loop = asyncio.new_event_loop()
-        self._up = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="fake-openai", daemon=True)
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        async with self.fake.serve():
-            self._up.set()
-            await self._stop.wait()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._main())
-
-    def __enter__(self) -> Served:
-        self._thread.start()
-        assert self._up.wait(15), "the fake OpenAI did not start"
-        return self
-
-    def call(self, fn: Callable[[], Any]) -> None:
-        """Run *fn* in the fake's loop (its asyncio objects are not thread-safe)."""
-        self.loop.call_soon_threadsafe(fn)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self.call(self._stop.set)
-        self._thread.join(15)
-
-
-@pytest.fixture(scope="module")
-def openai_fake() -> Iterator[Served]:
-    with Served(FakeOpenAI()) as served:
-        yield served
 
 
 def _setup(wacc: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD
+from tests.support.browser import PASSWORD
 
 OWNER, MATE = "olivia@example.com", "alex@example.com"
 CUSTOMER = "+14155550199"

@@ -15,8 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 
-from tests.conftest import free_port
-from tests.e2e.conftest import register_owner, sign_in
+from tests.support.browser import register_owner, sign_in
+from tests.support.env import free_port
 
 OWNER = "owner@example.com"
 NEW_PASSWORD = "a-brand-new-passphrase"

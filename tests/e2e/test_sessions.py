@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, sign_in
+from tests.support.browser import PASSWORD, sign_in
 
 OWNER = "owner@example.com"
 CUSTOMER = "+15550002222"

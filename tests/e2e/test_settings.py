@@ -9,7 +9,7 @@ import re
 import pyotp
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, register_owner, sign_in
+from tests.support.browser import PASSWORD, register_owner, sign_in
 
 OWNER = "owner@example.com"
 # The inbox (where sign-in and joining land) is another area's page, still being built:

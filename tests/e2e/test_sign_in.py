@@ -8,7 +8,7 @@ import re
 import pyotp
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PASSWORD, accessibility_problems, sign_in
+from tests.support.browser import PASSWORD, accessibility_problems, sign_in
 
 
 def test_first_run_goes_to_the_wizard_and_creates_the_owner(pages, wacc, screenshot):

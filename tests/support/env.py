@@ -1,0 +1,64 @@
+"""Where the suite's servers and processes run: database and Redis from the environment,
+free ports, and the settings environment of a test server."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+PG_URL = os.environ.get("WACC_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("WACC_TEST_REDIS_URL", "")
+TEST_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def backend() -> str:
+    return "postgres" if PG_URL else "sqlite"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def create_pg_database() -> str:
+    """A fresh, uniquely named database on the WACC_TEST_DATABASE_URL server."""
+    parts = urlsplit(PG_URL)
+    name = f"wacc_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def drop_pg_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def server_env(data_dir: Path, database_url: str = "", **extra: str) -> dict[str, str]:
+    """The WACC_* settings of a test server (not named test_*: pytest would collect it)."""
+    env = {
+        "WACC_DATA_DIR": str(data_dir),
+        "WACC_SECRET_KEY": TEST_KEY,
+        "WACC_LOG_FORMAT": "json",
+        "WACC_BASE_URL": "http://wacc.test",
+    }
+    if database_url:
+        env["WACC_DATABASE_URL"] = database_url
+    if REDIS_URL:
+        env["WACC_REDIS_URL"] = REDIS_URL
+    env.update(extra)
+    return env
