@@ -1,0 +1,97 @@
+"""Every plugin hook (wacc/plugins/spec.py) is exercised by a named test and documented
+in docs/plugins.md. A new hook fails here until it has both: add it to EXERCISED with
+the test that runs a real implementation of it, and give it a section in the docs.
+
+Also home to the test of wacc_pages from a plugin's side (wacc's own UI uses it, but no
+other test adds a page the way a third party would)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+from litestar import MediaType, get
+
+from tests.helpers import PASSWORD, register
+from tests.ui_support import ui_login
+from wacc.features import BUILTIN_PLUGINS
+from wacc.plugins import spec
+from wacc.plugins.manager import PluginManager
+
+REPO = Path(__file__).resolve().parent.parent
+
+# hook -> (the test that runs an implementation of it, the file with that implementation)
+EXERCISED: dict[str, tuple[str, str]] = {
+    "wacc_controllers": ("tests/test_plugins.py::test_example_plugin_installs_loads_and_serves",
+                         "plugins/wacc-hello/wacc_hello/__init__.py"),
+    "wacc_pages": ("tests/test_plugin_hooks.py::test_a_plugin_page_is_served_behind_the_sign_in",
+                   "tests/test_plugin_hooks.py"),
+    "wacc_tasks": ("tests/test_process.py::test_run_supervises_roles", "tests/support/cli.py"),
+    "wacc_schedule": ("tests/test_process.py::test_scheduler_enqueues_the_plugins_entries",
+                      "wacc/auth/plugin.py"),
+    "wacc_engines": ("tests/test_whatsapp.py::test_pair_receive_once_reply_once_acks",
+                     "wacc/engines/simulator/__init__.py"),
+    "wacc_ai_providers": ("tests/test_ai_providers_routing.py::test_a_provider_package_installs_and_appears",
+                          "plugins/wacc-hello/wacc_hello/__init__.py"),
+    "wacc_cli": ("tests/test_cli.py::test_plugins_list_and_plugin_commands", "tests/support/cli.py"),
+    "wacc_event_handlers": ("tests/test_events.py::test_inbox_activity_becomes_durable_events",
+                            "tests/test_events.py"),
+}
+
+
+def hook_names() -> set[str]:
+    """The hook specifications, as pluggy sees them (it marks each with wacc_spec)."""
+    return {name for name, fn in inspect.getmembers(spec, inspect.isfunction)
+            if hasattr(fn, f"{spec.PROJECT}_spec")}
+
+
+def test_every_hook_is_in_the_registry() -> None:
+    names = hook_names()
+    assert len(names) >= 8  # the spec was read
+    assert set(EXERCISED) == names, "EXERCISED must name one test per hook of wacc/plugins/spec.py"
+
+
+def test_every_registered_test_exists_and_its_implementation_defines_the_hook() -> None:
+    for hook, (node_id, implementation) in EXERCISED.items():
+        path, _, name = node_id.partition("::")
+        tree = ast.parse((REPO / path).read_text())
+        tests = {n.name for n in ast.walk(tree)
+                 if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        assert name in tests, f"{hook}: no test {node_id}"
+        # A plugin written as a module, a class or a source string: `def <hook>(` is there.
+        assert re.search(rf"\bdef {hook}\(", (REPO / implementation).read_text()), (
+            f"{hook}: {implementation} does not implement it")
+
+
+def test_every_hook_has_a_section_in_the_docs() -> None:
+    sections = re.findall(r"^## `?(\w+)`?", (REPO / "docs" / "plugins.md").read_text(), re.M)
+    missing = hook_names() - set(sections)
+    assert not missing, f"docs/plugins.md has no '## <hook>' section for {sorted(missing)}"
+
+
+@get("/hello-page", media_type=MediaType.HTML)
+async def hello_page() -> str:
+    return "<!doctype html><title>Hello</title><p>hello from a plugin page</p>"
+
+
+class PagePlugin:
+    @spec.hookimpl
+    def wacc_pages(self) -> list[Any]:
+        return [hello_page]
+
+
+async def test_a_plugin_page_is_served_behind_the_sign_in(make_client) -> None:
+    plugins = PluginManager(["none"], BUILTIN_PLUGINS)
+    plugins.pm.register(PagePlugin(), name="test-pages")
+    c = await make_client(plugins=plugins)
+    r = await c.get("/hello-page", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code in (302, 303), r.text  # signed out: sent to sign in
+    assert r.headers["location"].startswith("/login")
+    await register(c)
+    await ui_login(c, "owner@example.com", PASSWORD)
+    r = await c.get("/hello-page", headers={"Accept": "text/html"})
+    assert r.status_code == 200, r.text
+    assert "hello from a plugin page" in r.text
