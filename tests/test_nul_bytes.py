@@ -147,7 +147,7 @@ async def test_customer_message_with_nul_is_stored_cleaned(client: httpx.AsyncCl
 async def test_csv_import_with_nul_stores_clean_cells(client: httpx.AsyncClient, worker):
     owner = await register(client)
     head = bearer(owner["accessToken"])
-    data = "na\x00me,phone\nAn\x00na,+4930111111\n".encode()
+    data = b"na\x00me,phone\nAn\x00na,+4930111111\n"
     r = await upload(client, head, data)
     assert r.status_code == 202, r.text
     done = await finished(client, head, r.json()["id"])

@@ -9,6 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from wacc.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from wacc.http.context import request_id
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import RateLimitError, WaccError
@@ -106,6 +107,13 @@ def on_recursion(request: Request, exc: RecursionError) -> Response[Any]:
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response[Any]:
+    if database_unavailable(exc):
+        # An outage, not a bug: the client may retry, and no traceback is logged for
+        # each request while the database is away.
+        log.warning("database unavailable", path=request.url.path, method=request.method,
+                    error=type(exc).__name__)
+        return _respond(request, 503, "The database is unavailable; try again shortly",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     # Logged with the traceback and request id; the client sees neither the trace nor
     # the exception text, which could carry data.
     log.exception("unhandled error", path=request.url.path, method=request.method)
