@@ -57,3 +57,8 @@ class RateLimitError(WaccError):
 class ServiceUnavailableError(WaccError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
+
+
+class UnsupportedMediaTypeError(WaccError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"

@@ -16,6 +16,7 @@ from wacc.auth.controllers import _client
 from wacc.auth.schemas import LoginIn, MfaLoginIn, RegisterIn
 from wacc.http.context import get_principal, set_audit_org
 from wacc.http.deps import principal_of, runtime_of
+from wacc.http.guards import json_body_only
 from wacc.http.schemas import Output
 from wacc.lib.errors import NotFoundError, WaccError
 from wacc.ui.render import page
@@ -24,6 +25,8 @@ from wacc.users import services as users
 from wacc.users.schemas import InviteAccept
 
 PUBLIC = {"public": True}
+# The posts that sign a browser in take JSON only (see json_body_only: login CSRF).
+SETS_COOKIE = [json_body_only]
 
 
 class SignedIn(Output):
@@ -73,7 +76,7 @@ class AuthPages(Controller):
             return Redirect(path="/setup/session" if get_principal(request.scope) else "/login")
         return page(request, "auth/setup.html")
 
-    @post("/ui/setup", opt={**PUBLIC, "audit": "auth.register"})
+    @post("/ui/setup", opt={**PUBLIC, "audit": "auth.register"}, guards=SETS_COOKIE)
     async def register(self, request: Request, data: RegisterIn) -> Response[Any]:
         tokens = await auth.register(runtime_of(request), data, _client(request))
         set_audit_org(request.scope, tokens.user.organization_id, tokens.user.id)
@@ -86,7 +89,7 @@ class AuthPages(Controller):
         return page(request, "auth/login.html", next=safe_next(request.query_params.get("next")),
                     expired=bool(request.query_params.get("expired")))
 
-    @post("/ui/login", opt={**PUBLIC, "audit": "auth.login"})
+    @post("/ui/login", opt={**PUBLIC, "audit": "auth.login"}, guards=SETS_COOKIE)
     async def login(self, request: Request, data: LoginIn) -> Response[Any]:
         out, org_id, user_id = await auth.login(
             runtime_of(request), data.email, data.password, _client(request)
@@ -98,7 +101,7 @@ class AuthPages(Controller):
         assert out.access_token is not None
         return _signed_in(request, out.access_token, safe_next(request.query_params.get("next")))
 
-    @post("/ui/login/mfa", opt={**PUBLIC, "audit": "auth.login_mfa"})
+    @post("/ui/login/mfa", opt={**PUBLIC, "audit": "auth.login_mfa"}, guards=SETS_COOKIE)
     async def login_mfa(self, request: Request, data: MfaLoginIn) -> Response[Any]:
         tokens, org_id = await auth.login_mfa(
             runtime_of(request), data.mfa_token, data.code, _client(request)
@@ -135,7 +138,7 @@ class AuthPages(Controller):
                         message=f"{exc.message} Ask your administrator for a new invite.")
         return page(request, "auth/invite.html", invite=info, token=token)
 
-    @post("/ui/invite/accept", opt={**PUBLIC, "audit": "invite.accept"})
+    @post("/ui/invite/accept", opt={**PUBLIC, "audit": "invite.accept"}, guards=SETS_COOKIE)
     async def accept_invite(self, request: Request, data: InviteAccept) -> Response[Any]:
         rt = runtime_of(request)
         user = await users.accept_invite(rt, data.token, data.password, data.name)
