@@ -3,6 +3,7 @@ every message and status type) and its vCard conversion."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from tests.cloud.support import (
     CUSTOMER,
     SECRET,
     VERIFY,
+    msg,
 )
 from tests.fakes.graph_api import (
     inbound,
@@ -369,6 +371,21 @@ async def test_receive_webhook_reports_events_in_order(engine: CloudEngine) -> N
     assert engine.host.events[-2:] == events  # type: ignore[attr-defined]
     assert isinstance(events[0], InboundMessage) and events[0].sender.name == "Ana"
     assert isinstance(events[1], Ack) and events[1].ack == 2
+
+
+async def test_a_status_that_may_have_beaten_its_send_is_applied_again(engine: CloudEngine) -> None:
+    """Meta may post "sent"/"failed" for a message before the outbox has stored the id
+    Meta gave it; the status is then applied once more a moment later."""
+    engine._receiver.reapply_after = 0.05  # the production delay is 2 s
+    sent = await engine.send(msg(body="hello"))
+    body, headers = signed_webhook(SECRET, statuses=[status(sent.id, "failed", errors=[
+        {"code": 131026, "title": "Message undeliverable"}]), status("wamid.long-ago", "read")])
+    await engine.receive_webhook(body, headers["X-Hub-Signature-256"])
+    acks = [e for e in engine.host.events if isinstance(e, Ack)]  # type: ignore[attr-defined]
+    assert [(a.id, a.ack) for a in acks] == [(sent.id, -1), ("wamid.long-ago", 3)]
+    await asyncio.sleep(0.2)
+    again = [e for e in engine.host.events if isinstance(e, Ack)][2:]  # type: ignore[attr-defined]
+    assert again == [acks[0]]  # only the one that may have raced its send
 
 
 # -- vCards ------------------------------------------------------------------------------------------

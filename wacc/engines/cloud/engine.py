@@ -76,6 +76,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNSUPPORTED = "not supported by the Cloud API"
+# How long after Meta named a message id a status for it may still beat the outbox to
+# the stored message (the send's answer crossing the session RPC and the database).
+SEND_RACE_SECONDS = 30.0
 
 
 class CloudEngine:
@@ -122,7 +125,7 @@ class CloudEngine:
         self._last_inbound: dict[str, float] = _seed_last_inbound(settings.get("last_inbound") or {})
         self._last_message_id: dict[str, str] = {}
         self._receiver = WebhookReceiver(host, self.phone_number_id, self._app_secret,
-                                         self.note_inbound)
+                                         self.note_inbound, self._may_race_its_send)
         # customer digits -> when Meta said the window was closed (131047): until they
         # write again, free-form sends to them are refused here.
         self._closed_at: dict[str, float] = {}
@@ -171,6 +174,7 @@ class CloudEngine:
 
     async def stop(self) -> None:
         self._connected = False
+        self._receiver.close()
         await self._close_client()
         await self.host.emit(Disconnected(reason=DisconnectReason.STOPPED))
 
@@ -236,6 +240,19 @@ class CloudEngine:
         while len(self._sent) > self.remembered_sends:
             self._sent.popitem(last=False)
         return result
+
+    def _may_race_its_send(self, message_id: str) -> bool:
+        """Whether a status for *message_id* may have arrived before the outbox stored
+        that id: a send is still waiting for Meta, or Meta gave this id moments ago."""
+        if self._in_flight:
+            return True
+        now = self._clock()
+        for result in reversed(self._sent.values()):
+            if now - result.timestamp > SEND_RACE_SECONDS:
+                break
+            if result.id == message_id:
+                return True
+        return False
 
     def _check_held(self, to: str) -> None:
         """Refuse, for now, a send to a customer Meta asked us to slow down for."""

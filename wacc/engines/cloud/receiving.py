@@ -17,6 +17,7 @@ the message at once and fetches the file in a job (``messages.fetch_media``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -24,6 +25,7 @@ import msgspec
 
 from wacc.engines.cloud import webhook
 from wacc.engines.contract import (
+    Ack,
     EngineEvent,
     EngineHost,
     IdentityMapped,
@@ -45,15 +47,28 @@ _REFUSALS = (WaccError, ValueError, TypeError, KeyError, msgspec.ValidationError
 MAX_REMEMBERED = 100_000
 
 NoteInbound = Callable[[Peer, float, "str | None"], None]
+# Whether a status may have overtaken the send it is about: a send is still waiting for
+# Meta's answer, or Meta named this message id moments ago.
+MaySendRace = Callable[[str], bool]
+
+# Meta may post a message's first statuses while the send that got its id is still on
+# its way back to the outbox, which only then writes the id on the stored message; such
+# a status would update nothing and be lost (a failed 131047 included). So a status that
+# may have raced its send is applied again after this delay. Statuses only move a
+# message forward, so applying one twice changes nothing the second time.
+REAPPLY_AFTER_SECONDS = 2.0
 
 
 class WebhookReceiver:
     def __init__(self, host: EngineHost, phone_number_id: str, app_secret: str,
-                 note_inbound: NoteInbound) -> None:
+                 note_inbound: NoteInbound, may_race: MaySendRace | None = None) -> None:
         self.host = host
         self.phone_number_id = phone_number_id
         self._app_secret = app_secret
         self._note_inbound = note_inbound
+        self._may_race = may_race
+        self.reapply_after = REAPPLY_AFTER_SECONDS
+        self._reapplying: set[asyncio.Task[None]] = set()
         # (BSUID, phone) pairs already reported in this process: Meta names both on
         # every message of such a customer, and one merge is enough.
         self._mapped: set[tuple[str, str]] = set()
@@ -94,6 +109,10 @@ class WebhookReceiver:
                 continue
             if isinstance(event, IdentityMapped):
                 self._remember(event)
+            elif isinstance(event, Ack) and self._may_race is not None and self._may_race(event.id):
+                task = asyncio.ensure_future(self._reapply(event))
+                self._reapplying.add(task)
+                task.add_done_callback(self._reapplying.discard)
             reported.append(event)
         for problem in problems:
             log.warning("cloud session %s: webhook %s", self.host.session_id, problem)
@@ -108,6 +127,19 @@ class WebhookReceiver:
                                        code="STORE_FAILED") from retry
         return reported
 
+
+    async def _reapply(self, event: Ack) -> None:
+        await asyncio.sleep(self.reapply_after)
+        try:
+            await self.host.emit(event)
+        except Exception:  # the first application stands; this was only a second chance
+            log.warning("cloud session %s: status of %s not applied again", self.host.session_id,
+                        event.id, exc_info=True)
+
+    def close(self) -> None:
+        """Drop the second chances still waiting (the engine stops)."""
+        for task in list(self._reapplying):
+            task.cancel()
 
     def _remember(self, event: IdentityMapped) -> None:
         if len(self._mapped) >= MAX_REMEMBERED:  # a bound, not a cache policy: rare
