@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from wacc.automations import signing
 from wacc.automations.definition import _VARIABLE
 from wacc.conversations import routing
 from wacc.conversations import services as conversations
@@ -245,7 +246,8 @@ async def call_webhook(rt: Any, step: dict[str, Any], ctx: Context,
     stamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "X-Wacc-Timestamp": stamp,
                "X-Wacc-Delivery": f"{run['id']}:{run['step']}",
-               "X-Wacc-Signature": sign(step.get("secret", ""), stamp, body)}
+               "X-Wacc-Signature": sign(signing.open_secret(rt.keyring, step.get("secret", "")),
+                                            stamp, body)}
     try:
         async with httpx.AsyncClient(timeout=rt.settings.automation.webhook_timeout_seconds,
                                      follow_redirects=False) as client:

@@ -50,7 +50,8 @@ class AutomationController(Controller):
         """A trigger, optional conditions and steps (docs/automations.md); every bad
         node is reported with its place, e.g. ``actions[1].text``. A webhook trigger's
         URL and token are in this answer only."""
-        return await services.create_automation(principal_of(request), data, _base_url(request))
+        return await services.create_automation(principal_of(request), data, _base_url(request),
+                                               runtime_of(request).keyring)
 
     # Reads that take a body: nothing is stored and no step acts.
     @post("/dry-run", opt=READ, status_code=200)
@@ -67,7 +68,7 @@ class AutomationController(Controller):
     async def update_automation(self, request: Request, automation_id: AutomationId,
                                 data: AutomationUpdate) -> AutomationOut:
         return await services.update_automation(principal_of(request), automation_id, data,
-                                                _base_url(request))
+                                                _base_url(request), runtime_of(request).keyring)
 
     @delete("/{automationId:str}", opt=WRITE, status_code=204)
     async def delete_automation(self, request: Request, automation_id: AutomationId) -> None:

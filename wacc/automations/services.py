@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wacc.automations import actions, conditions, definition, engine, triggers
+from wacc.automations import actions, conditions, definition, engine, signing, triggers
 from wacc.automations.conditions import Catalog
 from wacc.automations.schemas import (
     AutomationCreate,
@@ -38,6 +38,7 @@ from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs import services as orgs
+from wacc.security.crypto import Keyring
 from wacc.tags.tables import Tag
 from wacc.users.tables import User
 
@@ -123,10 +124,14 @@ async def _stats(ids: list[str]) -> dict[str, Stats]:
     return out
 
 
-def _out(row: dict[str, Any], stats: Stats, **extra: Any) -> AutomationOut:
+def _out(row: dict[str, Any], stats: Stats, reveal: Keyring | None = None,
+         **extra: Any) -> AutomationOut:
+    steps = row["actions"] or []
+    # Webhook signing secrets: masked, except in the answer to the write that set them.
+    steps = signing.revealed(reveal, steps) if reveal is not None else signing.masked(steps)
     return AutomationOut(
         id=row["id"], name=row["name"], description=row["description"], enabled=row["enabled"],
-        trigger=row["trigger"] or {}, conditions=row["conditions"], actions=row["actions"] or [],
+        trigger=row["trigger"] or {}, conditions=row["conditions"], actions=steps,
         stats=stats, version=row["version"], created_at=row["created_at"],
         updated_at=row["updated_at"], **extra)
 
@@ -148,9 +153,10 @@ async def list_automations(principal: Principal) -> list[AutomationOut]:
     return [_out(r, stats[r["id"]]) for r in rows]
 
 
-async def get_automation(principal: Principal, automation_id: str, **extra: Any) -> AutomationOut:
+async def get_automation(principal: Principal, automation_id: str, reveal: Keyring | None = None,
+                         **extra: Any) -> AutomationOut:
     row = await _row(principal, automation_id)
-    return _out(row, (await _stats([row["id"]]))[row["id"]], **extra)
+    return _out(row, (await _stats([row["id"]]))[row["id"]], reveal, **extra)
 
 
 def _new_token(base_url: str) -> tuple[str, dict[str, Any]]:
@@ -160,10 +166,11 @@ def _new_token(base_url: str) -> tuple[str, dict[str, Any]]:
 
 
 async def create_automation(principal: Principal, data: AutomationCreate,
-                            base_url: str) -> AutomationOut:
+                            base_url: str, keyring: Keyring) -> AutomationOut:
     name = _name(data.name)
     trig, cond, acts = await _checked(principal.organization_id, data.trigger, data.conditions,
                                       data.actions)
+    signing.seal(keyring, acts)
     automation_id, token_hash = new_id(), None
     shown: dict[str, Any] = {}
     if trig["type"] == "webhook":
@@ -172,11 +179,11 @@ async def create_automation(principal: Principal, data: AutomationCreate,
         id=automation_id, organization=principal.organization_id, name=name,
         description=data.description, enabled=data.enabled, trigger=trig, conditions=cond,
         actions=acts, webhook_token_hash=token_hash))
-    return await get_automation(principal, automation_id, **shown)
+    return await get_automation(principal, automation_id, keyring, **shown)
 
 
 async def update_automation(principal: Principal, automation_id: str, data: AutomationUpdate,
-                            base_url: str) -> AutomationOut:
+                            base_url: str, keyring: Keyring) -> AutomationOut:
     """Checked as a whole before anything is written. Runs already started keep the
     steps they started with."""
     row = await _row(principal, automation_id)
@@ -188,11 +195,14 @@ async def update_automation(principal: Principal, automation_id: str, data: Auto
         updates[Automation.description] = data.description or None
     if data.enabled is not None:
         updates[Automation.enabled] = data.enabled
+    if data.actions is not None:
+        signing.restore_masked(keyring, data.actions, row["actions"] or [])
     if data.trigger is not None or data.conditions is not None or data.actions is not None:
         trig, cond, acts = await _checked(
             principal.organization_id, row["trigger"] if data.trigger is None else data.trigger,
             row["conditions"] if data.conditions is None else data.conditions,
             row["actions"] if data.actions is None else data.actions)
+        signing.seal(keyring, acts)
         updates.update({Automation.trigger: trig, Automation.conditions: cond,
                         Automation.actions: acts})
         if trig["type"] == "webhook" and not row["webhook_token_hash"]:
@@ -203,7 +213,8 @@ async def update_automation(principal: Principal, automation_id: str, data: Auto
         updates[Automation.updated_at] = utcnow()
         updates[Automation.version] = row["version"] + 1
         await Automation.update(updates).where(Automation.id == automation_id)
-    return await get_automation(principal, automation_id, **shown)
+    return await get_automation(principal, automation_id,
+                                keyring if data.actions is not None else None, **shown)
 
 
 async def toggle(principal: Principal, automation_id: str) -> AutomationOut:

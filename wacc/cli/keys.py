@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from wacc.automations.signing import reseal_all
 from wacc.cli.common import CommandError, state, with_database
 from wacc.config import Settings
 from wacc.security.crypto import (
@@ -74,6 +75,9 @@ async def reencrypt_all(keyring: Keyring, *, write: bool = True) -> Reencrypted:
                         (pk == row_id) & (column == sealed)
                     )
                     result.changed += 1
+    if write:
+        # Secrets inside JSON (automation webhook steps) are not EncryptedText columns.
+        result.changed += await reseal_all(keyring)
     return result
 
 
