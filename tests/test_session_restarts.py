@@ -28,6 +28,7 @@ class _CrashyEngine:
     starts = 0
     ready_first = False
     final = False
+    reason = DisconnectReason.CRASHED
 
     def __init__(self, host: Any) -> None:
         self.host = host
@@ -38,7 +39,7 @@ class _CrashyEngine:
         async def later() -> None:
             if self.ready_first:
                 await self.host.emit(Ready(me=Peer(wa_id="15550001111@c.us", phone="+15550001111")))
-            await self.host.emit(Disconnected(reason=DisconnectReason.CRASHED, detail="renderer died",
+            await self.host.emit(Disconnected(reason=self.reason, detail="renderer died",
                                               final=self.final))
 
         asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(later()))
@@ -52,6 +53,7 @@ async def manager(server, data_dir, monkeypatch) -> AsyncIterator[Any]:
     runtime = server.app.state["runtime"]
     monkeypatch.setitem(runtime.engines, "crashy", _CrashyEngine)
     _CrashyEngine.starts, _CrashyEngine.ready_first, _CrashyEngine.final = 0, False, False
+    _CrashyEngine.reason = DisconnectReason.CRASHED
     managers: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
     async def start() -> SessionManager:
@@ -118,3 +120,24 @@ async def test_an_engine_that_gives_up_is_not_restarted(client, manager):
     assert "CRASHED: renderer died" in s["lastError"]
     await asyncio.sleep(2.5)
     assert _CrashyEngine.starts == 1
+
+
+async def test_a_network_outage_past_the_limit_is_retried_only_at_the_limits_rate(client, manager):
+    # The network may come back: the session is not given up, but not restarted every
+    # minute either (with 3 per hour: one attempt every 20 minutes).
+    head = bearer((await register(client))["accessToken"])
+    _CrashyEngine.reason = DisconnectReason.NETWORK
+    built = await manager()
+    sid = await _session(client, head)
+
+    async def four_starts():
+        return _CrashyEngine.starts >= 4
+
+    await until(four_starts, timeout=20)
+    await asyncio.sleep(2.5)
+    assert _CrashyEngine.starts == 4
+    s = (await client.get(f"{API}/whatsapp/sessions/{sid}", headers=head)).json()
+    assert s["desiredState"] == "CONNECTED" and s["status"] == "LOADING"
+    assert s["lastError"] == "NETWORK: renderer died"
+    timer = built.running[sid].restart
+    assert timer is not None and timer.when() - asyncio.get_running_loop().time() > 15 * 60

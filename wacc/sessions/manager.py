@@ -7,9 +7,10 @@ engine reports through a host into the pipeline; status and QR changes go to the
 session row and the bus. A crashed engine is restarted with exponential backoff and
 jitter; a permanent disconnect (logged out, banned, needs update) is recorded and not
 retried, so a logged-out phone never loops. Restarts are rate-limited too: past
-RESTART_LIMIT within RESTART_WINDOW (or when the engine itself gave up), the session is
-down for good until someone connects it again, so a crash that restarting does not cure
-never becomes a restart loop.
+RESTART_LIMIT within RESTART_WINDOW (or when the engine itself gave up), a crashed
+session is down for good until someone connects it again, so a crash that restarting
+does not cure never becomes a restart loop; a NETWORK disconnect is then retried only
+at the budget's own rate (the network may come back).
 """
 
 from __future__ import annotations
@@ -291,12 +292,16 @@ class SessionManager:
         permanent = event.reason in PERMANENT_DISCONNECTS or event.reason in (
             DisconnectReason.QR_TIMEOUT, DisconnectReason.CONFLICT) or event.final
         detail = f"{event.reason.value}: {event.detail}".strip(": ")
+        limit, window = self.restart_limit
+        slow = False  # past the budget, but the network may come back: retry rarely
         if not permanent and not self._spend_restart(ref.id):
-            permanent = True
-            limit, window = self.restart_limit
-            detail = (f"{event.reason.value}: not restarted: {limit} restarts within "
-                      f"{window / 3600:g} h already; last: {event.detail}")
-            log.error("session restart budget used up", session=ref.id, detail=detail)
+            if event.reason is DisconnectReason.NETWORK:
+                slow = True
+            else:
+                permanent = True
+                detail = (f"{event.reason.value}: not restarted: {limit} restarts within "
+                          f"{window / 3600:g} h already; last: {event.detail}")
+                log.error("session restart budget used up", session=ref.id, detail=detail)
         if permanent:
             # Not retried: the user must act (scan again, update, appeal a ban).
             await WhatsAppSession.update({WhatsAppSession.desired_state: "DISCONNECTED"}).where(
@@ -313,6 +318,9 @@ class SessionManager:
         if running is not None:
             running.failures += 1
             delay = min(MAX_BACKOFF, self.backoff_base * 2 ** (running.failures - 1))
+            if slow:
+                # No faster than the budget's own rate (an hour / 10 = 6 min by default).
+                delay = window / limit
             delay *= random.uniform(0.8, 1.2)  # noqa: S311
             log.warning("session disconnected; restarting", session=ref.id,
                         reason=event.reason.value, delay=round(delay, 2))
