@@ -279,6 +279,12 @@ class WhatsAppSettings:
         "The SRI hash of WACC_WA_JS_PATH (sha384-<base64>, or the bare base64); a file that "
         "does not match is refused.",
     )
+    allow_private_urls: bool = setting(
+        "WACC_WA_ALLOW_PRIVATE_URLS", False,
+        "Let a session's `base_url` setting (the Cloud API's Graph host) point at private, "
+        "loopback and link-local addresses (off: the session's access token is never sent "
+        "to an internal service). For a local fake of the Graph API in tests.",
+    )
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,9 @@ def server_env(data_dir: Path, database_url: str = "", **extra: str) -> dict[str
         "WACC_SECRET_KEY": TEST_KEY,
         "WACC_LOG_FORMAT": "json",
         "WACC_BASE_URL": "http://wacc.test",
+        # The fake Graph API listens on loopback; cloud sessions' base_url points there
+        # (tests/cloud/test_base_url_guard.py checks the guard with this off).
+        "WACC_WA_ALLOW_PRIVATE_URLS": "true",
     }
     if database_url:
         env["WACC_DATABASE_URL"] = database_url

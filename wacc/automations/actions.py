@@ -7,16 +7,12 @@ returns a short summary for the run's log.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
-import socket
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,6 +23,7 @@ from wacc.conversations import services as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
 from wacc.http.principal import Principal
 from wacc.lib.errors import ConflictError
+from wacc.security.destinations import refused_destination
 from wacc.security.roles import Role
 
 Context = dict[str, Any]
@@ -209,24 +206,14 @@ async def _patch(rt: Any, principal: Principal, cid: str, field: str, value: str
 # -- webhooks --------------------------------------------------------------------------
 
 
-def _private(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-            or ip.is_multicast or ip.is_unspecified)
-
-
 async def check_destination(rt: Any, url: str) -> None:
     """Refuse an address inside the network wacc runs in, unless the operator allows it
     (WACC_AUTOMATION_ALLOW_PRIVATE_URLS)."""
     if rt.settings.automation.allow_private_urls:
         return
-    host = urlsplit(url).hostname or ""
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        raise StepError(f"cannot resolve {host}") from None
-    if any(_private(str(info[4][0])) for info in found):
-        raise StepError(f"{host} is a private or loopback address; refused")
+    problem = await refused_destination(url)
+    if problem is not None:
+        raise StepError(problem)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -44,7 +44,8 @@ class SessionController(Controller):
         """Add a session (engine simulator, web or cloud); it connects unless ``connect``
         is false. Watch its QR code at /qr or on /events."""
         rt = runtime_of(request)
-        return await services.create(principal_of(request), data, set(rt.engines), rt.keyring)
+        return await services.create(principal_of(request), data, set(rt.engines), rt.keyring,
+                                     allow_private_urls=rt.settings.whatsapp.allow_private_urls)
 
     @get("/events", opt={"permission": "read:sessions", "stream": True})
     async def session_events(self, request: Request) -> ServerSentEvent:
@@ -76,7 +77,8 @@ class SessionController(Controller):
     async def update_session(self, request: Request, session_id: SessionId,
                              data: SessionUpdate) -> SessionOut:
         rt = runtime_of(request)
-        return await services.update(principal_of(request), session_id, data, rt.keyring)
+        return await services.update(principal_of(request), session_id, data, rt.keyring,
+                                     allow_private_urls=rt.settings.whatsapp.allow_private_urls)
 
     @delete("/{sessionId:str}", opt={"permission": "write:sessions"}, status_code=204)
     async def delete_session(self, request: Request, session_id: SessionId) -> None:

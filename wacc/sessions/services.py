@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -19,6 +20,7 @@ from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.security.crypto import Keyring
+from wacc.security.destinations import refused_destination
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.schemas import SessionCreate, SessionOut, SessionUpdate
 from wacc.sessions.tables import SessionStatus, WhatsAppSession
@@ -65,13 +67,31 @@ def _check_settings(settings: dict[str, Any], field: str) -> None:
             raise ValidationError.field("settings.backfill", "true or false")
 
 
+async def _check_base_url(settings: dict[str, Any], allow_private_urls: bool) -> None:
+    """An engine's ``base_url`` receives the session's access token: checked by the same
+    SSRF guard as automation webhooks (wacc.security.destinations)."""
+    url = settings.get("base_url")
+    if url is None:
+        return
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError.field("settings.base_url", "must be an http(s) URL")
+    if not allow_private_urls:
+        problem = await refused_destination(url)
+        if problem is not None:
+            raise ValidationError.field(
+                "settings.base_url", f"{problem} (the operator can allow internal addresses "
+                "with WACC_WA_ALLOW_PRIVATE_URLS)")
+
+
 async def create(principal: Principal, data: SessionCreate, engines: set[str],
-                 keyring: Keyring) -> SessionOut:
+                 keyring: Keyring, *, allow_private_urls: bool = False) -> SessionOut:
     if data.engine not in engines:
         raise ValidationError.field(
             "engine", f"unknown engine {data.engine!r}; installed: {', '.join(sorted(engines))}")
     _check_settings(data.settings, "settings")
     _check_settings(data.credentials, "credentials")
+    await _check_base_url(data.settings, allow_private_urls)
     session_id = new_id()
     creds = (keyring.encrypt(msgspec.json.encode(data.credentials).decode(), CREDENTIALS_CONTEXT)
              if data.credentials else None)
@@ -96,13 +116,14 @@ async def get(principal: Principal, session_id: str) -> SessionOut:
 
 
 async def update(principal: Principal, session_id: str, data: SessionUpdate,
-                 keyring: Keyring) -> SessionOut:
+                 keyring: Keyring, *, allow_private_urls: bool = False) -> SessionOut:
     await _row(principal, session_id)
     values: dict[Any, Any] = {}
     if data.name is not None:
         values[WhatsAppSession.name] = data.name.strip()
     if data.settings is not None:
         _check_settings(data.settings, "settings")
+        await _check_base_url(data.settings, allow_private_urls)
         values[WhatsAppSession.settings] = data.settings
     if data.credentials is not None:
         _check_settings(data.credentials, "credentials")
