@@ -39,7 +39,10 @@ def _env(data: Path, port: int, database_url: str, scaled: bool) -> dict[str, st
     env = {k: v for k, v in os.environ.items() if not k.startswith("WACC_")}
     env.update(WACC_DATA_DIR=str(data), WACC_LOG_FORMAT="json", WACC_BASE_URL="http://wacc.test",
                WACC_HTTP_PORT=str(port), WACC_WORKER_HEARTBEAT_SECONDS="1",
-               WACC_RESTART_MAX_SECONDS="2", WACC_STOP_SECONDS="15", WACC_WORKER_THREADS="2")
+               WACC_RESTART_MAX_SECONDS="2", WACC_STOP_SECONDS="15", WACC_WORKER_THREADS="2",
+               # The fake Graph API listens on loopback, which a session's base_url may
+               # only name when the operator allows internal addresses.
+               WACC_WA_ALLOW_PRIVATE_URLS="true")
     if scaled:
         env.update(WACC_DATABASE_URL=database_url, WACC_REDIS_URL=REDIS_URL,
                    WACC_SECRET_KEY=encode_key(new_key()))
