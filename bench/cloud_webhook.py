@@ -55,8 +55,11 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="wacc-bench-cloud-"))
     admin_url = args.database_url
     url = await fresh_pg(admin_url) if admin_url else f"sqlite:///{tmp / 'wacc.db'}"
+    # WACC_WA_ALLOW_PRIVATE_URLS: the fake Graph API listens on loopback, which a
+    # session's base_url may only name when internal addresses are allowed.
     env = {**os.environ, "WACC_DATA_DIR": str(tmp), "WACC_DATABASE_URL": url,
-           "WACC_SECRET_KEY": base64.b64encode(os.urandom(32)).decode()}
+           "WACC_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+           "WACC_WA_ALLOW_PRIVATE_URLS": "true"}
     if args.redis_url:
         env["WACC_REDIS_URL"] = args.redis_url
     server = Server(env, tmp / "wacc.log")
