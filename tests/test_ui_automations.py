@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import API, PASSWORD, add_member, bearer, register, register_other_org
+from tests.helpers import PASSWORD, add_member, bearer, register_other_org
+from tests.support.automations import create
 from tests.support.polling import until
 from tests.ui_support import ui_login
 from wacc.automations.tables import AutomationExecution
@@ -20,18 +21,9 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-async def owner(client):
-    tokens = await register(client)
-    head = bearer(tokens["accessToken"])
-    tag = (await client.post(f"{API}/tags", headers=head, json={"name": "lead"})).json()
-    return {"tokens": tokens, "head": head, "tag": tag["id"],
-            "orgId": tokens["user"]["organizationId"]}
-
-
-async def create(client, head, body):
-    r = await client.post(f"{API}/automations", headers=head, json=body)
-    assert r.status_code == 201, r.text
-    return r.json()
+def owner(automation_org):
+    """An organization with one tag (tests/conftest.py)."""
+    return automation_org
 
 
 def pricing(tag_id, name="Pricing"):
