@@ -229,7 +229,8 @@ async def resolve_many(
     for key, (wa_id, _, name) in keys.items():
         row = existing[key]
         updates: dict[Any, Any] = {}
-        if name and not row["name"]:
+        # A group's name is its subject, which members may change: it follows.
+        if name and (not row["name"] or (wa_id.endswith("@g.us") and name != row["name"])):
             updates[Contact.name] = name
         if is_hidden_id(wa_id) and not row["lid"]:
             updates[Contact.lid] = wa_id
