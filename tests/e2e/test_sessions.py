@@ -162,8 +162,11 @@ def test_add_a_cloud_session_then_delete_it(pages, wacc):
     expect(page).to_have_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
     session_id = page.url.rsplit("/", 1)[1]
     expect(page.get_by_role("heading", name="Meta line")).to_be_visible()
-    expect(page.get_by_label("Callback URL")).to_have_value(
+    expect(page.get_by_label("Callback URL", exact=True)).to_have_value(
         f"{wacc.url}/api/v1/whatsapp/sessions/{session_id}/webhook")
+    # One URL for every number of the Meta app, shown beside the session's own.
+    expect(page.get_by_role("textbox", name=re.compile("^Callback URL for all"))).to_have_value(
+        f"{wacc.url}/api/v1/whatsapp/cloud/webhook")
     expect(page.locator("body")).not_to_contain_text("EAAG-not-a-real-token")
 
     page.goto("/sessions")
