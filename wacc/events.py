@@ -46,6 +46,12 @@ def bind(jobs: Any) -> None:
     _jobs = jobs
 
 
+def bound() -> Any:
+    """Where events go now: a second app built in the same process (a test) rebinds them
+    and must put this back, or the first app's events land in the other's queue."""
+    return _jobs
+
+
 def event(kind: str, organization_id: str, **payload: Any) -> Event:
     return {"kind": kind, "organizationId": organization_id, "id": new_id(),
             "at": iso(utcnow()), **(cause.get() or {}), **payload}
