@@ -291,7 +291,8 @@ async def test_bad_definitions_are_refused_with_paths_and_change_nothing(client,
         (one("custom.seats", "gt", "5"), "conditions.all[0].value"),
         (one("custom.seats", "eq", True), "conditions.all[0].value"),
         (one("custom.seats", "gt", 10**30), "conditions.all[0].value"),
-        (one("name", "eq", "a\x00b"), "conditions.all[0].value"),
+        # A NUL in a value no longer reaches here: requests are cleaned where they enter
+        # (tests/test_nul_bytes.py); the service still refuses one from other callers.
         (one("createdAt", "after", "9999-12-31T23:59:59-05:00"), "conditions.all[0].value"),
         (one("custom.plan", "eq", "gold"), "conditions.all[0].value"),
         (one("isBlocked", "eq", "yes"), "conditions.all[0].value"),
@@ -330,7 +331,7 @@ async def test_bad_definitions_are_refused_with_paths_and_change_nothing(client,
                                                       "conditions.any[2].all[0].op"]
     assert foreign_tag not in r.text
     for body in ({"name": "S"}, {"name": "S", "conditions": []}, {"name": "", "conditions": {}},
-                 {"name": "S", "conditions": {}, "x": 1}, {"name": "a\x00", "conditions": {"all": []}}):
+                 {"name": "S", "conditions": {}, "x": 1}, {"name": "\x00", "conditions": {"all": []}}):
         assert_error(await client.post(SEGMENTS, headers=head, json=body), 400, "VALIDATION_ERROR")
     assert await Segment.count() == 0
 
