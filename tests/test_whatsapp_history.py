@@ -239,7 +239,9 @@ async def test_imported_history_starts_no_automation(client, owner, wa, worker):
     assert read["messagesStored"] == 4
     # A live message afterwards does run it: the automation works, history was quiet.
     await simulate(client, owner, sid, "message", phone=ANA, body="live now", id="LIVE-1")
-    await until(lambda: AutomationExecution.exists())
+    # The worker may still be busy with earlier jobs of the suite (media retries back off
+    # for minutes): wait for the run, do not time it.
+    await until(lambda: AutomationExecution.exists(), timeout=60)
     runs = await AutomationExecution.select()
     assert len(runs) == 1, runs
 
