@@ -26,7 +26,6 @@ from typing import Any
 import msgspec
 
 from wacc.engines.cloud import webhook
-from wacc.engines.contract import EngineError, NotConnectedError
 from wacc.lib.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -35,6 +34,7 @@ from wacc.lib.errors import (
 )
 from wacc.logs import get_logger
 from wacc.security.crypto import Keyring
+from wacc.sessions import services
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.tables import WhatsAppSession
 
@@ -140,15 +140,6 @@ def _check_signature(body: bytes, signature: str | None, lines: list[CloudLine],
 
 async def _forward(rpc: SessionRpc, session_id: str, body: bytes, signature: str | None) -> int:
     """Hand the body to one session's engine; errors in the seed's format."""
-    try:
-        count = await rpc.call(session_id, "webhook", body=base64.b64encode(body).decode(),
-                               signature=signature)
-    except NotConnectedError:
-        raise ServiceUnavailableError("The session is not running; retry later") from None
-    except EngineError as exc:
-        if not exc.permanent:
-            raise ServiceUnavailableError(str(exc)) from None
-        if exc.code == "BAD_SIGNATURE":
-            raise AuthenticationError(str(exc)) from None
-        raise ValidationError(str(exc), [{"field": "body", "message": str(exc)}]) from None
+    count = await services.forward_to_engine(rpc, session_id, "webhook",
+                                             body=base64.b64encode(body).decode(), signature=signature)
     return int(count or 0)

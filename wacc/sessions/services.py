@@ -183,11 +183,17 @@ async def webhook_call(rpc: SessionRpc, session_id: str, method: str, **args: An
     """Hand a provider's webhook to the session's engine. A forged or malformed one is
     refused (401/400); while the session is not running we answer 503 so the provider
     retries later (Meta keeps retrying for days)."""
-    from wacc.lib.errors import AuthenticationError, AuthorizationError
-
     exists = await WhatsAppSession.exists().where(WhatsAppSession.id == session_id)
     if not exists:
         raise NotFoundError("Session not found")
+    return await forward_to_engine(rpc, session_id, method, **args)
+
+
+async def forward_to_engine(rpc: SessionRpc, session_id: str, method: str, **args: Any) -> Any:
+    """Call a running session's engine for a provider's webhook, its errors in the seed's
+    format: forged 401, malformed 400, not running (or a passing failure) 503."""
+    from wacc.lib.errors import AuthenticationError, AuthorizationError
+
     try:
         return await rpc.call(session_id, method, **args)
     except NotConnectedError:
