@@ -94,6 +94,20 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
     await task
 
 
+@pytest.fixture(autouse=True)
+def events_stay_bound() -> Any:
+    """Domain events go to a module-global queue (``wacc.events``, issue 13 removes it); a
+    test that builds a second runtime in this process (make_client, test_process,
+    test_config) rebinds it, and with other settings that queue is one no worker reads:
+    later tests' automations never ran. Put the binding back after every test."""
+    from wacc import events
+
+    before = events.bound()
+    yield
+    if before is not None and events.bound() is not before:
+        events.bind(before)
+
+
 async def reset_database() -> None:
     engine = bound_engine()
     names = [t._meta.tablename for t in ALL_TABLES]
