@@ -14,6 +14,15 @@ import asyncpg
 
 PG_URL = os.environ.get("WACC_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("WACC_TEST_REDIS_URL", "")
+# Under pytest-xdist each worker process runs its own server and flushes its Redis
+# database before every test: worker gwN takes the database N below the one named.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if REDIS_URL and _WORKER.startswith("gw"):
+    _parts = urlsplit(REDIS_URL)
+    _db = int(_parts.path.lstrip("/") or 0) - int(_WORKER[2:])
+    if _db < 0:
+        raise RuntimeError(f"WACC_TEST_REDIS_URL names database {_parts.path}: too low for worker {_WORKER}")
+    REDIS_URL = urlunsplit(_parts._replace(path=f"/{_db}"))
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 
 
