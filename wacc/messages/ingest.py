@@ -35,22 +35,20 @@ from wacc.engines.contract import (
     SessionAlert,
     is_broadcast_id,
 )
-from wacc.lib.clock import iso, utcnow
+from wacc.lib.clock import iso
 from wacc.lib.ids import new_id
 from wacc.lib.text import clean_value
 from wacc.logs import get_logger
-from wacc.messages import media_jobs
+from wacc.messages import media_jobs, updates
 from wacc.messages.meta import content_meta
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
+from wacc.messages.updates import SessionRef
 from wacc.orgs import services as orgs
 from wacc.queue.jobs import Jobs
 from wacc.sessions import services as sessions
 from wacc.storage import MediaStore
 
 log = get_logger(__name__)
-
-ACK_STATUS = {-1: MessageStatus.FAILED, 0: MessageStatus.PENDING, 1: MessageStatus.SENT,
-              2: MessageStatus.DELIVERED, 3: MessageStatus.READ, 4: MessageStatus.READ}
 
 FetchMedia = Callable[[Media], Awaitable[bytes]]
 # A media file left for the fetch job: stored with the message's metadata, not an error.
@@ -60,12 +58,6 @@ PENDING = "pending"
 async def _fetch_later(media: Media) -> bytes:
     """Marks media the fetch job downloads after the message is stored; never called."""
     raise RuntimeError("deferred media is fetched by the messages.fetch_media job")
-
-
-@dataclass(frozen=True)
-class SessionRef:
-    id: str
-    organization_id: str
 
 
 # Most messages written in one transaction; bigger batches gain little and hold the
@@ -216,6 +208,19 @@ class Pipeline:
             ])
             events.emit_many([ev for item in batch if stored.get(id(item)) and not item.quiet
                               for ev in self._events(item, stored[id(item)])])
+            await self._apply_kept(batch, stored)
+
+    async def _apply_kept(self, batch: list[_Pending], stored: dict[int, str]) -> None:
+        """Acks, edits, revokes and reactions that came before these messages."""
+        by_session: dict[SessionRef, list[str]] = {}
+        for item in batch:
+            if stored.get(id(item)):
+                by_session.setdefault(item.session, []).append(item.event.id)
+        for session, ids in by_session.items():
+            try:
+                await updates.apply_kept(self.bus, session, ids)
+            except Exception:  # the messages are stored; their early updates stay kept
+                log.exception("early updates not applied", session=session.id)
 
     async def close(self) -> None:
         """Write what is queued, then stop the writer."""
@@ -334,83 +339,13 @@ class Pipeline:
         return key, None
 
     async def ack(self, session: SessionRef, ev: Ack) -> bool:
-        """Move a sent message's status forward; never backward. True if it changed."""
-        status = ACK_STATUS.get(ev.ack)
-        if status is None:
-            return False
-        values: dict[Any, Any] = {Message.ack_status: ev.ack, Message.status: status.value}
-        if ev.ack == -1:
-            values[Message.error] = (ev.error or "WhatsApp did not deliver the message")[:500]
-        # Forward only; a failure (-1) still lands on a message only sent so far
-        # (WhatsApp reports undeliverable after it accepted the message).
-        progress = (Message.ack_status < ev.ack) if ev.ack >= 0 else Message.ack_status.is_in([0, 1])
-        updated = await Message.update(values).where(
-            (Message.session == session.id) & (Message.whatsapp_message_id == ev.id)
-            & (Message.ack_status.is_null() | progress)
-        ).returning(Message.id, Message.conversation)
-        if not updated:
-            return False
-        await self.bus.publish(org_topic(session.organization_id), {
-            "type": "message:ack", "messageId": updated[0]["id"],
-            "conversationId": updated[0]["conversation"], "ack": ev.ack, "status": status.value,
-            **({"error": ev.error} if ev.error else {}),
-        })
-        return True
+        return await updates.ack(self.bus, session, ev)
 
     async def change(self, session: SessionRef, ev: Revoked | Edited) -> bool:
-        async with transaction():
-            row = await Message.select(Message.id, Message.body, Message.metadata,
-                                       Message.conversation).where(
-                (Message.session == session.id) & (Message.whatsapp_message_id == ev.id)
-            ).first()
-            if row is None:
-                return False
-            meta = _loads(row["metadata"])
-            if isinstance(ev, Revoked):
-                if meta.get("revoked"):
-                    return False
-                meta["revoked"] = {"at": iso(utcnow()), "by": ev.by.wa_id if ev.by else None,
-                                   "body": row["body"]}
-                values: dict[Any, Any] = {Message.metadata: meta}
-                kind = "message:deleted"
-            else:
-                edits = meta.setdefault("edits", [])
-                if any(e.get("timestamp") == ev.timestamp for e in edits) or row["body"] == ev.body:
-                    return False
-                edits.append({"body": row["body"], "timestamp": ev.timestamp})
-                values = {Message.metadata: meta, Message.body: ev.body}
-                kind = "message:edited"
-            await Message.update(values).where(Message.id == row["id"])
-        await self.bus.publish(org_topic(session.organization_id), {
-            "type": kind, "messageId": row["id"], "conversationId": row["conversation"],
-            "body": ev.body if isinstance(ev, Edited) else None,
-        })
-        return True
+        return await updates.change(self.bus, session, ev)
 
     async def react(self, session: SessionRef, ev: Reaction) -> bool:
-        async with transaction():
-            row = await Message.select(Message.id, Message.metadata, Message.conversation).where(
-                (Message.session == session.id) & (Message.whatsapp_message_id == ev.message_id)
-            ).first()
-            if row is None:
-                return False
-            meta = _loads(row["metadata"])
-            history = meta.setdefault("reactionHistory", [])
-            entry = {"by": ev.sender.wa_id, "emoji": ev.emoji, "timestamp": ev.timestamp}
-            if entry in history:
-                return False
-            history.append(entry)
-            current = meta.setdefault("reactions", {})
-            if ev.emoji:
-                current[ev.sender.wa_id] = ev.emoji
-            else:
-                current.pop(ev.sender.wa_id, None)
-            await Message.update({Message.metadata: meta}).where(Message.id == row["id"])
-        await self.bus.publish(org_topic(session.organization_id), {
-            "type": "message:reaction", "messageId": row["id"],
-            "conversationId": row["conversation"], "emoji": ev.emoji, "by": ev.sender.wa_id,
-        })
-        return True
+        return await updates.react(self.bus, session, ev)
 
 
 def _loads(value: Any) -> dict[str, Any]:

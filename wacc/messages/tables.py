@@ -82,7 +82,23 @@ class Message(Table, tablename="message"):
     error = Text(null=True, default=None)
 
 
+class EarlyUpdate(Table, tablename="early_update"):
+    """An ack, edit, revoke or reaction that arrived before the message it is about
+    (wacc.messages.early): WhatsApp and Meta do not promise order. Kept for a day at most
+    and applied when the message is stored or its send is recorded."""
+
+    id = id_column()
+    session = ForeignKey(WhatsAppSession, on_delete=OnDelete.cascade, null=False)
+    # The WhatsApp id of the message the update is about.
+    whatsapp_message_id = Varchar(length=128)
+    # The engine event as it arrived (wacc.engines.contract, msgspec JSON).
+    event = Text()
+    created_at = created_at()
+
+
 INDEXES = [
+    Index(EarlyUpdate, "session", "whatsapp_message_id"),
+    Index(EarlyUpdate, "created_at"),
     Index(Message, "organization", "idempotency_key", unique=True),
     Index(Message, "session", "whatsapp_message_id", unique=True),
     Index(Message, "conversation", "timestamp"),
