@@ -54,7 +54,7 @@ class AutomationController(Controller):
                                                runtime_of(request).keyring)
 
     # Reads that take a body: nothing is stored and no step acts.
-    @post("/dry-run", opt=READ, status_code=200)
+    @post("/dry-run", opt={**READ, "audit": "automation.dry_run"}, status_code=200)
     async def dry_run_definition(self, request: Request, data: DryRunDefinition) -> DryRunOut:
         """What an unsaved automation would do for a sample ``event``, or for the
         ``recent`` N inbound messages or those ``since`` a time."""

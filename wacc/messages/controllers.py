@@ -36,7 +36,8 @@ class MessageController(Controller):
         return await services.list_for_conversation(principal_of(request), conversation_id,
                                                     cursor, limit)
 
-    @post("/conversations/{conversationId:str}/messages", opt={"permission": "write:messages"},
+    @post("/conversations/{conversationId:str}/messages",
+          opt={"permission": "write:messages", "audit": "message.send"},
           status_code=201)
     async def send_message(self, request: Request, conversation_id: ConversationId,
                            data: MessageSend) -> Response[MessageOut]:
@@ -63,7 +64,7 @@ class MessageController(Controller):
         return Response(out, status_code=201 if created else 200)
 
     @post("/conversations/{conversationId:str}/messages/media",
-          opt={"permission": "write:messages"}, status_code=201,
+          opt={"permission": "write:messages", "audit": "message.send"}, status_code=201,
           request_max_body_size=UPLOAD_BODY_CAP)
     async def send_media(self, request: Request, conversation_id: ConversationId,
                          ) -> Response[MessageOut]:
