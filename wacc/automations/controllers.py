@@ -33,7 +33,7 @@ HOOK_BODY_CAP = 64 * 1024
 
 
 def _base_url(request: Request) -> str:
-    return runtime_of(request).settings.core.base_url
+    return runtime_of(request).settings.public_url
 
 
 class AutomationController(Controller):
