@@ -43,7 +43,7 @@ def test_send_message_from_a_contact_and_new_conversation_from_the_inbox(pages, 
     page.get_by_role("button", name="Send message").click()
     dialog = page.locator("#start-conversation")
     expect(dialog.get_by_role("heading", name="Send a message to Nora Neumann")).to_be_visible()
-    dialog.get_by_label("Message").fill("Hello Nora, your order has shipped.")
+    dialog.get_by_label("Your message").fill("Hello Nora, your order has shipped.")
     screenshot(page, "contact-send-message")
     dialog.get_by_role("button", name="Send").click()
     page.wait_for_url(re.compile(r"/inbox/[\w-]+$"))
@@ -54,7 +54,7 @@ def test_send_message_from_a_contact_and_new_conversation_from_the_inbox(pages, 
     # Again from the contact: the open conversation is reused, not duplicated.
     page.goto(f"/contacts/{contact_id}")
     page.get_by_role("button", name="Send message").click()
-    page.locator("#start-conversation").get_by_label("Message").fill("Tracking: 1Z999")
+    page.locator("#start-conversation").get_by_label("Your message").fill("Tracking: 1Z999")
     page.locator("#start-conversation").get_by_role("button", name="Send").click()
     page.wait_for_url(first)
     until(lambda: len(_outbox(wacc, head, sid, CONTACT)) == 2)
@@ -65,7 +65,7 @@ def test_send_message_from_a_contact_and_new_conversation_from_the_inbox(pages, 
     dialog = page.locator("#start-conversation")
     watch.expect(r"400")  # the refused number below, reported in the form
     dialog.get_by_label("Phone number").fill("12345")
-    dialog.get_by_label("Message").fill("Hi there")
+    dialog.get_by_label("Your message").fill("Hi there")
     dialog.get_by_role("button", name="Send").click()
     expect(dialog.locator(".field-error")).to_contain_text("not a valid phone number")
     assert page.url.endswith("/inbox")
