@@ -371,3 +371,99 @@ def test_usage_errors_are_typers(tmp_path: Path) -> None:
     result = wacc(wacc_env(tmp_path), "user", "create", "--bogus")
     assert result.returncode == 2
     assert "No such option" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_base_url_stops_commands_and_doctor_names_it(acme: Install) -> None:
+    bad = {**acme.env, "WACC_BASE_URL": "not-a-url"}
+    error = one_line_error(wacc(bad, "user", "invite", "--email", "x@example.com"))
+    assert error.startswith("Error: WACC_BASE_URL: ") and "'not-a-url'" in error
+    assert "WACC_BASE_URL" in one_line_error(wacc(bad, "run"))
+    doctor = wacc(bad, "doctor")
+    assert doctor.returncode == 1
+    assert re.search(r"^FAIL\s+config\s+WACC_BASE_URL: .*'not-a-url'", doctor.stdout, re.M)
+
+    def base_url_line(env: dict[str, str]) -> str:
+        out = wacc(env, "doctor").stdout
+        found = re.search(r"^(OK|WARN|FAIL)\s+base url\s+(.*)$", out, re.M)
+        assert found, out
+        return f"{found[1]} {found[2]}"
+
+    assert base_url_line(acme.env) == "OK http://wacc.test"
+    unset = {k: v for k, v in acme.env.items() if k != "WACC_BASE_URL"}
+    line = base_url_line({**unset, "WACC_HTTP_PORT": "18731"})
+    assert line.startswith("WARN WACC_BASE_URL is not set: links use http://127.0.0.1:18731")
+    assert base_url_line({**acme.env, "WACC_BASE_URL": "http://localhost:8000"}).startswith(
+        "WARN http://localhost:8000 opens only on this machine")
+
+
+async def test_links_follow_the_port_of_wacc_run_when_base_url_is_unset(
+        install: Install, tmp_path: Path) -> None:
+    """`wacc run --port P` without WACC_BASE_URL: invites from the API and from `wacc user
+    invite` in another shell, and the password-reset e-mail, all link to port P."""
+    import asyncio
+    import os
+    import signal
+    from email import message_from_bytes
+
+    import httpx
+    from aiosmtpd.controller import Controller
+
+    from tests.support.env import free_port
+
+    received: list[str] = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it so
+            received.append(message_from_bytes(envelope.content).as_string())
+            return "250 OK"
+
+    smtp = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    env = {k: v for k, v in install.env.items() if k != "WACC_BASE_URL"}
+    ok(wacc(env, "init", "--non-interactive", *OWNER))
+    port = free_port()
+    run_env = {**env, "WACC_SMTP_HOST": "127.0.0.1", "WACC_SMTP_PORT": str(smtp.port),
+               "WACC_SMTP_SECURITY": "none"}
+    log = (tmp_path / "run.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "wacc.cli.main", "run", "--port", str(port)],
+                               env=run_env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            for _ in range(600):
+                assert process.poll() is None, (tmp_path / "run.log").read_text()
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            r = await client.post("/api/v1/auth/login",
+                                  json={"email": "owner@example.com", "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            org = r.json()["user"]["organizationId"]
+            head = {"Authorization": f"Bearer {r.json()['accessToken']}"}
+            # Team → Invite (e-mailed, as SMTP is set) and "Forgot password".
+            r = await client.post(f"/api/v1/organizations/{org}/users", headers=head,
+                                  json={"email": "ann@example.com", "role": "AGENT"})
+            assert r.status_code == 201, r.text
+            r = await client.post("/api/v1/auth/password/forgot",
+                                  json={"email": "owner@example.com"})
+            assert r.status_code in (200, 202, 204), r.text
+            for _ in range(300):
+                if len(received) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+        invite = next(m for m in received if "/invite/" in m)
+        reset = next(m for m in received if "/reset/" in m)
+        assert f"{base}/invite/" in invite and ":8000" not in invite
+        assert f"{base}/reset/" in reset and ":8000" not in reset
+        # Another shell, same data directory, no SMTP: the printed link has the same port.
+        out = ok(wacc(env, "user", "invite", "--email", "bo@example.com"))
+        assert re.search(rf"^{re.escape(base)}/invite/\S{{20,}}$", out, re.M), out
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+        log.close()
+        smtp.stop()

@@ -100,3 +100,43 @@ def test_loader_reads_the_real_environment_by_default(tmp_path, monkeypatch):
     monkeypatch.setenv("WACC_HTTP_PORT", "8123")
     assert load_settings().http.port == 8123
     assert os.environ["WACC_HTTP_PORT"] == "8123"
+
+
+@pytest.mark.parametrize("value", [
+    "not-a-url", "wacc.example.com", "ftp://wacc.example.com", "http://", "https://:443",
+    "http://wacc.example.com:port", "https://wacc.example.com/?x=1", "https://wacc.example.com/#top",
+    "https://wacc example.com",
+])
+def test_a_base_url_people_cannot_open_is_refused(tmp_path, value):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, WACC_BASE_URL=value)
+    assert str(info.value).startswith("WACC_BASE_URL: ")
+    assert repr(value) in str(info.value) and "https://wacc.example.com" in str(info.value)
+
+
+def test_base_url_when_set_and_derived_from_the_listen_address_when_not(tmp_path):
+    assert load(tmp_path, WACC_BASE_URL="https://wacc.example.com/team/").public_url == \
+        "https://wacc.example.com/team"
+    assert load(tmp_path).public_url == "http://127.0.0.1:8000"
+    assert load(tmp_path, WACC_HTTP_PORT="18731").public_url == "http://127.0.0.1:18731"
+    assert load(tmp_path, WACC_HTTP_HOST="0.0.0.0").public_url == "http://127.0.0.1:8000"
+    assert load(tmp_path, WACC_HTTP_HOST="192.0.2.7", WACC_HTTP_PORT="80").public_url == \
+        "http://192.0.2.7:80"
+    assert load(tmp_path, WACC_HTTP_HOST="::1").public_url == "http://[::1]:8000"
+
+
+def test_commands_link_to_where_the_web_role_recorded_it_listens(tmp_path):
+    import dataclasses
+
+    from wacc.config import record_listen_url, with_recorded_listen_url
+
+    settings = load(tmp_path)
+    assert with_recorded_listen_url(settings) is settings  # nothing recorded yet
+    running = dataclasses.replace(settings, http=dataclasses.replace(settings.http, port=18731))
+    record_listen_url(running)
+    assert with_recorded_listen_url(settings).public_url == "http://127.0.0.1:18731"
+    # A WACC_BASE_URL that is set wins; a damaged record is ignored.
+    chosen = load(tmp_path, WACC_BASE_URL="https://wacc.example.com")
+    assert with_recorded_listen_url(chosen).public_url == "https://wacc.example.com"
+    (tmp_path / "listen.url").write_text("garbage")
+    assert with_recorded_listen_url(settings).public_url == "http://127.0.0.1:8000"

@@ -9,6 +9,7 @@ root and passed down; nothing reads them from a global.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tomllib
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "WACC_"
 # Variables in these namespaces belong to plugins and to wacc's own test suite; the
@@ -65,8 +67,10 @@ class CoreSettings:
         "(default: $XDG_DATA_HOME/wacc or ~/.local/share/wacc)."
     )
     base_url: str = setting(
-        "WACC_BASE_URL", "http://127.0.0.1:8000",
-        "Public URL of this wacc, used in links sent by e-mail (invites, password resets).",
+        "WACC_BASE_URL", "",
+        "Public URL of this wacc as people open it (https://wacc.example.com), used in every "
+        "link it gives out (invites, password resets, webhook URLs). Empty: "
+        "http://<WACC_HTTP_HOST>:<WACC_HTTP_PORT> (127.0.0.1 for an address of all interfaces).",
     )
     log_level: str = setting(
         "WACC_LOG_LEVEL", "INFO", "Minimum log level.",
@@ -350,6 +354,14 @@ class Settings:
         return self.database.url
 
     @property
+    def public_url(self) -> str:
+        """Where people reach this wacc, without a trailing slash: WACC_BASE_URL, or the
+        listen address and port (as `wacc run --host/--port` set them) when it is unset."""
+        if self.core.base_url:
+            return self.core.base_url.rstrip("/")
+        return listen_url(self.http.host, self.http.port)
+
+    @property
     def embedded(self) -> bool:
         """No Redis: queue, limits and realtime live in this machine."""
         return not self.redis.url
@@ -508,6 +520,8 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
     values.setdefault("database", {})["url"] = db_url
     if values.get("redis", {}).get("url"):
         _check_redis_url(values["redis"]["url"])
+    if values.get("core", {}).get("base_url"):
+        _check_base_url(values["core"]["base_url"])
 
     hints = typing.get_type_hints(Settings)
     sections = {name: hints[name](**values.get(name, {})) for name in hints}
@@ -523,8 +537,6 @@ def _check_database_url(url: str) -> None:
             )
         return
     if scheme in ("postgres", "postgresql"):
-        from urllib.parse import urlsplit
-
         parts = urlsplit(url)
         if not parts.hostname and not parts.path.strip("/"):
             raise ConfigError(
@@ -535,6 +547,59 @@ def _check_database_url(url: str) -> None:
     raise ConfigError(
         f"WACC_DATABASE_URL: unsupported database {shown!r}; use sqlite:///… or postgresql://…"
     )
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL of a listen address: one that listens on every interface is shown as
+    127.0.0.1 (the only one sure to answer from this machine)."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
+
+
+# The web role records the URL it listens on here, so that one-shot commands (`wacc user
+# invite` in another shell) give links to the port `wacc run --port` chose when
+# WACC_BASE_URL is unset. A stale record (that server has stopped) still names the last
+# address wacc served on, which is likelier right than the default port.
+LISTEN_URL_FILE = "listen.url"
+
+
+def record_listen_url(settings: Settings) -> None:
+    """Called by the web role as it starts. Not being able to write it (a read-only data
+    directory) costs only the commands' links, so it does not stop the web role."""
+    with contextlib.suppress(OSError):
+        (settings.data_path / LISTEN_URL_FILE).write_text(
+            listen_url(settings.http.host, settings.http.port) + "\n", encoding="utf-8")
+
+
+def with_recorded_listen_url(settings: Settings) -> Settings:
+    """*settings* with the web role's recorded URL as the public URL, when WACC_BASE_URL
+    is unset and a (valid) record exists; else unchanged."""
+    if settings.core.base_url:
+        return settings
+    try:
+        recorded = (settings.data_path / LISTEN_URL_FILE).read_text(encoding="utf-8").strip()
+        _check_base_url(recorded)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return settings
+    return dataclasses.replace(settings, core=dataclasses.replace(settings.core,
+                                                                   base_url=recorded))
+
+
+def _check_base_url(url: str) -> None:
+    """WACC_BASE_URL goes into links people click: an http(s) URL with a host and
+    nothing after the path (a query or fragment would break the paths added to it)."""
+    example = "like https://wacc.example.com or http://192.0.2.10:8000"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"WACC_BASE_URL: not a URL ({example}), got {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"WACC_BASE_URL: expected an http(s) URL with a host ({example}), "
+                          f"got {url!r}")
+    if parts.query or parts.fragment or any(c.isspace() for c in url):
+        raise ConfigError(f"WACC_BASE_URL: no spaces, query or fragment ({example}), got {url!r}")
 
 
 def _check_redis_url(url: str) -> None:

@@ -49,7 +49,7 @@ class AiConfigController(Controller):
     async def delete_ai_provider(self, request: Request, provider_id: ProviderId) -> None:
         await services.delete_provider(principal_of(request), provider_id)
 
-    @post("/test", opt={"permission": "write:ai"}, status_code=200)
+    @post("/test", opt={"permission": "write:ai", "audit": "ai_provider.test"}, status_code=200)
     async def test_ai_provider(self, request: Request, data: AiTestIn) -> AiTestOut:
         """Try a stored provider (``providerId``) or an unsaved one (``provider``). A
         provider that fails (wrong key, timeout, garbage) is a test result: 200 with

@@ -60,7 +60,8 @@ class KnowledgeBaseController(Controller):
         once, and embedded when a provider of the organization offers embeddings."""
         return await services.create_article(runtime_of(request), principal_of(request), data)
 
-    @post("/upload", opt=WRITE, status_code=201, request_max_body_size=UPLOAD_BODY_CAP)
+    @post("/upload", opt={**WRITE, "audit": "ai_knowledge_base.upload"}, status_code=201,
+          request_max_body_size=UPLOAD_BODY_CAP)
     async def upload_article(self, request: Request) -> ArticleOut:
         """Multipart form: ``file`` (.txt or .md, UTF-8, up to 1 MiB), and optionally
         ``title`` (default: a markdown file's first heading, else the file name),

@@ -62,7 +62,7 @@ def mask_email(email: str) -> str:
 
 
 def reset_url(rt: Runtime, token: str) -> str:
-    return f"{rt.settings.core.base_url.rstrip('/')}/reset/{token}"
+    return f"{rt.settings.public_url}/reset/{token}"
 
 
 # -- asking for a link ---------------------------------------------------------------

@@ -33,7 +33,7 @@ HOOK_BODY_CAP = 64 * 1024
 
 
 def _base_url(request: Request) -> str:
-    return runtime_of(request).settings.core.base_url
+    return runtime_of(request).settings.public_url
 
 
 class AutomationController(Controller):
@@ -54,7 +54,7 @@ class AutomationController(Controller):
                                                runtime_of(request).keyring)
 
     # Reads that take a body: nothing is stored and no step acts.
-    @post("/dry-run", opt=READ, status_code=200)
+    @post("/dry-run", opt={**READ, "audit": "automation.dry_run"}, status_code=200)
     async def dry_run_definition(self, request: Request, data: DryRunDefinition) -> DryRunOut:
         """What an unsaved automation would do for a sample ``event``, or for the
         ``recent`` N inbound messages or those ``since`` a time."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from wacc.config import ConfigError, Settings, load_settings
+from wacc.config import ConfigError, Settings, load_settings, with_recorded_listen_url
 from wacc.lib.errors import WaccError
 from wacc.logs import configure_logging
 
@@ -65,7 +65,9 @@ class CliState:
         from wacc.runtime import Runtime
         from wacc.security.crypto import load_keyring
 
-        return Runtime.build(self.settings, load_keyring(self.settings))
+        # Links a command prints (invites) go where the running web role listens.
+        settings = with_recorded_listen_url(self.settings)
+        return Runtime.build(settings, load_keyring(settings))
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -6,6 +6,7 @@ Read-only: it never creates, migrates or repairs anything.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import platform
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -133,6 +135,25 @@ async def _redis_check(settings: Settings) -> Check:
     return Check("OK", "redis", "answers")
 
 
+def check_base_url(settings: Settings) -> Check:
+    """Where the links wacc gives out (invites, password resets, webhook URLs) point.
+    A malformed WACC_BASE_URL never gets here: the config check names it."""
+    url = settings.public_url
+    if not settings.core.base_url:
+        return Check("WARN", "base url", f"WACC_BASE_URL is not set: links use {url} (the "
+                     "listen address); set it to the address people open, e.g. "
+                     "https://wacc.example.com")
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return Check("WARN", "base url", f"{url} opens only on this machine: links sent to "
+                     "others will not work for them")
+    return Check("OK", "base url", url)
+
+
 def check_chromium() -> Check:
     found = next((p for p in CHROMIUM_PATHS if Path(p).is_file()), None) or next(
         (w for w in map(shutil.which, CHROMIUM_NAMES) if w), None
@@ -218,6 +239,7 @@ def run_checks(ctx: typer.Context) -> Iterator[Check]:
     exists = not url.startswith("sqlite:") or Path(url[len("sqlite:///"):]).exists()
     yield asyncio.run(_database_check(settings, exists))
     yield asyncio.run(_redis_check(settings))
+    yield check_base_url(settings)
     yield check_chromium()
     yield check_wa_js(settings)
 

@@ -160,7 +160,7 @@ def init(
         interactive and typer.confirm("Create the first organization and its owner now?",
                                       default=True)
     ):
-        typer.echo(f"first owner: none yet. Open {settings.core.base_url} to create it, or "
+        typer.echo(f"first owner: none yet. Open {settings.public_url} to create it, or "
                    "run `wacc init --org NAME --email EMAIL --name NAME`.")
         return
     for key, value in owner.items():

@@ -80,13 +80,15 @@ class ContactController(Controller):
         """Delete the contact with its conversations and messages."""
         await services.delete_contact(principal_of(request).organization_id, contact_id)
 
-    @post("/{contactId:str}/tags", opt={"permission": "write:contacts"}, status_code=200)
+    @post("/{contactId:str}/tags", opt={"permission": "write:contacts", "audit": "contact.tag"},
+          status_code=200)
     async def add_tag(self, request: Request, contact_id: ContactId,
                       data: ContactTagIn) -> ContactOut:
         return await services.add_tag(principal_of(request).organization_id, contact_id,
                                       data.tag_id)
 
-    @delete("/{contactId:str}/tags/{tagId:str}", opt={"permission": "write:contacts"},
+    @delete("/{contactId:str}/tags/{tagId:str}", opt={"permission": "write:contacts",
+                                                       "audit": "contact.untag"},
             status_code=204)
     async def remove_tag(self, request: Request, contact_id: ContactId, tag_id: TagId) -> None:
         await services.remove_tag(principal_of(request).organization_id, contact_id, tag_id)

@@ -287,6 +287,13 @@ async def scoped_row(organization_id: str, contact_id: str) -> dict[str, Any]:
     return row
 
 
+async def by_phone(organization_id: str, phone_e164: str) -> dict[str, Any] | None:
+    """The contact with this (E.164) phone number, if there is one."""
+    return await Contact.select().where(
+        (Contact.organization == organization_id)
+        & (Contact.whatsapp_id == wa_id_for(phone_e164))).first()
+
+
 async def get_contact(organization_id: str, contact_id: str) -> Any:
     row = await scoped_row(organization_id, contact_id)
     return _contact_out(row, (await _tags_of([row["id"]]))[row["id"]])

@@ -82,20 +82,22 @@ class ConversationController(Controller):
                          conversation_id: ConversationId) -> list[NoteOut]:
         return await services.list_notes(principal_of(request), conversation_id)
 
-    @post("/{conversationId:str}/notes", opt=WRITE, status_code=201)
+    @post("/{conversationId:str}/notes", opt={**WRITE, "audit": "note.create"}, status_code=201)
     async def add_note(self, request: Request, conversation_id: ConversationId,
                        data: NoteCreate) -> NoteOut:
         """An internal note; ``@email`` or ``@[user id]`` notifies that teammate."""
         return await services.add_note(principal_of(request), conversation_id, data,
                                        bus=runtime_of(request).bus)
 
-    @post("/{conversationId:str}/tags", opt=WRITE, status_code=200)
+    @post("/{conversationId:str}/tags", opt={**WRITE, "audit": "conversation.tag"},
+          status_code=200)
     async def tag_conversation(self, request: Request, conversation_id: ConversationId,
                                data: TagAttach) -> ConversationOut:
         return await services.add_tag(principal_of(request), conversation_id, data,
                                       bus=runtime_of(request).bus)
 
-    @delete("/{conversationId:str}/tags/{tagId:str}", opt=WRITE, status_code=204)
+    @delete("/{conversationId:str}/tags/{tagId:str}",
+            opt={**WRITE, "audit": "conversation.untag"}, status_code=204)
     async def untag_conversation(self, request: Request, conversation_id: ConversationId,
                                  tag_id: TagId) -> None:
         await services.remove_tag(principal_of(request), conversation_id, tag_id,

@@ -92,6 +92,27 @@ async def thread_for(
     return created
 
 
+async def open_thread(organization_id: str, session_id: str, contact_id: str,
+                      at: datetime) -> tuple[dict[str, Any], bool]:
+    """The conversation a business-started message goes into, and whether it is new: the
+    newest one of this session and contact while it is still open (OPEN, PENDING or
+    SPAM), else a new one, so starting a conversation never makes a duplicate of an open
+    thread and never puts a new message into a finished one."""
+    row = await Conversation.select().where(
+        (Conversation.organization == organization_id) & (Conversation.session == session_id)
+        & (Conversation.contact == contact_id)
+    ).order_by(Conversation.created_at, ascending=False).first()
+    if row is not None and row["status"] not in _FINISHED:
+        return row, False
+    conversation_id = new_id()
+    await Conversation.insert(Conversation(
+        id=conversation_id, organization=organization_id, session=session_id,
+        contact=contact_id, last_message_at=at))
+    created = await Conversation.select().where(Conversation.id == conversation_id).first()
+    assert created is not None
+    return created, True
+
+
 async def get_scoped(organization_id: str, conversation_id: str) -> dict[str, Any] | None:
     return await Conversation.select().where(
         (Conversation.id == conversation_id) & (Conversation.organization == organization_id)

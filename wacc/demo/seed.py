@@ -122,7 +122,7 @@ async def _fill(rt: Runtime, team: _Team, session_id: list[str]) -> tuple[dict[s
                                                content=content))
     # Before the messages arrive, so the worker answers the customer who asks for hours.
     await automations.create_automation(owner, _valid(AutomationCreate, **data.AUTOMATION),
-                                        rt.settings.core.base_url, rt.keyring)
+                                        rt.settings.public_url, rt.keyring)
     # Created disconnected so a running `wa` role leaves it alone until it is ready.
     session = await sessions.create(
         owner, _valid(SessionCreate, name=data.SESSION_NAME, settings={

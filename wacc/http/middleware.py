@@ -165,6 +165,23 @@ class RateLimitMiddleware(ASGIMiddleware):
 
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+def audit_action(opt: dict[str, Any], resource: str, method: str, path_template: str) -> str:
+    """What an audit row says happened: the handler's ``audit`` name when it gives one;
+    else a POST to an action on one item (``/conversations/{id}/read``) is named by that
+    action (``conversation.read``), and the other writes by their method on the resource
+    (``contact.create``, ``tag.update``, ``tag.delete``). A POST that adds to a list of
+    an item (``/{id}/notes``) or acts on a whole resource (``/ai/test``) cannot be named
+    from its path: it names itself with ``audit``, or it would read as the action
+    ``notes``."""
+    if opt.get("audit"):
+        return str(opt["audit"])
+    parts = [p for p in path_template.split("/") if p]
+    if method == "POST" and len(parts) >= 2 and parts[-2].startswith("{") \
+            and not parts[-1].startswith("{"):
+        return f"{resource}.{parts[-1].replace('-', '_')}"
+    return f"{resource}.{_VERBS[method]}"
 _MAX_CAPTURE = 65_536
 
 
@@ -220,7 +237,8 @@ class AuditMiddleware(ASGIMiddleware):
             return  # nobody known to attribute it to (e.g. a login for an unknown e-mail)
         handler = scope["route_handler"]
         resource = handler.opt.get("resource") or handler.handler_name
-        action = handler.opt.get("audit") or f"{resource}.{_VERBS[method]}"
+        action = audit_action(handler.opt, resource, method,
+                              scope.get("path_template") or scope.get("path", ""))
         state = scope["app"].state
         entry = AuditEntry(
             organization_id=org_id,

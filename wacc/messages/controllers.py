@@ -12,7 +12,13 @@ from wacc.http.params import ConversationId, MessageId
 from wacc.http.uploads import UPLOAD_BODY_CAP, read_upload
 from wacc.lib.errors import ValidationError
 from wacc.messages import services
-from wacc.messages.schemas import MessageOut, MessagePage, MessageSend
+from wacc.messages.schemas import (
+    ConversationStart,
+    ConversationStarted,
+    MessageOut,
+    MessagePage,
+    MessageSend,
+)
 
 
 class MessageController(Controller):
@@ -30,7 +36,8 @@ class MessageController(Controller):
         return await services.list_for_conversation(principal_of(request), conversation_id,
                                                     cursor, limit)
 
-    @post("/conversations/{conversationId:str}/messages", opt={"permission": "write:messages"},
+    @post("/conversations/{conversationId:str}/messages",
+          opt={"permission": "write:messages", "audit": "message.send"},
           status_code=201)
     async def send_message(self, request: Request, conversation_id: ConversationId,
                            data: MessageSend) -> Response[MessageOut]:
@@ -41,8 +48,23 @@ class MessageController(Controller):
                                             jobs=rt.jobs, bus=rt.bus, media=rt.media)
         return Response(out, status_code=201 if created else 200)
 
+    @post("/conversations", opt={"permission": "write:messages", "resource": "conversation",
+                                 "audit": "conversation.start"}, status_code=201)
+    async def start_conversation(self, request: Request,
+                                 data: ConversationStart) -> Response[ConversationStarted]:
+        """Write first: to ``contactId`` or to ``phone`` (E.164; the contact is created),
+        through ``sessionId``, with ``message`` as in ``POST /conversations/{id}/messages``.
+        The open conversation with that contact on that session is reused; otherwise a new
+        one starts. On a Cloud API session a customer who has not written in 24 hours
+        gets only a ``message.template``. Queued and sent once, like a reply: repeat the
+        request with the same ``message.idempotencyKey`` safely (200, the first one)."""
+        rt = runtime_of(request)
+        out, created = await services.start_conversation(
+            principal_of(request), data, jobs=rt.jobs, bus=rt.bus, media=rt.media)
+        return Response(out, status_code=201 if created else 200)
+
     @post("/conversations/{conversationId:str}/messages/media",
-          opt={"permission": "write:messages"}, status_code=201,
+          opt={"permission": "write:messages", "audit": "message.send"}, status_code=201,
           request_max_body_size=UPLOAD_BODY_CAP)
     async def send_media(self, request: Request, conversation_id: ConversationId,
                          ) -> Response[MessageOut]:

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from wacc.conversations.schemas import ConversationOut
 from wacc.http.schemas import Input, Output
 
 Body = Annotated[str, msgspec.Meta(max_length=4096)]
@@ -49,6 +50,16 @@ class SendToPhone(MessageSend, kw_only=True):
     to: Annotated[str, msgspec.Meta(min_length=3, max_length=32)]
 
 
+class ConversationStart(Input):
+    """Start a conversation (or write into the open one) with a contact, by id or by
+    phone number, through a session."""
+
+    session_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    message: MessageSend
+    contact_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    phone: Annotated[str, msgspec.Meta(min_length=3, max_length=32)] | None = None
+
+
 class MessageOut(Output):
     id: str
     conversation_id: str
@@ -70,3 +81,9 @@ class MessageOut(Output):
 class MessagePage(Output):
     items: list[MessageOut]
     next_cursor: str | None
+
+
+class ConversationStarted(Output):
+    conversation: ConversationOut
+    message: MessageOut
+    new_conversation: bool  # False: the open conversation with this contact was reused

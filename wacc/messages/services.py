@@ -15,13 +15,20 @@ from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.conversations import services as conversations
 from wacc.db.engine import transaction
+from wacc.engines.cloud.outbound import window_open
 from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.messages.meta import content_meta
-from wacc.messages.schemas import MessageOut, MessagePage, MessageSend
+from wacc.messages.schemas import (
+    ConversationStart,
+    ConversationStarted,
+    MessageOut,
+    MessagePage,
+    MessageSend,
+)
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.queue.jobs import Jobs
 from wacc.sessions import services as sessions
@@ -82,6 +89,19 @@ def _validate(data: MessageSend, upload: Upload | None) -> None:
         raise ValidationError.field("body", "must not be empty")
 
 
+def _checked_upload(data: MessageSend, upload: Upload | None) -> Upload | None:
+    """The message's file (the multipart *upload*, or ``data.media`` decoded), after
+    checking that the message has what its type needs (400 otherwise)."""
+    if upload is None and data.media is not None:
+        try:
+            raw = base64.b64decode(data.media.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError.field("media.data", "not base64") from None
+        upload = Upload(raw, data.media.mime_type, data.media.filename)
+    _validate(data, upload)
+    return upload
+
+
 async def _check_for_engine(session_id: str, message_type: str, upload: Upload) -> None:
     """Refuse (400) a file the session's WhatsApp would refuse, before anything is stored:
     the Cloud API takes only some types per kind, up to a size per kind."""
@@ -123,13 +143,7 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         ).first()
         if existing is not None:
             return message_out(existing), False
-    if upload is None and data.media is not None:
-        try:
-            raw = base64.b64decode(data.media.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationError.field("media.data", "not base64") from None
-        upload = Upload(raw, data.media.mime_type, data.media.filename)
-    _validate(data, upload)
+    upload = _checked_upload(data, upload)
     metadata: dict[str, Any] = {}
     media_key = None
     if upload is not None:
@@ -191,6 +205,63 @@ async def queue_to_phone(principal: Principal, session_id: str, phone: str, data
                                                       inbound=False)
     await conversations.claim_if_unassigned(principal, conversation["id"])
     return await queue(principal, conversation["id"], data, jobs=jobs, bus=bus, media=media)
+
+
+async def start_conversation(principal: Principal, data: ConversationStart, *, jobs: Jobs,
+                             bus: Bus, media: MediaStore) -> tuple[ConversationStarted, bool]:
+    """The business writes first: to a contact (by id) or a phone number (the contact is
+    created), through a session. The message goes into the open conversation of that
+    contact and session, or a new one, and is then queued exactly as a reply is (the same
+    idempotency key rule and send job). Returns (what was started, whether the message is
+    new); a repeated idempotency key returns the first message and creates nothing.
+
+    Everything that can be refused is checked before anything is written: the session and
+    the contact (404 when not the caller's organization's), the phone number, the message,
+    and on a Cloud API session the 24-hour window (closed: only a template goes out)."""
+    org = principal.organization_id
+    if (data.contact_id is None) == (data.phone is None):
+        raise ValidationError.field("contactId", "give either contactId or phone")
+    session = await WhatsAppSession.select(WhatsAppSession.id, WhatsAppSession.engine).where(
+        (WhatsAppSession.id == data.session_id) & (WhatsAppSession.organization == org)).first()
+    if session is None:
+        raise NotFoundError("Session not found")
+    message = data.message
+    if message.idempotency_key:
+        existing = await Message.select().where(
+            (Message.organization == org) & (Message.idempotency_key == message.idempotency_key)
+        ).first()
+        if existing is not None:
+            conversation = await conversations.get(principal, existing["conversation"])
+            return ConversationStarted(conversation=conversation, message=message_out(existing),
+                                       new_conversation=False), False
+    contact: dict[str, Any] | None = None
+    e164 = None
+    if data.contact_id is not None:
+        contact = await contacts.scoped_row(org, data.contact_id)
+    else:
+        try:
+            e164 = contacts.normalize_phone(data.phone or "")
+        except ValidationError:
+            raise ValidationError.field("phone", f"not a valid phone number: {data.phone!r}") from None
+        contact = await contacts.by_phone(org, e164)
+    _checked_upload(message, None)
+    if session["engine"] == "cloud" and message.template is None:
+        last = await last_inbound_for_contacts(session["id"], [contact["id"]] if contact else [])
+        if not window_open(last, utcnow().timestamp()):
+            raise ValidationError.field(
+                "message.template", "this customer has not written in the last 24 hours, so "
+                "WhatsApp delivers only an approved template: send one to start")
+    async with transaction():
+        if contact is None:
+            assert e164 is not None
+            contact = await contacts.resolve(org, contacts.wa_id_for(e164), e164, None)
+        thread, created = await conversations.open_thread(org, session["id"], contact["id"],
+                                                          utcnow())
+    await conversations.claim_if_unassigned(principal, thread["id"])
+    out, queued = await queue(principal, thread["id"], message, jobs=jobs, bus=bus, media=media)
+    started = ConversationStarted(conversation=await conversations.get(principal, thread["id"]),
+                                  message=out, new_conversation=created)
+    return started, queued
 
 
 async def list_for_conversation(principal: Principal, conversation_id: str,

@@ -12,7 +12,7 @@ from types import FrameType
 import uvicorn
 
 from wacc.app import create_app
-from wacc.config import Settings
+from wacc.config import Settings, record_listen_url
 from wacc.roles.common import Heartbeat
 
 # uvicorn's exit code when the app or the socket could not start.
@@ -25,6 +25,7 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 def main(settings: Settings) -> None:
     app = create_app(settings)
+    record_listen_url(settings)
     # The app's lifespan opens the database before on_startup hooks run and closes it
     # after on_shutdown hooks, so the heartbeat always has a connection.
     heartbeat = Heartbeat("web", settings.worker.heartbeat_seconds)

@@ -143,8 +143,8 @@ class SessionController(Controller):
                                       "request_pairing_code", phone=data.phone)
         return PairingOut(code=code)
 
-    @post("/{sessionId:str}/messages", opt={"permission": "write:messages", "resource": "message"},
-          status_code=201)
+    @post("/{sessionId:str}/messages", status_code=201, opt={
+        "permission": "write:messages", "resource": "message", "audit": "message.send"})
     async def send_to_phone(self, request: Request, session_id: SessionId,
                             data: SendToPhone) -> Response[MessageOut]:
         """Send to a phone number (E.164) through this session; queued, then sent once.

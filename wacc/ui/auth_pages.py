@@ -118,7 +118,8 @@ class AuthPages(Controller):
         clear_session(request, response)
         return response
 
-    @post("/ui/socket-token")
+    # A token per page view is no action of a person: it leaves no audit row.
+    @post("/ui/socket-token", opt={"no_audit": True})
     async def socket_token(self, request: Request) -> dict[str, str]:
         """A five-minute token for the page's WebSocket (the cookie is HttpOnly)."""
         from wacc.auth import websession

@@ -21,6 +21,7 @@ from wacc.customfields import services as customfields
 from wacc.http.deps import principal_of
 from wacc.http.principal import Principal
 from wacc.segments import services as segments
+from wacc.sessions import services as sessions
 from wacc.tags import services as tags
 from wacc.ui.render import page
 
@@ -162,4 +163,6 @@ class ContactPages(Controller):
         return page(request, "contacts/detail.html", section="contacts", contact=contact,
                     tags=all_tags, fields=await customfields.list_fields(principal),
                     free_tags=[t for t in all_tags.values() if t.id not in contact.tags],
-                    conversations=chats, conversations_hidden=chats_hidden)
+                    conversations=chats, conversations_hidden=chats_hidden,
+                    sessions=await sessions.list_sessions(principal)
+                    if principal.can("write:messages") else [])

@@ -138,7 +138,7 @@ def _engines(request: Request) -> list[EngineChoice]:
 
 
 def _webhook_url(request: Request, session_id: str) -> str:
-    base = runtime_of(request).settings.core.base_url.rstrip("/")
+    base = runtime_of(request).settings.public_url
     return f"{base}{API}/{session_id}/webhook"
 
 

@@ -228,7 +228,7 @@ async def invite(rt: Runtime, principal: Principal, org_id: str, data: InviteCre
                 expires_at=now + timedelta(days=rt.settings.auth.invite_days),
             )
         )
-    url = f"{rt.settings.core.base_url.rstrip('/')}/invite/{secret}"
+    url = f"{rt.settings.public_url}/invite/{secret}"
     org = await orgs.get_by_id(org_id)
     emailed = await rt.mailer.send(
         email,
