@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -257,3 +258,30 @@ def test_the_resume_sweep_is_scheduled():
     from wacc.contacts import plugin
 
     assert ("*/5 * * * *", importer.RESUME_JOB) in plugin.wacc_schedule()
+
+
+async def test_a_large_upload_is_streamed_not_held_in_memory(client, owner, server, tmp_path):
+    """A 12 MB CSV goes from the request to the media store in pieces: the web process
+    never holds the file whole (issue 14: 13 MB raised its memory by 87 MB)."""
+    path = tmp_path / "big.csv"
+    with path.open("w") as f:
+        f.write("phone,name\n")
+        for i in range(600_000):
+            f.write(f"+4930{i:07d},Person {i}\n")
+    size = path.stat().st_size
+    assert size > 12 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        with path.open("rb") as f:  # the client streams it too
+            r = await client.post(IMPORT, headers=owner["head"],
+                                  files={"file": ("big.csv", f, "text/csv")})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.status_code == 202, r.text
+    assert r.json()["size"] == size
+    assert peak < size / 4, f"peak {peak / 1e6:.1f} MB while uploading {size / 1e6:.1f} MB"
+    row = await ContactImport.select(ContactImport.file_key).where(
+        ContactImport.id == r.json()["id"]).first()
+    stored = await server.app.state["runtime"].media.get(row["file_key"])
+    assert stored == path.read_bytes()

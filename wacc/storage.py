@@ -8,10 +8,12 @@ depend on the backend."""
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from wacc.config import Settings
 from wacc.lib.errors import NotFoundError, ValidationError
@@ -35,9 +37,16 @@ class MediaStore:
                    (a.endswith(".") and mime.startswith(a)) for a in self.allowed):
             raise ValidationError.field("media", f"files of type {mime or 'unknown'!r} are not allowed")
 
-    async def put(self, organization_id: str, data: bytes, mime_type: str,
+    async def put(self, organization_id: str, data: bytes | BinaryIO, mime_type: str,
                   filename: str | None = None) -> str:
-        self.check(mime_type, len(data))
+        """Store *data*: bytes, or a seekable binary file copied from its start in pieces
+        (an upload the web server spooled to disk is never read into memory whole)."""
+        if isinstance(data, bytes):
+            size = len(data)
+        else:
+            size = data.seek(0, io.SEEK_END)
+            data.seek(0)
+        self.check(mime_type, size)
         now = datetime.now(UTC)
         ext = Path(filename).suffix if filename else (mimetypes.guess_extension(mime_type) or "")
         key = f"{organization_id}/{now:%Y}/{now:%m}/{new_id()}{ext[:10]}"
@@ -53,7 +62,7 @@ class MediaStore:
         _check_key(key)
         await self._delete(key)
 
-    async def _write(self, key: str, data: bytes, mime_type: str) -> None:
+    async def _write(self, key: str, data: bytes | BinaryIO, mime_type: str) -> None:
         raise NotImplementedError
 
     async def _read(self, key: str) -> bytes:
@@ -80,7 +89,7 @@ class LocalMediaStore(MediaStore):
             raise ValidationError.field("media", "bad media key")
         return resolved
 
-    async def _write(self, key: str, data: bytes, mime_type: str) -> None:
+    async def _write(self, key: str, data: bytes | BinaryIO, mime_type: str) -> None:
         await asyncio.to_thread(_write_file, self.path(key), data)
 
     async def _read(self, key: str) -> bytes:
@@ -93,10 +102,14 @@ class LocalMediaStore(MediaStore):
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def _write_file(path: Path, data: bytes | BinaryIO) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_bytes(data)
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        with tmp.open("wb") as out:
+            shutil.copyfileobj(data, out, 1 << 20)
     tmp.replace(path)
 
 
@@ -126,7 +139,8 @@ class S3MediaStore(MediaStore):
             kwargs["aws_secret_access_key"] = media.s3_secret_access_key
         self._client = boto3.client("s3", **kwargs)
 
-    async def _write(self, key: str, data: bytes, mime_type: str) -> None:
+    async def _write(self, key: str, data: bytes | BinaryIO, mime_type: str) -> None:
+        # boto3 reads a file Body in pieces (it must be seekable: it is rewound on retry).
         await asyncio.to_thread(self._client.put_object, Bucket=self.bucket,
                                 Key=self.prefix + key, Body=data, ContentType=mime_type)
 

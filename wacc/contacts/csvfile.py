@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from wacc.lib.errors import ValidationError
 from wacc.lib.text import clean_text
@@ -22,22 +22,34 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # -- reading CSV --------------------------------------------------------------------------
 
 
-def utf8_problem(data: bytes) -> str | None:
-    """Why *data* is not UTF-8 text, naming the byte offset; None when it is."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return "the file is UTF-16; save it as CSV UTF-8"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    step = 1 << 20
-    for start in range(0, len(data), step):
-        pending = len(decoder.getstate()[0])
-        try:
-            decoder.decode(data[start:start + step], final=start + step >= len(data))
-        except UnicodeDecodeError as exc:
-            offset = start - pending + exc.start
-            line = data.count(b"\n", 0, offset) + 1
-            return (f"not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}); "
-                    "save the file as CSV UTF-8")
-    return None
+def utf8_problem(data: bytes | BinaryIO) -> str | None:
+    """Why *data* (bytes, or a seekable binary file read from its start and rewound) is
+    not UTF-8 text, naming the byte offset; None when it is. A file is read a megabyte
+    at a time, never whole."""
+    file = io.BytesIO(data) if isinstance(data, bytes) else data
+    file.seek(0)
+    try:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        start, lines = 0, 0
+        while True:
+            chunk = file.read(1 << 20)
+            if start == 0 and chunk[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                return "the file is UTF-16; save it as CSV UTF-8"
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                held = pending + chunk  # the bytes the decoder was looking at
+                offset = start - len(pending) + exc.start
+                line = lines + held.count(b"\n", 0, exc.start) + 1
+                return (f"not UTF-8: byte 0x{held[exc.start]:02x} at byte offset {offset} "
+                        f"(line {line}); save the file as CSV UTF-8")
+            if not chunk:
+                return None
+            lines += chunk.count(b"\n")
+            start += len(chunk)
+    finally:
+        file.seek(0)
 
 
 class _Lines:
@@ -94,10 +106,20 @@ class CsvSource:
             yield self.row, cells, problem
 
 
-def open_csv(data: bytes) -> CsvSource:
+def csv_header(file: BinaryIO) -> list[str]:
+    """The header row of an uploaded file, read without holding the file; rewound."""
+    file.seek(0)
+    source = open_csv(file)
+    source.lines.stream.detach()  # type: ignore[attr-defined]  # the caller's file stays open
+    file.seek(0)
+    return source.header
+
+
+def open_csv(data: bytes | BinaryIO) -> CsvSource:
     """The header and a record stream. The delimiter (comma, semicolon or tab) is the one
     the header line uses most; spreadsheets in many locales write semicolons."""
-    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    file = io.BytesIO(data) if isinstance(data, bytes) else data
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
     first = text.readline(MAX_LINE + 1)
     delimiter = max((",", ";", "\t"), key=first.count)
     text.seek(0)

@@ -4,15 +4,16 @@ mapping) and stored, then imported by a job (wacc.contacts.importer); exports st
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import phonenumbers
 
 from wacc.contacts import services as contacts
-from wacc.contacts.csvfile import escape, open_csv, utf8_problem
+from wacc.contacts.csvfile import csv_header, escape, utf8_problem
 from wacc.contacts.importer import IMPORT_JOB, REPORT_HEAD
 from wacc.contacts.schemas import ImportOut, ImportRowError
 from wacc.contacts.tables import ContactImport, CustomField
@@ -43,15 +44,16 @@ def default_mapping(header: list[str], field_keys: set[str]) -> dict[str, str]:
     return out
 
 
-def check_upload(data: bytes, mapping: dict[str, str], field_keys: set[str],
+def check_upload(data: BinaryIO, mapping: dict[str, str], field_keys: set[str],
                  default_region: str | None) -> list[dict[str, str]]:
-    """Every problem with an upload, one detail each; empty when it can be imported."""
-    if not data.strip():
+    """Every problem with an upload (a seekable file, read in pieces), one detail each;
+    empty when it can be imported."""
+    if _blank(data):
         return [{"field": "file", "message": "the file is empty"}]
     problem = utf8_problem(data)
     if problem:
         return [{"field": "file", "message": problem}]
-    header = open_csv(data).header
+    header = csv_header(data)
     details = []
     if not any(header):
         return [{"field": "file", "message": "the file has no header row"}]
@@ -82,31 +84,52 @@ def check_upload(data: bytes, mapping: dict[str, str], field_keys: set[str],
     return details
 
 
+def _blank(file: BinaryIO) -> bool:
+    """Only whitespace (or nothing) in the file; rewound."""
+    file.seek(0)
+    try:
+        while chunk := file.read(1 << 16):
+            if chunk.strip():
+                return False
+        return True
+    finally:
+        file.seek(0)
+
+
 async def start_import(jobs: Any, media: Any, organization_id: str, user_id: str | None,
-                       filename: str, data: bytes, mapping: dict[str, str] | None,
+                       filename: str, data: bytes | BinaryIO, mapping: dict[str, str] | None,
                        on_duplicate: str, default_region: str | None) -> ImportOut:
-    """Check the upload; store it and queue its import. Nothing is kept when it is refused."""
+    """Check the upload (bytes, or the uploaded file as the web server spooled it to
+    disk: read in pieces, never whole); store it and queue its import. Nothing is kept
+    when it is refused."""
+    file = io.BytesIO(data) if isinstance(data, bytes) else data
     keys = {r["key"] for r in await CustomField.select(CustomField.key).where(
         CustomField.organization == organization_id)}
-    if mapping is None and not utf8_problem(data):
-        mapping = default_mapping(open_csv(data).header, keys)
-    details = check_upload(data, mapping or {}, keys, default_region)
+    checks = asyncio.to_thread  # reading a large file must not hold up the event loop
+    if mapping is None and not await checks(utf8_problem, file):
+        mapping = default_mapping(await checks(csv_header, file), keys)
+    details = await checks(check_upload, file, mapping or {}, keys, default_region)
     if details:
         raise ValidationError("The file cannot be imported", details)
-    file_key = await media.put(organization_id, data, "text/csv", "import.csv")
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    file_key = await media.put(organization_id, file, "text/csv", "import.csv")
     import_id = new_id()
     await ContactImport.insert(ContactImport(
         id=import_id, organization=organization_id, user=user_id, filename=filename[:255],
-        file_key=file_key, size=len(data), mapping=mapping, on_duplicate=on_duplicate,
+        file_key=file_key, size=size, mapping=mapping, on_duplicate=on_duplicate,
         default_region=default_region,
     ))
+    # The answer is the import as created (PENDING): read before the job is queued, so a
+    # quick worker does not make it say RUNNING or DONE one time in a few.
+    created = await get_import(organization_id, import_id)
     try:
         jobs.enqueue(IMPORT_JOB, import_id)
     except Exception:  # the resume sweep queues a PENDING import that nobody took
         from wacc.logs import get_logger
 
         get_logger(__name__).exception("import not queued; the sweep will", import_id=import_id)
-    return await get_import(organization_id, import_id)
+    return created
 
 
 def _import_out(row: dict[str, Any]) -> ImportOut:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
@@ -15,7 +15,7 @@ from wacc.contacts import gdpr, transfer
 from wacc.contacts.schemas import ContactId, EraseOut, ImportId, ImportOut
 from wacc.http.context import request_id
 from wacc.http.deps import client_of, principal_of, runtime_of
-from wacc.http.uploads import UPLOAD_BODY_CAP, read_upload
+from wacc.http.uploads import UPLOAD_BODY_CAP, receive_upload
 from wacc.lib.errors import ValidationError
 
 _MAX_MAPPING = 200
@@ -56,8 +56,7 @@ class ContactTransferController(Controller):
         without a country code). Checked now; imported by a job whose progress
         ``GET /contacts/imports/{importId}`` and the ``import:progress`` event show."""
         rt = runtime_of(request)
-        upload, data, form = await read_upload(request, "file", rt.media.max_bytes,
-                                               "a CSV file")
+        upload, _, form = await receive_upload(request, "file", rt.media.max_bytes, "a CSV file")
         on_duplicate = form.get("onDuplicate") or "skip"
         if on_duplicate not in ("skip", "update"):
             raise ValidationError.field("onDuplicate", "must be skip or update")
@@ -65,7 +64,8 @@ class ContactTransferController(Controller):
         principal = principal_of(request)
         return await transfer.start_import(
             rt.jobs, rt.media, principal.organization_id, principal.user_id,
-            PurePath(upload.filename or "import.csv").name, data, _mapping(form.get("mapping")),
+            PurePath(upload.filename or "import.csv").name, cast(BinaryIO, upload.file),
+            _mapping(form.get("mapping")),
             on_duplicate, region.strip().upper() if isinstance(region, str) else None)
 
     @get("/imports", opt={"permission": "write:contacts"})

@@ -8,6 +8,7 @@ from the settings, so an oversized upload is refused by its Content-Length with 
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from litestar import Request
@@ -25,6 +26,24 @@ def too_large(limit: int) -> str:
     if limit >= 1024 * 1024:
         return f"larger than the limit of {limit / (1024 * 1024):g} MB"
     return f"larger than the limit of {limit} bytes"
+
+
+async def receive_upload(request: Request[Any, Any, Any], field: str, limit: int,
+                         what: str = "a file") -> tuple[UploadFile, int, Any]:
+    """The form's file *field* as the server received it (spooled to a temporary file on
+    disk past 1 MB, never held in memory whole; rewound), its size, and the whole form."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit + MULTIPART_SLACK:
+        raise ValidationError.field(field, too_large(limit))
+    form = await request.form()
+    upload = form.get(field)
+    if not isinstance(upload, UploadFile):
+        raise ValidationError.field(field, f"required: {what} in a multipart form")
+    size = upload.file.seek(0, io.SEEK_END)
+    upload.file.seek(0)
+    if size > limit:
+        raise ValidationError.field(field, too_large(limit))
+    return upload, size, form
 
 
 async def read_upload(request: Request[Any, Any, Any], field: str, limit: int,
