@@ -29,7 +29,6 @@ from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage, ReplyResult
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import Conversation
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
@@ -37,6 +36,7 @@ from wacc.logs import get_logger
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs.tables import Organization
 from wacc.runtime import Runtime
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 
 log = get_logger(__name__)

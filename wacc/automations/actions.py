@@ -21,9 +21,9 @@ from wacc.automations.definition import _VARIABLE
 from wacc.conversations import routing
 from wacc.conversations import services as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
-from wacc.http.principal import Principal
 from wacc.lib.errors import ConflictError
 from wacc.security.destinations import refused_destination
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 
 Context = dict[str, Any]

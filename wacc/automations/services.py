@@ -31,7 +31,6 @@ from wacc.automations.schemas import (
 )
 from wacc.automations.tables import Automation, AutomationExecution
 from wacc.contacts.tables import CustomField
-from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
@@ -39,6 +38,7 @@ from wacc.lib.ids import new_id
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs import services as orgs
 from wacc.security.crypto import Keyring
+from wacc.security.principal import Principal
 from wacc.tags.tables import Tag
 from wacc.users.tables import User
 

@@ -12,10 +12,10 @@ from typing import Any
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import EraseOut
 from wacc.contacts.tables import ContactTag
-from wacc.http.principal import Principal
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import AuthorizationError
 from wacc.logs import get_logger
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 
 log = get_logger(__name__)

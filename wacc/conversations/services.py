@@ -40,13 +40,13 @@ from wacc.conversations.tables import (
 from wacc.db.bulk import raise_timestamps
 from wacc.db.engine import transaction
 from wacc.events import emit as emit_event
-from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.orgs import services as orgs
 from wacc.search import query as search_query
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 from wacc.tags.tables import Tag
 from wacc.users import services as users

@@ -15,10 +15,10 @@ import phonenumbers
 
 from wacc.contacts.tables import CustomField, FieldType
 from wacc.customfields.schemas import CustomFieldCreate, CustomFieldOut, CustomFieldUpdate
-from wacc.http.principal import Principal
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.security.principal import Principal
 
 CHOICE_TYPES = (FieldType.SELECT, FieldType.MULTISELECT)
 TEXT_MAX = 1000

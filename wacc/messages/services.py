@@ -15,7 +15,6 @@ from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.conversations import services as conversations
 from wacc.db.engine import transaction
-from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
@@ -24,6 +23,7 @@ from wacc.messages.meta import content_meta
 from wacc.messages.schemas import MessageOut, MessagePage, MessageSend
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.queue.jobs import Jobs
+from wacc.security.principal import Principal
 from wacc.sessions import services as sessions
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.tables import WhatsAppSession

@@ -25,7 +25,6 @@ from litestar.exceptions import WebSocketDisconnect
 from wacc.apikeys.services import KEY_PREFIX
 from wacc.bus import org_topic
 from wacc.http.errors import error_body
-from wacc.http.principal import Principal
 from wacc.lib.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -39,6 +38,7 @@ from wacc.messages.schemas import MessageSend
 from wacc.realtime.audience import Audience
 from wacc.runtime import Runtime
 from wacc.security.limits import per_minute
+from wacc.security.principal import Principal
 
 log = get_logger("wacc.realtime")
 

@@ -15,12 +15,12 @@ import msgspec
 
 from wacc.bus import Bus, org_topic
 from wacc.engines.contract import EngineError, NotConnectedError
-from wacc.http.principal import Principal
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.security.crypto import Keyring
 from wacc.security.destinations import refused_destination
+from wacc.security.principal import Principal
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.schemas import SessionCreate, SessionOut, SessionUpdate
 from wacc.sessions.tables import SessionStatus, WhatsAppSession

@@ -13,9 +13,9 @@ from typing import Any
 
 import asyncpg
 
-from wacc.http.principal import Principal
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.security.principal import Principal
 from wacc.tags.schemas import (
     CannedResponseCreate,
     CannedResponseOut,
