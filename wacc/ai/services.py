@@ -30,13 +30,13 @@ from wacc.ai.schemas import (
     AiTestOut,
 )
 from wacc.ai.tables import AiProvider
+from wacc.db.errors import UNIQUE_VIOLATIONS
 from wacc.lib.errors import ConflictError, NotFoundError, RateLimitError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.orgs.services import settings_of
 from wacc.orgs.tables import Organization
 from wacc.runtime import Runtime
 from wacc.security.principal import Principal
-from wacc.tags.services import UNIQUE_VIOLATIONS
 
 KEY_CONTEXT = "ai_provider.api_key"
 SETTINGS_KEY = "ai"  # the section of Organization.settings
