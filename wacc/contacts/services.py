@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import phonenumbers
+from piccolo.columns.combination import WhereRaw
 
 from wacc import events
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
+from wacc.db import fulltext
 from wacc.db.bulk import raise_timestamps
 from wacc.db.engine import is_sqlite
 from wacc.lib.clock import utcnow
@@ -358,13 +360,9 @@ async def list_contacts(
     """Newest first (by creation), filtered; keyset-paginated."""
     where: Any = Contact.organization == organization_id
     if search and search.strip():
-        # Full-text words and prefixes, or phone digits (wacc.search, docs/search.md).
-        from piccolo.columns.combination import WhereRaw
-
-        from wacc.search import query as search_query
-
-        where &= WhereRaw("{}", search_query.contact_match(
-            '"contact"', search_query.parse(search, "search")))
+        # Full-text words and prefixes, or phone digits (wacc.db.fulltext, docs/search.md).
+        where &= WhereRaw("{}", fulltext.contact_match(
+            '"contact"', fulltext.parse(search, "search")))
     if tag_id:
         tagged = [r["contact"] for r in await ContactTag.select(ContactTag.contact).where(
             ContactTag.tag == tag_id)]
@@ -401,7 +399,6 @@ async def page_where(where: Any, after: str | None, limit: int) -> Any:
 def _custom_field_matches(key: str, value: str | None) -> Any:
     """A custom field equals *value* (or, for a list field, contains it); with no value,
     the field is set. Written per database: JSON operators differ."""
-    from piccolo.columns.combination import WhereRaw
 
     if is_sqlite(Contact._meta.db):
         path = "$." + key
