@@ -12,6 +12,7 @@ from typing import Any
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import EraseOut
 from wacc.contacts.tables import ContactTag
+from wacc.db.engine import transaction
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import AuthorizationError
 from wacc.logs import get_logger
@@ -99,7 +100,6 @@ async def erase_contact(media: Any, organization_id: str, contact_id: str) -> Er
     one transaction, then their media files. A file that cannot be removed is logged by
     key, never by content, and does not undo the erasure."""
     from wacc.conversations.tables import Conversation
-    from wacc.db.engine import transaction
     from wacc.messages.tables import Message
 
     await contacts.scoped_row(organization_id, contact_id)

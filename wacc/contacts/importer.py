@@ -20,6 +20,7 @@ from piccolo.utils.encoding import dump_json
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
 from wacc.contacts.tables import Contact, ContactImport, ContactTag, CustomField, FieldType, ImportStatus
+from wacc.db.engine import is_sqlite, transaction
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
@@ -196,8 +197,6 @@ async def _apply(job: _Job, batch: list[tuple[_Row, list[str]]],
                  counts: dict[str, int]) -> None:
     """Write one batch and advance the import's counters, in one transaction (which also
     keeps the batch's reads on one connection)."""
-    from wacc.db.engine import transaction
-
     async with transaction():
         keys = list({r.key for r, _ in batch})
         existing = {r["whatsapp_id"]: r for r in await Contact.select().where(
@@ -421,8 +420,6 @@ async def _refresh_statistics(job: _Job, counts: dict[str, int]) -> None:
     created. A table that grows from few rows to 100,000 within a minute keeps statistics
     from when it was small, and the per-batch lookup by phone then scans every contact
     of the organization (an import five times slower and getting worse)."""
-    from wacc.db.engine import is_sqlite
-
     if counts["created"] >= max(1000, 2 * job.analyzed_at) and not is_sqlite(Contact._meta.db):
         await Contact.raw('ANALYZE "contact"')
         job.analyzed_at = counts["created"]

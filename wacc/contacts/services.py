@@ -12,9 +12,10 @@ from wacc import events
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
 from wacc.db import fulltext
 from wacc.db.bulk import raise_timestamps
-from wacc.db.engine import is_sqlite
+from wacc.db.engine import is_sqlite, transaction
+from wacc.lib import cursor
 from wacc.lib.clock import utcnow
-from wacc.lib.errors import ValidationError
+from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 
 
@@ -280,8 +281,6 @@ async def _tags_of(contact_ids: list[str]) -> dict[str, list[str]]:
 
 
 async def scoped_row(organization_id: str, contact_id: str) -> dict[str, Any]:
-    from wacc.lib.errors import NotFoundError
-
     row = await Contact.select().where(
         (Contact.id == contact_id) & (Contact.organization == organization_id)).first()
     if row is None:
@@ -301,8 +300,6 @@ async def _validated_fields(organization_id: str, values: dict[str, Any], partia
 
 
 async def create_contact(organization_id: str, data: Any) -> Any:
-    from wacc.lib.errors import ConflictError
-
     phone = normalize_phone(data.phone_number)
     key = wa_id_for(phone)
     fields = await _validated_fields(organization_id, data.custom_fields, partial=False)
@@ -380,7 +377,6 @@ async def page_where(where: Any, after: str | None, limit: int) -> Any:
     """One page of contacts matching *where*, newest first (by creation), keyset-paginated:
     GET /contacts and segments share it, so their items and cursors are the same."""
     from wacc.contacts.schemas import ContactPage
-    from wacc.lib import cursor
 
     if after:
         at, last_id = cursor.decode_time(after)
@@ -414,7 +410,6 @@ def _custom_field_matches(key: str, value: str | None) -> Any:
 
 
 async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
-    from wacc.lib.errors import NotFoundError
     from wacc.tags.tables import Tag
 
     await scoped_row(organization_id, contact_id)
@@ -446,9 +441,6 @@ async def conversations_of(organization_id: str, contact_id: str) -> list[Any]:
 
 
 async def merge_contacts(organization_id: str, keep_id: str, other_id: str) -> Any:
-    from wacc.db.engine import transaction
-    from wacc.lib.errors import ValidationError
-
     if keep_id == other_id:
         raise ValidationError.field("otherId", "cannot merge a contact into itself")
     await scoped_row(organization_id, keep_id)

@@ -18,6 +18,7 @@ from wacc.contacts.schemas import ImportOut, ImportRowError
 from wacc.contacts.tables import ContactImport, CustomField
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.logs import get_logger
 
 EXPORT_PAGE = 500  # contacts read per query while streaming an export
 MAX_COLUMNS = 200
@@ -103,8 +104,6 @@ async def start_import(jobs: Any, media: Any, organization_id: str, user_id: str
     try:
         jobs.enqueue(IMPORT_JOB, import_id)
     except Exception:  # the resume sweep queues a PENDING import that nobody took
-        from wacc.logs import get_logger
-
         get_logger(__name__).exception("import not queued; the sweep will", import_id=import_id)
     return await get_import(organization_id, import_id)
 
