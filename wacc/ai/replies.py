@@ -33,6 +33,8 @@ from wacc.conversations.tables import Conversation
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.logs import get_logger
+from wacc.messages import services as messages
+from wacc.messages.schemas import MessageSend
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs.tables import Organization
 from wacc.runtime import Runtime
@@ -218,9 +220,6 @@ async def send_ai_message(rt: Runtime, organization_id: str, conversation_id: st
     """Queue *result*'s text as the business's message, marked AI-generated with the
     provider, model and tokens of its usage row. The usage id is the idempotency key:
     sending the same result twice (a retried job) sends one message."""
-    from wacc.messages import services as messages
-    from wacc.messages.schemas import MessageSend
-
     if not result.text:
         raise ValidationError(f"Nothing to send: the reply was not answered ({result.reason})")
     principal = Principal(organization_id=organization_id, role=Role.ADMIN)

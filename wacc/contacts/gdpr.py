@@ -18,6 +18,7 @@ from wacc.lib.errors import AuthorizationError
 from wacc.logs import get_logger
 from wacc.security.principal import Principal
 from wacc.security.roles import Role
+from wacc.tags.tables import Tag
 
 log = get_logger(__name__)
 
@@ -31,7 +32,6 @@ async def export_contact(principal: Principal, contact_id: str) -> dict[str, Any
     notes and history, plus the media keys to fetch the files."""
     from wacc.conversations.tables import Conversation, ConversationEvent, ConversationTag, Note
     from wacc.messages.tables import Message
-    from wacc.tags.tables import Tag
 
     if principal.role == Role.AGENT:
         # A GDPR export is complete by nature, so it is only for callers who see every

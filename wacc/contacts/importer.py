@@ -17,6 +17,7 @@ from typing import Any
 
 from piccolo.utils.encoding import dump_json
 
+from wacc.bus import org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
 from wacc.contacts.tables import Contact, ContactImport, ContactTag, CustomField, FieldType, ImportStatus
@@ -25,6 +26,7 @@ from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.tags.tables import Tag
 
 IMPORT_JOB = "contacts.import"
 RESUME_JOB = "contacts.resume_imports"
@@ -329,8 +331,6 @@ async def _finish(bus: Any, row: dict[str, Any], status: ImportStatus, *,
 
 
 async def _publish(bus: Any, row: dict[str, Any], status: str, **extra: Any) -> None:
-    from wacc.bus import org_topic
-
     fresh = await ContactImport.select().where(ContactImport.id == row["id"]).first() or row
     await bus.publish(org_topic(row["organization"]), {
         "type": "import:progress", "importId": row["id"], "status": status,
@@ -374,8 +374,6 @@ async def _run(media: Any, bus: Any, row: dict[str, Any]) -> str:
     plan = [(source.header.index(c), c, t) for c, t in mapping.items()]
     fields = {r["key"]: r for r in await CustomField.select().where(
         CustomField.organization == row["organization"]).output(load_json=True)}
-    from wacc.tags.tables import Tag
-
     tags = {r["name"].lower(): r["id"] for r in await Tag.select(Tag.id, Tag.name).where(
         Tag.organization == row["organization"])}
     total = data.count(b"\n") - (1 if data.endswith(b"\n") else 0)

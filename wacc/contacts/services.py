@@ -17,6 +17,7 @@ from wacc.lib import cursor
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.tags.tables import Tag
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
@@ -410,8 +411,6 @@ def _custom_field_matches(key: str, value: str | None) -> Any:
 
 
 async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
-    from wacc.tags.tables import Tag
-
     await scoped_row(organization_id, contact_id)
     if not await Tag.exists().where((Tag.id == tag_id) & (Tag.organization == organization_id)):
         raise NotFoundError("Tag not found")

@@ -13,7 +13,9 @@ from typing import Any
 from wacc import events
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
+from wacc.contacts.tables import Contact
 from wacc.conversations import services as conversations
+from wacc.conversations.tables import Conversation
 from wacc.db.engine import transaction
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
@@ -310,8 +312,6 @@ async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> flo
     """When this customer last wrote through this session (seconds since the epoch), from
     the stored messages: what the Cloud API's 24-hour reply window runs from. The
     customer is matched by WhatsApp id, hidden id or phone, as contacts are merged."""
-    from wacc.contacts.tables import Contact  # the tables of other features, read-only here
-
     org = await WhatsAppSession.select(WhatsAppSession.organization).where(
         WhatsAppSession.id == session_id).first()
     if org is None:
@@ -326,8 +326,6 @@ async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> flo
 
 async def last_inbound_for_contacts(session_id: str, people: list[str]) -> float | None:
     """When any of these contacts last wrote through this session (epoch seconds)."""
-    from wacc.conversations.tables import Conversation
-
     if not people:
         return None
     threads = [r["id"] for r in await Conversation.select(Conversation.id).where(

@@ -24,6 +24,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from wacc.apikeys.services import KEY_PREFIX
 from wacc.bus import org_topic
+from wacc.conversations import services as conversations
 from wacc.http.errors import error_body
 from wacc.lib.errors import (
     AuthenticationError,
@@ -246,8 +247,6 @@ class Connection:
     async def _visible(self, conversation_id: str) -> None:
         assert self.principal is not None
         # Checked on the database each time: a join or typing must never rely on a cache.
-        from wacc.conversations import services as conversations
-
         await conversations.visible(self.principal, conversation_id)
 
     async def _on_authenticate(self, event: Authenticate) -> None:
