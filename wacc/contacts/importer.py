@@ -21,6 +21,7 @@ from wacc.bus import org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
 from wacc.contacts.tables import Contact, ContactImport, ContactTag, CustomField, FieldType, ImportStatus
+from wacc.customfields import services as customfields
 from wacc.db.engine import is_sqlite, transaction
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.clock import utcnow
@@ -175,8 +176,6 @@ async def _checked_custom(job: _Job, row: _Row, creating: bool) -> dict[str, Any
     """Custom values through the custom-fields service; a new contact must also carry
     every required field. Results are remembered for the job: imports repeat values
     (plans, sizes, regions) and a query per row would dominate the import's time."""
-    from wacc.customfields import services as customfields
-
     if not row.custom and not (creating and any(f["required"] for f in job.fields.values())):
         return {}
     key = (creating, *sorted((k, tuple(v) if isinstance(v, list) else v)

@@ -9,7 +9,11 @@ import phonenumbers
 from piccolo.columns.combination import WhereRaw
 
 from wacc import events
+from wacc.contacts.schemas import ContactConversation, ContactOut, ContactPage
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
+from wacc.conversations import services as conversations
+from wacc.conversations.tables import Conversation
+from wacc.customfields import services as customfields
 from wacc.db import fulltext
 from wacc.db.bulk import raise_timestamps
 from wacc.db.engine import is_sqlite, transaction
@@ -149,8 +153,6 @@ async def change_identity(organization_id: str, old_wa_id: str, old_phone: str |
 
 async def merge(organization_id: str, keep_id: str, drop_id: str) -> None:
     """Move everything of *drop* onto *keep*, then delete *drop* (nothing is lost)."""
-    from wacc.conversations import services as conversations
-
     await conversations.move_contact(organization_id, drop_id, keep_id)
     kept_tags = [r["tag"] for r in await ContactTag.select(ContactTag.tag).where(
         ContactTag.contact == keep_id)]
@@ -256,8 +258,6 @@ _SORTABLE = ("created_at", "last_message_at", "name")
 
 
 def _contact_out(row: dict[str, Any], tags: list[str]) -> Any:
-    from wacc.contacts.schemas import ContactOut
-
     fields = row["custom_fields"]
     if isinstance(fields, str):
         import json
@@ -295,8 +295,6 @@ async def get_contact(organization_id: str, contact_id: str) -> Any:
 
 
 async def _validated_fields(organization_id: str, values: dict[str, Any], partial: bool) -> dict[str, Any]:
-    from wacc.customfields import services as customfields
-
     return await customfields.validate_values(organization_id, values, partial=partial)
 
 
@@ -377,8 +375,6 @@ async def list_contacts(
 async def page_where(where: Any, after: str | None, limit: int) -> Any:
     """One page of contacts matching *where*, newest first (by creation), keyset-paginated:
     GET /contacts and segments share it, so their items and cursors are the same."""
-    from wacc.contacts.schemas import ContactPage
-
     if after:
         at, last_id = cursor.decode_time(after)
         where &= (Contact.created_at < at) | ((Contact.created_at == at) & (Contact.id < last_id))
@@ -427,9 +423,6 @@ async def remove_tag(organization_id: str, contact_id: str, tag_id: str) -> None
 
 
 async def conversations_of(organization_id: str, contact_id: str) -> list[Any]:
-    from wacc.contacts.schemas import ContactConversation
-    from wacc.conversations.tables import Conversation
-
     await scoped_row(organization_id, contact_id)
     rows = await Conversation.select().where(
         (Conversation.contact == contact_id) & (Conversation.organization == organization_id)
