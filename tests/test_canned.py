@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
-from wacc.http.principal import Principal
 from wacc.lib.errors import ConflictError
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 from wacc.tags import services
 from wacc.tags.schemas import CannedResponseCreate

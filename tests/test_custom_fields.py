@@ -10,8 +10,8 @@ from wacc.contacts.tables import CustomField, FieldType
 from wacc.customfields import services
 from wacc.customfields.schemas import CustomFieldCreate
 from wacc.customfields.services import validate_values
-from wacc.http.principal import Principal
 from wacc.lib.errors import ConflictError, ValidationError
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 
 FIELDS = f"{API}/custom-fields"

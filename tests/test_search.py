@@ -331,7 +331,7 @@ async def test_index_is_consistent_after_the_tests_reset(client):
 async def test_postgres_uses_the_gin_indexes(client):
     if backend() != "postgres":
         pytest.skip("GIN expression indexes are PostgreSQL's; SQLite queries FTS5 tables")
-    from wacc.search import query
+    from wacc.db import fulltext as query
 
     found = query.parse("parcel")
     engine = bound_engine()

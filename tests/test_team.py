@@ -23,9 +23,9 @@ from tests.helpers import (
     runtime_of,
     with_settings,
 )
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.orgs.tables import Organization
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 from wacc.users import services as users
 from wacc.users.schemas import InviteCreate

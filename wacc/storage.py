@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from wacc.config import Settings
+from wacc.config import ConfigError, Settings
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 
@@ -121,13 +121,9 @@ class S3MediaStore(MediaStore):
         try:
             import boto3
         except ImportError:
-            from wacc.config import ConfigError
-
             raise ConfigError("WACC_MEDIA_BACKEND=s3 needs boto3: pip install 'wacc[s3]'") from None
         media = settings.media
         if not media.s3_bucket:
-            from wacc.config import ConfigError
-
             raise ConfigError("WACC_MEDIA_S3_BUCKET: required when WACC_MEDIA_BACKEND=s3")
         self.bucket = media.s3_bucket
         self.prefix = media.s3_prefix

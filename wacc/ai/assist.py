@@ -14,7 +14,6 @@ from wacc.ai.replies import generate_reply
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import ReplyResult
 from wacc.conversations import services as conversations
-from wacc.http.principal import Principal
 from wacc.lib.errors import (
     ConflictError,
     RateLimitError,
@@ -23,6 +22,7 @@ from wacc.lib.errors import (
 )
 from wacc.messages.tables import Message, MessageDirection
 from wacc.runtime import Runtime
+from wacc.security.principal import Principal
 
 PURPOSE = "assist"
 SUGGEST = ("Draft the business's next reply to the customer, in the customer's language, "

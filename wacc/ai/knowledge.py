@@ -36,10 +36,10 @@ from piccolo.querystring import QueryString
 from wacc.ai.contract import AiError
 from wacc.ai.tables import AiKnowledgeChunk
 from wacc.ai.types import Passage
+from wacc.db import fulltext
 from wacc.db.engine import is_sqlite
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
-from wacc.search import query as search_query
 
 log = get_logger(__name__)
 
@@ -66,7 +66,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+")  # and CJK full stops
-WORD = search_query.WORD  # the words full-text search sees, in any script
+WORD = fulltext.WORD  # the words full-text search sees, in any script
 
 
 # -- chunking ---------------------------------------------------------------------------
@@ -256,12 +256,12 @@ def _candidate_sql(organization_id: str, words: list[str]) -> QueryString:
             match, organization_id, MAX_CANDIDATES)
     # Words hold only letters and digits, so quoting them is safe; the document
     # expression is the one the migration indexes.
-    document = search_query.pg_document('coalesce(c."content", \'\')')
+    document = fulltext.pg_document('coalesce(c."content", \'\')')
     tsquery = " | ".join(f"'{w}'" for w in words)
     return QueryString(
         f"SELECT {_CANDIDATE_COLUMNS} FROM ai_knowledge_chunk c "
         "JOIN ai_knowledge_base a ON a.id = c.article "
-        f"CROSS JOIN to_tsquery('{search_query.PG_CONFIG}', {{}}) AS tsq "
+        f"CROSS JOIN to_tsquery('{fulltext.PG_CONFIG}', {{}}) AS tsq "
         f"WHERE c.organization = {{}} AND {document} @@ tsq "
         f"ORDER BY ts_rank({document}, tsq) DESC LIMIT {{}}",
         tsquery, organization_id, MAX_CANDIDATES)

@@ -23,12 +23,12 @@ from wacc.ai.assistant_schemas import (
 from wacc.ai.tables import AiKnowledgeBase, AiKnowledgeChunk
 from wacc.ai.types import Passage
 from wacc.db.engine import transaction
-from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.runtime import Runtime
+from wacc.security.principal import Principal
 
 REINDEX_JOB = "ai.knowledge_reindex"
 MAX_PAGE = 100

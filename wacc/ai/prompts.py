@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from wacc.contacts.tables import CustomField
 from wacc.lib.errors import ValidationError
 
 VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -46,8 +47,6 @@ async def validate(organization_id: str, template: str, field: str) -> None:
     """A 400 naming each unknown variable, so the admin sees it when saving."""
     if not VARIABLE.search(template):
         return
-    from wacc.contacts.tables import CustomField
-
     rows = await CustomField.select(CustomField.key).where(
         CustomField.organization == organization_id)
     bad = unknown(template, (r["key"] for r in rows))

@@ -21,22 +21,24 @@ from typing import Any
 import msgspec
 
 from wacc.ai import guardrails, prompts, services
-from wacc.ai.contract import ChatMessage, Completion, CompletionRequest, ProviderConfig
+from wacc.ai.contract import ChatMessage, CompletionRequest, ProviderConfig
 from wacc.ai.pricing import PriceTable
 from wacc.ai.router import AllProvidersFailed, Attempt, Routed
 from wacc.ai.schemas import AiSettings
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage, ReplyResult
+from wacc.ai.usage import record_usage
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import Conversation
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
-from wacc.lib.ids import new_id
 from wacc.logs import get_logger
+from wacc.messages import services as messages
+from wacc.messages.schemas import MessageSend
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs.tables import Organization
 from wacc.runtime import Runtime
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 
 log = get_logger(__name__)
@@ -95,24 +97,6 @@ async def context_window(organization_id: str, conversation_id: str, budget: int
 def cited(text: str, passages: list[Passage]) -> list[Passage]:
     numbers = dict.fromkeys(int(n) for n in _CITATION.findall(text))
     return [passages[n - 1] for n in numbers if 1 <= n <= len(passages)]
-
-
-async def record_usage(organization_id: str, conversation_id: str | None, purpose: str, outcome: str, *,
-                  completion: Completion | None = None, config: ProviderConfig | None = None,
-                  attempts: list[Attempt] | None = None, cost: int = 0, latency_ms: int = 0,
-                  cached: bool = False) -> str:
-    usage_id = new_id()
-    attempts = attempts or []
-    await AiUsage.insert(AiUsage(
-        id=usage_id, organization=organization_id, conversation=conversation_id, purpose=purpose,
-        provider_name=(completion.provider if completion else attempts[-1].provider if attempts else ""),
-        provider_type=(config.type if config else attempts[-1].type if attempts else ""),
-        model=(completion.model if completion else attempts[-1].model if attempts else ""),
-        prompt_tokens=completion.prompt_tokens if completion else 0,
-        completion_tokens=completion.completion_tokens if completion else 0,
-        cost_micros=cost, latency_ms=latency_ms, outcome=outcome, failed_over=len(attempts) > 1,
-        cached=cached, attempts=msgspec.to_builtins(attempts)))
-    return usage_id
 
 
 async def route(rt: Runtime, rows: list[dict[str, Any]], request: CompletionRequest
@@ -236,9 +220,6 @@ async def send_ai_message(rt: Runtime, organization_id: str, conversation_id: st
     """Queue *result*'s text as the business's message, marked AI-generated with the
     provider, model and tokens of its usage row. The usage id is the idempotency key:
     sending the same result twice (a retried job) sends one message."""
-    from wacc.messages import services as messages
-    from wacc.messages.schemas import MessageSend
-
     if not result.text:
         raise ValidationError(f"Nothing to send: the reply was not answered ({result.reason})")
     principal = Principal(organization_id=organization_id, role=Role.ADMIN)

@@ -35,12 +35,12 @@ from wacc.conversations.tables import (
     ConversationEvent,
     ConversationStatus,
 )
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ValidationError, WaccError
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
 from wacc.messages.tables import Message, MessageDirection
+from wacc.security.principal import Principal
 from wacc.sessions import services as sessions
 
 log = get_logger(__name__)

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import msgspec
 
 from wacc.ai.contract import AiError, ChatMessage, CompletionRequest, ProviderConfig
+from wacc.ai.guardrails import MICROS, allow_request, cost_micros, spent_today
+from wacc.ai.pricing import PriceTable
 from wacc.ai.prompts import validate as validate_template
 from wacc.ai.schemas import (
     AiProviderCreate,
@@ -30,13 +32,15 @@ from wacc.ai.schemas import (
     AiTestOut,
 )
 from wacc.ai.tables import AiProvider
-from wacc.http.principal import Principal
+from wacc.ai.usage import record_usage
+from wacc.db.errors import UNIQUE_VIOLATIONS
+from wacc.lib.clock import utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, RateLimitError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.orgs.services import settings_of
 from wacc.orgs.tables import Organization
 from wacc.runtime import Runtime
-from wacc.tags.services import UNIQUE_VIOLATIONS
+from wacc.security.principal import Principal
 
 KEY_CONTEXT = "ai_provider.api_key"
 SETTINGS_KEY = "ai"  # the section of Organization.settings
@@ -223,8 +227,6 @@ async def delete_provider(principal: Principal, provider_id: str) -> None:
 
 
 async def record_check(provider_id: str, error: str | None) -> None:
-    from wacc.lib.clock import utcnow
-
     await AiProvider.update({AiProvider.last_check_at: utcnow(),
                              AiProvider.last_check_error: error}).where(AiProvider.id == provider_id)
 
@@ -260,8 +262,6 @@ async def update_settings(principal: Principal, data: AiSettingsPatch) -> AiSett
 
 
 async def settings_out(organization_id: str) -> AiSettingsOut:
-    from wacc.ai.guardrails import MICROS, spent_today
-
     s = await ai_settings(organization_id)
     return AiSettingsOut(
         requests_per_minute=s.requests_per_minute, daily_spend_cap_usd=s.daily_spend_cap_usd,
@@ -280,10 +280,6 @@ async def test_provider(rt: Runtime, principal: Principal, data: AiTestIn) -> Ai
     recorded on a stored provider as ``lastCheckError``; only a request that names no
     testable provider is a 400. With a prompt the completion is real usage: it passes
     the organization's rate limit and is recorded with purpose ``test``."""
-    from wacc.ai.guardrails import allow_request, cost_micros
-    from wacc.ai.pricing import PriceTable
-    from wacc.ai.replies import record_usage
-
     if (data.provider_id is None) == (data.provider is None):
         raise ValidationError("Give either providerId (a stored provider) or provider (a configuration)",
                               [{"field": "providerId", "message": "exactly one of providerId, provider"}])

@@ -13,10 +13,10 @@ from typing import Any
 
 from wacc.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from wacc.apikeys.tables import ApiKey
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import AuthenticationError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.security.principal import Principal
 from wacc.security.roles import PERMISSIONS
 from wacc.security.tokens import hash_secret, same
 

@@ -11,9 +11,9 @@ from piccolo.custom_types import Combinable
 from wacc.audit.schemas import ActivityOut, ActivityPage
 from wacc.audit.tables import ActivityLog
 from wacc.http.middleware import AuditEntry
-from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.ids import new_id
+from wacc.security.principal import Principal
 
 
 async def record(entry: AuditEntry) -> None:

@@ -23,7 +23,6 @@ from wacc.auth import websession
 from wacc.auth.schemas import LoginOut, MeOut, MfaSetupOut, RecoveryCodesOut, RegisterIn, TokensOut
 from wacc.auth.tables import RefreshToken
 from wacc.db.engine import transaction
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import (
     AuthenticationError,
@@ -38,6 +37,7 @@ from wacc.orgs import services as orgs
 from wacc.runtime import Runtime
 from wacc.security.limits import per
 from wacc.security.passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 from wacc.security.tokens import TokenError, decode, hash_secret, issue
 from wacc.users import services as users

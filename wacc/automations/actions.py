@@ -18,12 +18,17 @@ import httpx
 
 from wacc.automations import signing
 from wacc.automations.definition import _VARIABLE
+from wacc.contacts import services as contacts
+from wacc.contacts.schemas import ContactUpdate
 from wacc.conversations import routing
 from wacc.conversations import services as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
-from wacc.http.principal import Principal
 from wacc.lib.errors import ConflictError
+from wacc.messages import services as messages
+from wacc.messages.schemas import MessageSend
+from wacc.messages.tables import Message
 from wacc.security.destinations import refused_destination
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 
 Context = dict[str, Any]
@@ -91,9 +96,6 @@ async def execute(rt: Any, step: dict[str, Any], ctx: Context, run: dict[str, An
     if kind in ("add_tag", "remove_tag"):
         return await _tag(rt, principal, step, ctx)
     if kind == "set_field":
-        from wacc.contacts import services as contacts
-        from wacc.contacts.schemas import ContactUpdate
-
         contact_id = _need(ctx, "contact")
         await contacts.update_contact(org, contact_id, ContactUpdate(
             custom_fields={step["key"]: step["value"]}))
@@ -114,9 +116,6 @@ async def execute(rt: Any, step: dict[str, Any], ctx: Context, run: dict[str, An
 
 async def _send(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context,
                 run: dict[str, Any]) -> dict[str, Any]:
-    from wacc.messages import services as messages
-    from wacc.messages.schemas import MessageSend
-
     text = render(step["text"], ctx).strip()
     if not text:
         raise StepError("the message is empty once its variables are filled")
@@ -162,8 +161,6 @@ async def _ai_reply(rt: Any, org: str, step: dict[str, Any], ctx: Context,
 
 async def _mark(message_id: str, run: dict[str, Any]) -> None:
     """Name the automation in the message's metadata (loop protection, and for people)."""
-    from wacc.messages.tables import Message
-
     row = await Message.select(Message.metadata).where(Message.id == message_id).output(
         load_json=True).first()
     meta = {**((row or {}).get("metadata") or {}), "automationId": run["automationId"],
@@ -172,8 +169,6 @@ async def _mark(message_id: str, run: dict[str, Any]) -> None:
 
 
 async def _tag(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    from wacc.contacts import services as contacts
-
     tag_id, add = step["tagId"], step["type"] == "add_tag"
     if step["on"] == "contact":
         contact_id = _need(ctx, "contact")

@@ -31,7 +31,7 @@ from wacc.automations.schemas import (
 )
 from wacc.automations.tables import Automation, AutomationExecution
 from wacc.contacts.tables import CustomField
-from wacc.http.principal import Principal
+from wacc.customfields import services as customfields
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
@@ -39,6 +39,7 @@ from wacc.lib.ids import new_id
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs import services as orgs
 from wacc.security.crypto import Keyring
+from wacc.security.principal import Principal
 from wacc.tags.tables import Tag
 from wacc.users.tables import User
 
@@ -78,8 +79,6 @@ async def _checked(organization_id: str, trigger: Any, conds: Any,
 
 async def _check_fields(organization_id: str, steps: list[Any]) -> None:
     """A set_field value must be one the field accepts (the contacts' own check)."""
-    from wacc.customfields import services as customfields
-
     details = []
     for path, step in definition._walk(steps, "actions"):
         if step["type"] != "set_field" or step["value"] is None:

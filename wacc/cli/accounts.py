@@ -15,8 +15,8 @@ from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.security.roles import Role
 
 if TYPE_CHECKING:
-    from wacc.http.principal import Principal
     from wacc.orgs.schemas import OrganizationOut
+    from wacc.security.principal import Principal
 
 user_app = typer.Typer(help="Create, list and manage users.", no_args_is_help=True)
 org_app = typer.Typer(help="List organizations.", no_args_is_help=True)
@@ -59,7 +59,7 @@ def checked_email(email: str) -> str:
 
 def _as_owner(org_id: str) -> Principal:
     """The operator acts with an owner's reach inside the organization."""
-    from wacc.http.principal import Principal
+    from wacc.security.principal import Principal
 
     return Principal(organization_id=org_id, role=Role.OWNER)
 

@@ -12,11 +12,15 @@ from typing import Any
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import EraseOut
 from wacc.contacts.tables import ContactTag
-from wacc.http.principal import Principal
+from wacc.conversations.tables import Conversation, ConversationEvent, ConversationTag, Note
+from wacc.db.engine import transaction
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import AuthorizationError
 from wacc.logs import get_logger
+from wacc.messages.tables import Message
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
+from wacc.tags.tables import Tag
 
 log = get_logger(__name__)
 
@@ -28,10 +32,6 @@ def _when(value: Any) -> str | None:
 async def export_contact(principal: Principal, contact_id: str) -> dict[str, Any]:
     """The contact, its tags and custom fields, and every conversation with its messages,
     notes and history, plus the media keys to fetch the files."""
-    from wacc.conversations.tables import Conversation, ConversationEvent, ConversationTag, Note
-    from wacc.messages.tables import Message
-    from wacc.tags.tables import Tag
-
     if principal.role == Role.AGENT:
         # A GDPR export is complete by nature, so it is only for callers who see every
         # conversation; an agent limited to their own must not get the rest this way.
@@ -98,10 +98,6 @@ async def erase_contact(media: Any, organization_id: str, contact_id: str) -> Er
     """Delete the contact, its conversations (with notes, history, tags) and messages in
     one transaction, then their media files. A file that cannot be removed is logged by
     key, never by content, and does not undo the erasure."""
-    from wacc.conversations.tables import Conversation
-    from wacc.db.engine import transaction
-    from wacc.messages.tables import Message
-
     await contacts.scoped_row(organization_id, contact_id)
     async with transaction():
         ids = [r["id"] for r in await Conversation.select(Conversation.id).where(

@@ -17,13 +17,17 @@ from typing import Any
 
 from piccolo.utils.encoding import dump_json
 
+from wacc.bus import org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
 from wacc.contacts.tables import Contact, ContactImport, ContactTag, CustomField, FieldType, ImportStatus
+from wacc.customfields import services as customfields
+from wacc.db.engine import is_sqlite, transaction
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.tags.tables import Tag
 
 IMPORT_JOB = "contacts.import"
 RESUME_JOB = "contacts.resume_imports"
@@ -172,8 +176,6 @@ async def _checked_custom(job: _Job, row: _Row, creating: bool) -> dict[str, Any
     """Custom values through the custom-fields service; a new contact must also carry
     every required field. Results are remembered for the job: imports repeat values
     (plans, sizes, regions) and a query per row would dominate the import's time."""
-    from wacc.customfields import services as customfields
-
     if not row.custom and not (creating and any(f["required"] for f in job.fields.values())):
         return {}
     key = (creating, *sorted((k, tuple(v) if isinstance(v, list) else v)
@@ -196,8 +198,6 @@ async def _apply(job: _Job, batch: list[tuple[_Row, list[str]]],
                  counts: dict[str, int]) -> None:
     """Write one batch and advance the import's counters, in one transaction (which also
     keeps the batch's reads on one connection)."""
-    from wacc.db.engine import transaction
-
     async with transaction():
         keys = list({r.key for r, _ in batch})
         existing = {r["whatsapp_id"]: r for r in await Contact.select().where(
@@ -330,8 +330,6 @@ async def _finish(bus: Any, row: dict[str, Any], status: ImportStatus, *,
 
 
 async def _publish(bus: Any, row: dict[str, Any], status: str, **extra: Any) -> None:
-    from wacc.bus import org_topic
-
     fresh = await ContactImport.select().where(ContactImport.id == row["id"]).first() or row
     await bus.publish(org_topic(row["organization"]), {
         "type": "import:progress", "importId": row["id"], "status": status,
@@ -375,8 +373,6 @@ async def _run(media: Any, bus: Any, row: dict[str, Any]) -> str:
     plan = [(source.header.index(c), c, t) for c, t in mapping.items()]
     fields = {r["key"]: r for r in await CustomField.select().where(
         CustomField.organization == row["organization"]).output(load_json=True)}
-    from wacc.tags.tables import Tag
-
     tags = {r["name"].lower(): r["id"] for r in await Tag.select(Tag.id, Tag.name).where(
         Tag.organization == row["organization"])}
     total = data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
@@ -421,8 +417,6 @@ async def _refresh_statistics(job: _Job, counts: dict[str, int]) -> None:
     created. A table that grows from few rows to 100,000 within a minute keeps statistics
     from when it was small, and the per-batch lookup by phone then scans every contact
     of the organization (an import five times slower and getting worse)."""
-    from wacc.db.engine import is_sqlite
-
     if counts["created"] >= max(1000, 2 * job.analyzed_at) and not is_sqlite(Contact._meta.db):
         await Contact.raw('ANALYZE "contact"')
         job.analyzed_at = counts["created"]

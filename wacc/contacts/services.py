@@ -6,14 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 import phonenumbers
+from piccolo.columns.combination import WhereRaw
 
 from wacc import events
+from wacc.contacts.schemas import ContactConversation, ContactOut, ContactPage
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
+from wacc.conversations import services as conversations
+from wacc.conversations.tables import Conversation
+from wacc.customfields import services as customfields
+from wacc.db import fulltext
 from wacc.db.bulk import raise_timestamps
-from wacc.db.engine import is_sqlite
+from wacc.db.engine import is_sqlite, transaction
+from wacc.lib import cursor
 from wacc.lib.clock import utcnow
-from wacc.lib.errors import ValidationError
+from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.tags.tables import Tag
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
@@ -145,8 +153,6 @@ async def change_identity(organization_id: str, old_wa_id: str, old_phone: str |
 
 async def merge(organization_id: str, keep_id: str, drop_id: str) -> None:
     """Move everything of *drop* onto *keep*, then delete *drop* (nothing is lost)."""
-    from wacc.conversations import services as conversations
-
     await conversations.move_contact(organization_id, drop_id, keep_id)
     kept_tags = [r["tag"] for r in await ContactTag.select(ContactTag.tag).where(
         ContactTag.contact == keep_id)]
@@ -252,8 +258,6 @@ _SORTABLE = ("created_at", "last_message_at", "name")
 
 
 def _contact_out(row: dict[str, Any], tags: list[str]) -> Any:
-    from wacc.contacts.schemas import ContactOut
-
     fields = row["custom_fields"]
     if isinstance(fields, str):
         import json
@@ -278,8 +282,6 @@ async def _tags_of(contact_ids: list[str]) -> dict[str, list[str]]:
 
 
 async def scoped_row(organization_id: str, contact_id: str) -> dict[str, Any]:
-    from wacc.lib.errors import NotFoundError
-
     row = await Contact.select().where(
         (Contact.id == contact_id) & (Contact.organization == organization_id)).first()
     if row is None:
@@ -300,14 +302,10 @@ async def get_contact(organization_id: str, contact_id: str) -> Any:
 
 
 async def _validated_fields(organization_id: str, values: dict[str, Any], partial: bool) -> dict[str, Any]:
-    from wacc.customfields import services as customfields
-
     return await customfields.validate_values(organization_id, values, partial=partial)
 
 
 async def create_contact(organization_id: str, data: Any) -> Any:
-    from wacc.lib.errors import ConflictError
-
     phone = normalize_phone(data.phone_number)
     key = wa_id_for(phone)
     fields = await _validated_fields(organization_id, data.custom_fields, partial=False)
@@ -365,13 +363,9 @@ async def list_contacts(
     """Newest first (by creation), filtered; keyset-paginated."""
     where: Any = Contact.organization == organization_id
     if search and search.strip():
-        # Full-text words and prefixes, or phone digits (wacc.search, docs/search.md).
-        from piccolo.columns.combination import WhereRaw
-
-        from wacc.search import query as search_query
-
-        where &= WhereRaw("{}", search_query.contact_match(
-            '"contact"', search_query.parse(search, "search")))
+        # Full-text words and prefixes, or phone digits (wacc.db.fulltext, docs/search.md).
+        where &= WhereRaw("{}", fulltext.contact_match(
+            '"contact"', fulltext.parse(search, "search")))
     if tag_id:
         tagged = [r["contact"] for r in await ContactTag.select(ContactTag.contact).where(
             ContactTag.tag == tag_id)]
@@ -388,9 +382,6 @@ async def list_contacts(
 async def page_where(where: Any, after: str | None, limit: int) -> Any:
     """One page of contacts matching *where*, newest first (by creation), keyset-paginated:
     GET /contacts and segments share it, so their items and cursors are the same."""
-    from wacc.contacts.schemas import ContactPage
-    from wacc.lib import cursor
-
     if after:
         at, last_id = cursor.decode_time(after)
         where &= (Contact.created_at < at) | ((Contact.created_at == at) & (Contact.id < last_id))
@@ -408,7 +399,6 @@ async def page_where(where: Any, after: str | None, limit: int) -> Any:
 def _custom_field_matches(key: str, value: str | None) -> Any:
     """A custom field equals *value* (or, for a list field, contains it); with no value,
     the field is set. Written per database: JSON operators differ."""
-    from piccolo.columns.combination import WhereRaw
 
     if is_sqlite(Contact._meta.db):
         path = "$." + key
@@ -424,9 +414,6 @@ def _custom_field_matches(key: str, value: str | None) -> Any:
 
 
 async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
-    from wacc.lib.errors import NotFoundError
-    from wacc.tags.tables import Tag
-
     await scoped_row(organization_id, contact_id)
     if not await Tag.exists().where((Tag.id == tag_id) & (Tag.organization == organization_id)):
         raise NotFoundError("Tag not found")
@@ -443,9 +430,6 @@ async def remove_tag(organization_id: str, contact_id: str, tag_id: str) -> None
 
 
 async def conversations_of(organization_id: str, contact_id: str) -> list[Any]:
-    from wacc.contacts.schemas import ContactConversation
-    from wacc.conversations.tables import Conversation
-
     await scoped_row(organization_id, contact_id)
     rows = await Conversation.select().where(
         (Conversation.contact == contact_id) & (Conversation.organization == organization_id)
@@ -456,9 +440,6 @@ async def conversations_of(organization_id: str, contact_id: str) -> list[Any]:
 
 
 async def merge_contacts(organization_id: str, keep_id: str, other_id: str) -> Any:
-    from wacc.db.engine import transaction
-    from wacc.lib.errors import ValidationError
-
     if keep_id == other_id:
         raise ValidationError.field("otherId", "cannot merge a contact into itself")
     await scoped_row(organization_id, keep_id)

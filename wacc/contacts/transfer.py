@@ -19,6 +19,8 @@ from wacc.contacts.schemas import ImportOut, ImportRowError
 from wacc.contacts.tables import ContactImport, CustomField
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.logs import get_logger
+from wacc.tags.tables import Tag
 
 EXPORT_PAGE = 500  # contacts read per query while streaming an export
 MAX_COLUMNS = 200
@@ -126,8 +128,6 @@ async def start_import(jobs: Any, media: Any, organization_id: str, user_id: str
     try:
         jobs.enqueue(IMPORT_JOB, import_id)
     except Exception:  # the resume sweep queues a PENDING import that nobody took
-        from wacc.logs import get_logger
-
         get_logger(__name__).exception("import not queued; the sweep will", import_id=import_id)
     return created
 
@@ -181,8 +181,6 @@ async def error_report(media: Any, organization_id: str, import_id: str) -> byte
 async def export_csv(organization_id: str, filters: dict[str, Any]) -> AsyncIterator[bytes]:
     """The contacts matching *filters* as CSV, a page at a time. Column names are those
     the import maps by default, so an exported file imports back unchanged."""
-    from wacc.tags.tables import Tag
-
     names = {r["id"]: r["name"] for r in await Tag.select(Tag.id, Tag.name).where(
         Tag.organization == organization_id)}
     keys = sorted(r["key"] for r in await CustomField.select(CustomField.key).where(

@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from wacc.audit import services as audit
 from wacc.contacts import gdpr, transfer
 from wacc.contacts.schemas import ContactId, EraseOut, ImportId, ImportOut
 from wacc.http.context import request_id
@@ -125,8 +126,6 @@ class ContactTransferController(Controller):
 
 async def _audit(request: Request, action: str, contact_id: str | None) -> None:
     """Reads are not audited by the middleware; exports of personal data are, here."""
-    from wacc.audit import services as audit
-
     principal = principal_of(request)
     ip, agent = client_of(request)
     await audit.record_event(

@@ -37,16 +37,16 @@ from wacc.conversations.tables import (
     Note,
     Priority,
 )
+from wacc.db import fulltext
 from wacc.db.bulk import raise_timestamps
 from wacc.db.engine import transaction
 from wacc.events import emit as emit_event
-from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.orgs import services as orgs
-from wacc.search import query as search_query
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 from wacc.tags.tables import Tag
 from wacc.users import services as users
@@ -290,12 +290,12 @@ async def list_conversations(principal: Principal, filters: ListFilters, after: 
         where &= Conversation.session == filters.session_id
     if filters.q and filters.q.strip():
         # Full-text search: the contact's name, e-mail or phone, or a message (docs/search.md).
-        found = search_query.parse(filters.q)
+        found = fulltext.parse(filters.q)
         where &= WhereRaw(
             '(EXISTS (SELECT 1 FROM contact c WHERE c.id = "conversation"."contact" AND {}) OR '
             '"conversation"."id" IN (SELECT m.conversation FROM message m '
-            'WHERE m.organization = {} AND {}))', search_query.contact_match("c", found),
-            principal.organization_id, search_query.message_match("m", found))
+            'WHERE m.organization = {} AND {}))', fulltext.contact_match("c", found),
+            principal.organization_id, fulltext.message_match("m", found))
     if after:
         at, last_id = cursor.decode_time(after)
         where &= (Conversation.last_message_at < at) | (

@@ -4,28 +4,24 @@ contact's ``customFields`` values against them (used by the contacts feature).""
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
 import phonenumbers
 
 from wacc.contacts.tables import CustomField, FieldType
 from wacc.customfields.schemas import CustomFieldCreate, CustomFieldOut, CustomFieldUpdate
-from wacc.http.principal import Principal
+from wacc.db.errors import UNIQUE_VIOLATIONS
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.security.principal import Principal
 
 CHOICE_TYPES = (FieldType.SELECT, FieldType.MULTISELECT)
 TEXT_MAX = 1000
 URL_MAX = 2048
-UNIQUE_VIOLATIONS: tuple[type[Exception], ...] = (
-    sqlite3.IntegrityError, asyncpg.UniqueViolationError,
-)
 _EMAIL = re.compile(EMAIL_PATTERN)
 # date.fromisoformat also takes "20240131" and week dates; only yyyy-mm-dd is meant.
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -29,7 +29,6 @@ from wacc.customfields import services as customfields
 from wacc.customfields.schemas import CustomFieldCreate
 from wacc.db.engine import transaction
 from wacc.demo import data
-from wacc.http.principal import Principal
 from wacc.logs import get_logger
 from wacc.messages import services as messages
 from wacc.messages.ingest import Pipeline
@@ -37,6 +36,7 @@ from wacc.messages.schemas import MessageSend
 from wacc.orgs import services as orgs
 from wacc.orgs.schemas import OrganizationOut, OrganizationUpdate
 from wacc.runtime import Runtime
+from wacc.security.principal import Principal
 from wacc.security.roles import Role
 from wacc.sessions import services as sessions
 from wacc.sessions.manager import SessionManager

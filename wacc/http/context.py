@@ -9,8 +9,8 @@ from typing import Any
 import structlog
 from litestar.types import Scope
 
-from wacc.http.principal import Principal
 from wacc.lib.ids import token
+from wacc.security.principal import Principal
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 

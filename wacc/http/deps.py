@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Request
 
 from wacc.http.context import client_ip, get_principal, user_agent
-from wacc.http.principal import Principal
 from wacc.lib.errors import AuthenticationError
 from wacc.runtime import Runtime
+from wacc.security.principal import Principal
 
 
 def principal_of(request: Request) -> Principal:

@@ -23,9 +23,9 @@ from wacc.http.context import (
     set_principal,
     user_agent,
 )
-from wacc.http.principal import Principal
 from wacc.lib.errors import AuthenticationError, AuthorizationError, RateLimitError
 from wacc.logs import get_logger
+from wacc.security.principal import Principal
 
 log = get_logger("wacc.http")
 

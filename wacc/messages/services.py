@@ -13,10 +13,11 @@ from typing import Any
 from wacc import events
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
+from wacc.contacts.tables import Contact
 from wacc.conversations import services as conversations
+from wacc.conversations.tables import Conversation
 from wacc.db.engine import transaction
 from wacc.engines.cloud.outbound import window_open
-from wacc.http.principal import Principal
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
@@ -31,6 +32,7 @@ from wacc.messages.schemas import (
 )
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.queue.jobs import Jobs
+from wacc.security.principal import Principal
 from wacc.sessions import services as sessions
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.tables import WhatsAppSession
@@ -381,8 +383,6 @@ async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> flo
     """When this customer last wrote through this session (seconds since the epoch), from
     the stored messages: what the Cloud API's 24-hour reply window runs from. The
     customer is matched by WhatsApp id, hidden id or phone, as contacts are merged."""
-    from wacc.contacts.tables import Contact  # the tables of other features, read-only here
-
     org = await WhatsAppSession.select(WhatsAppSession.organization).where(
         WhatsAppSession.id == session_id).first()
     if org is None:
@@ -397,8 +397,6 @@ async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> flo
 
 async def last_inbound_for_contacts(session_id: str, people: list[str]) -> float | None:
     """When any of these contacts last wrote through this session (epoch seconds)."""
-    from wacc.conversations.tables import Conversation
-
     if not people:
         return None
     threads = [r["id"] for r in await Conversation.select(Conversation.id).where(

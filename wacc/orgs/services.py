@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from wacc.db.engine import is_sqlite, transaction
-from wacc.http.principal import Principal
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.lib.text import slugify
@@ -20,6 +19,7 @@ from wacc.orgs.schemas import (
     OrganizationUpdate,
 )
 from wacc.orgs.tables import Organization
+from wacc.security.principal import Principal
 
 # Sections of the settings JSON that features keep, validate and serve themselves
 # (wacc.ai.services: "ai"): kept through a PATCH here, and not shown here.

@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 from wacc.conversations import services as conversations
-from wacc.http.principal import Principal
 from wacc.lib.errors import NotFoundError
+from wacc.security.principal import Principal
 
 # type -> the permission a receiver needs
 FORWARDED: dict[str, str] = {

@@ -24,8 +24,8 @@ from litestar.exceptions import WebSocketDisconnect
 
 from wacc.apikeys.services import KEY_PREFIX
 from wacc.bus import org_topic
+from wacc.conversations import services as conversations
 from wacc.http.errors import error_body
-from wacc.http.principal import Principal
 from wacc.lib.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -39,6 +39,7 @@ from wacc.messages.schemas import MessageSend
 from wacc.realtime.audience import Audience
 from wacc.runtime import Runtime
 from wacc.security.limits import per_minute
+from wacc.security.principal import Principal
 
 log = get_logger("wacc.realtime")
 
@@ -246,8 +247,6 @@ class Connection:
     async def _visible(self, conversation_id: str) -> None:
         assert self.principal is not None
         # Checked on the database each time: a join or typing must never rely on a cache.
-        from wacc.conversations import services as conversations
-
         await conversations.visible(self.principal, conversation_id)
 
     async def _on_authenticate(self, event: Authenticate) -> None:

@@ -7,8 +7,9 @@ from typing import Annotated
 from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 
+from wacc.db import fulltext as query
 from wacc.http.deps import principal_of
-from wacc.search import query, services
+from wacc.search import services
 from wacc.search.schemas import ContactHits, MessageHits
 
 Q = Annotated[str, QueryParameter(min_length=1, max_length=query.MAX_LENGTH)]

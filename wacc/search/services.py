@@ -12,11 +12,11 @@ from piccolo.querystring import QueryString
 from wacc.contacts.tables import Contact
 from wacc.conversations import services as conversations
 from wacc.conversations.schemas import ContactSummary
+from wacc.db import fulltext as q
 from wacc.db.engine import is_sqlite
-from wacc.http.principal import Principal
 from wacc.messages.tables import Message
-from wacc.search import query as q
 from wacc.search.schemas import ContactHit, ContactHits, MessageHit, MessageHits
+from wacc.security.principal import Principal
 
 MAX_LIMIT = 50
 # Private-use characters mark matches in snippets; they become <mark> after escaping.

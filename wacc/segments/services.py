@@ -17,10 +17,10 @@ from wacc.contacts.schemas import ContactPage
 from wacc.contacts.tables import Contact, CustomField, Segment
 from wacc.conversations import services as conversations
 from wacc.db.engine import is_sqlite
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.security.principal import Principal
 from wacc.segments.conditions import Catalog, Target, compile_where, validate
 from wacc.segments.schemas import (
     SegmentCount,

@@ -34,13 +34,13 @@ from wacc.engines.contract import (
     PermanentEngineError,
     is_broadcast_id,
 )
-from wacc.http.principal import Principal
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
 from wacc.messages.ingest import Pipeline, SessionRef
 from wacc.messages.tables import Message
+from wacc.security.principal import Principal
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.schemas import HistoryOut
 from wacc.sessions.tables import HistoryImport, WhatsAppSession

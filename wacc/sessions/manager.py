@@ -53,6 +53,7 @@ from wacc.engines.contract import (
 )
 from wacc.lib.clock import iso, utcnow
 from wacc.logs import get_logger
+from wacc.messages import services as messages
 from wacc.messages.ingest import Pipeline, SessionRef
 from wacc.security.crypto import Keyring
 from wacc.sessions.rpc import make_rpc_app
@@ -103,8 +104,6 @@ class Host:
     async def last_inbound(self, peer: Peer) -> float | None:
         """When *peer* last wrote through this session, from the stored messages (the
         Cloud API's 24-hour window, right after a restart too)."""
-        from wacc.messages import services as messages  # the messages feature's service
-
         return await messages.last_inbound_at(self.session_id, peer.wa_id, peer.phone)
 
 

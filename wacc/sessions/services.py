@@ -15,12 +15,19 @@ import msgspec
 
 from wacc.bus import Bus, org_topic
 from wacc.engines.contract import EngineError, NotConnectedError
-from wacc.http.principal import Principal
 from wacc.lib.clock import iso, utcnow
-from wacc.lib.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationError
+from wacc.lib.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConflictError,
+    NotFoundError,
+    ServiceUnavailableError,
+    ValidationError,
+)
 from wacc.lib.ids import new_id
 from wacc.security.crypto import Keyring
 from wacc.security.destinations import refused_destination
+from wacc.security.principal import Principal
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.schemas import SessionCreate, SessionOut, SessionUpdate
 from wacc.sessions.tables import SessionStatus, WhatsAppSession
@@ -192,8 +199,6 @@ async def webhook_call(rpc: SessionRpc, session_id: str, method: str, **args: An
 async def forward_to_engine(rpc: SessionRpc, session_id: str, method: str, **args: Any) -> Any:
     """Call a running session's engine for a provider's webhook, its errors in the seed's
     format: forged 401, malformed 400, not running (or a passing failure) 503."""
-    from wacc.lib.errors import AuthenticationError, AuthorizationError
-
     try:
         return await rpc.call(session_id, method, **args)
     except NotConnectedError:

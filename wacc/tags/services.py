@@ -8,14 +8,12 @@ two requests race, and their integrity error becomes the same 409.
 from __future__ import annotations
 
 import re
-import sqlite3
 from typing import Any
 
-import asyncpg
-
-from wacc.http.principal import Principal
+from wacc.db.errors import UNIQUE_VIOLATIONS
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.security.principal import Principal
 from wacc.tags.schemas import (
     CannedResponseCreate,
     CannedResponseOut,
@@ -30,10 +28,6 @@ from wacc.tags.tables import CannedResponse, Tag
 
 DEFAULT_COLOR = "#64748b"
 TAG_NAME_MAX = 64
-# The unique-index violation as each driver raises it.
-UNIQUE_VIOLATIONS: tuple[type[Exception], ...] = (
-    sqlite3.IntegrityError, asyncpg.UniqueViolationError,
-)
 # A /shortcut only counts at the very start, followed by whitespace or the end.
 _LEADING_SHORTCUT = re.compile(r"^/([a-z0-9_-]{1,48})(?=\s|$)")
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")

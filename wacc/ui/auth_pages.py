@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from wacc.auth import services as auth
+from wacc.auth import websession
 from wacc.auth.controllers import _client
 from wacc.auth.schemas import LoginIn, MfaLoginIn, RegisterIn
 from wacc.http.context import get_principal, set_audit_org
@@ -122,8 +123,6 @@ class AuthPages(Controller):
     @post("/ui/socket-token", opt={"no_audit": True})
     async def socket_token(self, request: Request) -> dict[str, str]:
         """A five-minute token for the page's WebSocket (the cookie is HttpOnly)."""
-        from wacc.auth import websession
-
         principal = principal_of(request)
         assert principal.user_id is not None
         return {"token": websession.socket_token(

@@ -20,8 +20,8 @@ from wacc.automations.definition import MATCH_MODES, PRIORITIES, STATUSES, TRIGG
 from wacc.automations.schemas import AutomationId, AutomationOut, ExecutionId
 from wacc.customfields import services as customfields
 from wacc.http.deps import principal_of
-from wacc.http.principal import Principal
 from wacc.lib.errors import WaccError
+from wacc.security.principal import Principal
 from wacc.tags import services as tags
 from wacc.ui.render import page, to_plain
 from wacc.users import services as users

@@ -19,7 +19,7 @@ from wacc.contacts.schemas import ContactId
 from wacc.conversations import services as conversations
 from wacc.customfields import services as customfields
 from wacc.http.deps import principal_of
-from wacc.http.principal import Principal
+from wacc.security.principal import Principal
 from wacc.segments import services as segments
 from wacc.sessions import services as sessions
 from wacc.tags import services as tags

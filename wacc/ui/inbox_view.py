@@ -15,11 +15,11 @@ from wacc.contacts import services as contacts
 from wacc.conversations import services as conversations
 from wacc.conversations.schemas import ConversationOut, NoteOut
 from wacc.customfields import services as customfields
-from wacc.http.principal import Principal
 from wacc.lib import cursor as cursors
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageOut
+from wacc.security.principal import Principal
 from wacc.sessions import services as sessions
 from wacc.tags import services as tags
 from wacc.users import services as users

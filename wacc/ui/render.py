@@ -18,8 +18,8 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup, escape
 
 from wacc.assets import templates_dir, vendor_manifest
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
+from wacc.security.principal import Principal
 
 _URL = re.compile(r"\bhttps?://[^\s<>\"']{1,2000}", re.IGNORECASE)
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from wacc.db.engine import is_sqlite, transaction
-from wacc.http.principal import Principal
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import AuthorizationError, ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id, token
 from wacc.orgs import services as orgs
 from wacc.runtime import Runtime
 from wacc.security.passwords import PasswordPolicyError, check_policy, hash_password
+from wacc.security.principal import Principal
 from wacc.security.roles import Role, can_manage
 from wacc.security.tokens import hash_secret
 from wacc.users.schemas import InviteCreate, InviteInfo, InviteOut, UserOut, UserUpdate
