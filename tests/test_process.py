@@ -164,6 +164,17 @@ async def test_run_supervises_roles(deployment: Deployment, plugin_dir: Path, tm
             print(f"\n[{'embedded' if d.settings.embedded else 'scaled'}] `wacc run`: "
                   f"/health 200 after {healthy:.2f}s, /health/ready 200 after {ready:.2f}s")
         assert set(role_pids(supervisor.pid)) == {"web", "worker", "scheduler", "wa"}
+        # A second `wacc run` on the same data, or on the port this one holds, starts
+        # nothing: one line, a non-zero exit (issue 16).
+        other = {**d.env, "WACC_DATA_DIR": str(tmp_path / "other")}
+        for env, said in ((d.env, "wacc is already running on"), (other, "is in use")):
+            second = subprocess.run([sys.executable, "-m", "wacc.cli.main", "run"], env=env,
+                                    capture_output=True, text=True, timeout=60)
+            assert second.returncode != 0
+            assert second.stderr.startswith("Error: ") and said in second.stderr, second.stderr
+            assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert not (tmp_path / "other" / "wacc.db").exists()
+        assert set(role_pids(supervisor.pid)) == {"web", "worker", "scheduler", "wa"}
         if d.settings.embedded:
             assert (d.settings.data_path / "master.key").stat().st_mode & 0o777 == 0o600
 

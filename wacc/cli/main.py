@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from wacc import __version__
 from wacc.cli import accounts, demo, doctor, keys, plugins, setup, wajs
-from wacc.cli.common import CliState, explain, state
+from wacc.cli.common import CliState, CommandError, explain, state
 from wacc.config import ConfigError
 from wacc.logs import configure_logging, get_logger
 from wacc.roles import EXIT_CONFIG, ROLES
@@ -134,6 +134,14 @@ def run_command(
                                      param_hint="--demo")
         run_role(role.value, settings, supervisor_pid=supervisor_pid)
         return
+    from wacc.roles import guard
+
+    try:  # refused before anything starts: a second run here, or a port already taken
+        lock = guard.hold_data_dir(settings.data_path)
+        if "web" in settings.supervisor.roles:
+            guard.check_port(http.host, http.port)
+    except guard.StartRefused as exc:
+        raise CommandError(str(exc)) from None
     for done in setup.first_start(settings):
         log.warning("first start", done=done)
     if with_demo:
@@ -145,7 +153,11 @@ def run_command(
         typer.echo(f"demo: open http://{shown}:{http.port} and sign in")
         for line in demo.credentials():
             typer.echo(line)
-    raise typer.Exit(supervise(settings))
+    try:
+        code = supervise(settings)
+    finally:
+        guard.release(lock)
+    raise typer.Exit(code)
 
 
 def run() -> None:

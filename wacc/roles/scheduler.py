@@ -1,14 +1,18 @@
 """The scheduler role: APScheduler turning the plugins' cron entries into jobs.
 
-It only enqueues; the worker role does the work. Run it on exactly one machine, or every
-entry is enqueued once per scheduler. Cron expressions are read in UTC.
+It only enqueues; the worker role does the work. On PostgreSQL, schedulers on several
+machines elect one through an advisory lock; the others stand by. Cron expressions are
+read in UTC.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC
 
+import asyncpg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -25,6 +29,10 @@ log = get_logger(__name__)
 
 # A run missed by up to this much (the role was restarting) still happens, once.
 MISFIRE_GRACE_SECONDS = 300
+# The advisory lock key of the one scheduler on PostgreSQL (any fixed 64-bit number:
+# "wacc.sch" in ASCII), and how often a standby tries to take it.
+LEADER_LOCK = 0x776163632E736368
+LEADER_RETRY_SECONDS = 5.0
 
 
 def _enqueue(jobs: Jobs, name: str) -> None:
@@ -53,6 +61,35 @@ def build_scheduler(plugins: PluginManager, jobs: Jobs) -> AsyncIOScheduler:
     return scheduler
 
 
+@contextlib.asynccontextmanager
+async def leadership(settings: Settings, stop: asyncio.Event,
+                     retry_seconds: float = LEADER_RETRY_SECONDS) -> AsyncIterator[bool]:
+    """On PostgreSQL, wait until this scheduler holds the cluster-wide advisory lock, so
+    that of several machines' schedulers one enqueues and the others stand by (and take
+    over when it goes: the lock ends with its connection). Yields False if told to stop
+    first. On SQLite, one machine, the data directory's lock (`wacc run`) suffices."""
+    if not settings.database.url.startswith("postgres"):
+        yield True
+        return
+    conn = await asyncpg.connect(settings.database.url)
+    try:
+        waiting = False
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
+            if not waiting:
+                log.info("another scheduler is running; standing by")
+                waiting = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry_seconds)
+            if stop.is_set():
+                yield False
+                return
+        if waiting:
+            log.info("taking over as the scheduler")
+        yield True
+    finally:
+        await conn.close()
+
+
 async def _run(settings: Settings) -> None:
     stop = stop_on_signals()
     plugins = make_plugin_manager(settings)
@@ -61,7 +98,10 @@ async def _run(settings: Settings) -> None:
     runtime = Runtime.build(settings, load_keyring(settings), plugins)
     scheduler = build_scheduler(plugins, runtime.jobs)
     try:
-        async with database(settings), Heartbeat("scheduler", settings.worker.heartbeat_seconds):
+        async with database(settings), Heartbeat("scheduler", settings.worker.heartbeat_seconds), \
+                leadership(settings, stop) as leading:
+            if not leading:
+                return
             scheduler.start()
             log.info("schedule loaded", entries=[j.name for j in scheduler.get_jobs()])
             await stop.wait()
