@@ -271,10 +271,11 @@ async def test_two_wa_processes_share_sessions_and_take_over(deployment: Deploym
     env = {**deployment.env, "WACC_WA_LEASE_SECONDS": "3"}
     api = f"{deployment.url}/api/v1"
     second_log = tmp_path / "wa2.log"
-    with running(env, deployment.log) as supervisor, \
-            running(env, second_log, "--role", "wa") as second:
+    with running(env, deployment.log) as supervisor, contextlib.ExitStack() as stack:
+        # The second starts once the first made the data directory's key (embedded).
         await eventually(lambda: status(f"{deployment.url}/health/ready") == 200, 30,
                          "ready", deployment.log)
+        second = stack.enter_context(running(env, second_log, "--role", "wa"))
         async with httpx.AsyncClient(base_url=api, timeout=30) as client:
             r = await client.post("/auth/register", json={
                 "organizationName": "Two WA", "name": "Olga", "email": "olga@example.com",
@@ -323,3 +324,40 @@ async def test_two_wa_processes_share_sessions_and_take_over(deployment: Deploym
             for sid in moved:  # the survivor runs them
                 await eventually(lambda sid=sid: serving(sid), 30, "session restarted",
                                  deployment.log)
+
+
+async def test_a_person_at_a_terminal_gets_a_summary_not_log_noise(tmp_path: Path) -> None:
+    """On a terminal `wacc run` says what starts, where, the URL once it answers and what
+    to do next, in a few lines: no JSON, no libraries' INFO lines (issue 16)."""
+    import pty
+
+    port = free_port()
+    env = wacc_env(tmp_path / "data", WACC_HTTP_PORT=str(port), **TIMING)
+    env.pop("WACC_LOG_FORMAT")  # auto: what a person gets
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "wacc.cli.main", "run"], env=env,
+                               stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    out = b""
+    try:
+        deadline = time.monotonic() + 120
+        while b"Ctrl+C stops wacc." not in out and time.monotonic() < deadline:
+            try:
+                chunk = await asyncio.to_thread(os.read, primary, 4096)
+            except OSError:  # the process closed the terminal: it exited
+                break
+            out += chunk
+        text = out.decode(errors="replace").replace("\r", "")
+        assert "Ctrl+C stops wacc." in text, text
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert lines[0].startswith("wacc ") and f"ready           http://127.0.0.1:{port}" in text
+        assert "open it in a browser to create the owner account" in text  # the first run
+        assert "master key: created" in text
+        assert not [line for line in lines if line.lstrip().startswith("{")], text  # no JSON
+        for noise in ("Huey consumer", "Added job", "Running Sqlite", "Uvicorn running"):
+            assert noise not in text, text
+        assert len(lines) <= 12, text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, STOP_SECONDS + 5) == 0
+        os.close(primary)

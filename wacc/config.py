@@ -73,8 +73,10 @@ class CoreSettings:
         "http://<WACC_HTTP_HOST>:<WACC_HTTP_PORT> (127.0.0.1 for an address of all interfaces).",
     )
     log_level: str = setting(
-        "WACC_LOG_LEVEL", "INFO", "Minimum log level.",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        "WACC_LOG_LEVEL", "auto",
+        "Minimum log level. auto: INFO, but WARNING on a terminal, where `wacc run` prints a "
+        "short summary instead and libraries' INFO lines are noise.",
+        choices=("auto", "DEBUG", "INFO", "WARNING", "ERROR"),
     )
     log_format: str = setting(
         "WACC_LOG_FORMAT", "auto",

@@ -25,6 +25,19 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+# Libraries whose INFO lines say nothing a person running wacc needs (job lists, "Added
+# job", "Running Sqlite version"): shown from WARNING unless WACC_LOG_LEVEL=DEBUG.
+_CHATTY = ("piccolo", "huey", "apscheduler", "uvicorn", "httpx")
+
+
+def level_of(settings: Settings, fmt: str) -> str:
+    """The log level in effect: WACC_LOG_LEVEL, or for auto INFO (WARNING on a terminal)."""
+    level = settings.core.log_level
+    if level == "auto":
+        return "WARNING" if fmt == "console" else "INFO"
+    return level
+
+
 def configure_logging(settings: Settings, role: str = "cli") -> None:
     fmt = settings.core.log_format
     if fmt == "auto":
@@ -62,7 +75,10 @@ def configure_logging(settings: Settings, role: str = "cli") -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.core.log_level)
+    level = level_of(settings, fmt)
+    root.setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel("DEBUG" if level == "DEBUG" else "WARNING")
     # uvicorn's access log duplicates ours (we log each request with its id).
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error", "huey", "apscheduler"):

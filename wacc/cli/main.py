@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from wacc import __version__
-from wacc.cli import accounts, demo, doctor, keys, plugins, setup, wajs
+from wacc.cli import accounts, banner, demo, doctor, keys, plugins, setup, wajs
 from wacc.cli.common import CliState, CommandError, explain, state
 from wacc.config import ConfigError
 from wacc.logs import configure_logging, get_logger
@@ -142,8 +142,15 @@ def run_command(
             guard.check_port(http.host, http.port)
     except guard.StartRefused as exc:
         raise CommandError(str(exc)) from None
-    for done in setup.first_start(settings):
-        log.warning("first start", done=done)
+    human = sys.stdout.isatty()  # a person at a terminal, not systemd or a container
+    if human:
+        banner.header(settings)
+    made = setup.first_start(settings)
+    for done in made:
+        if human:
+            banner.first_start(done)
+        else:
+            log.info("first start", done=done)
     if with_demo:
         seeded = demo.seed_in_child()
         if seeded != 0:
@@ -154,7 +161,7 @@ def run_command(
         for line in demo.credentials():
             typer.echo(line)
     try:
-        code = supervise(settings)
+        code = supervise(settings, banner.ready_line(bool(made)) if human else None)
     finally:
         guard.release(lock)
     raise typer.Exit(code)

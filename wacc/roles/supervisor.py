@@ -16,7 +16,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import httpx
 
 from wacc.config import ConfigError, Settings
 from wacc.logs import get_logger
@@ -64,12 +67,20 @@ def restart_delay(failures: int, cap: float) -> float:
     return min(cap, FIRST_RESTART_SECONDS * 2 ** max(failures - 1, 0))
 
 
+# How long `wacc run` waits for the web role's first answer before it stops waiting
+# (the roles keep running; only the "ready" line is not printed).
+READY_WAIT_SECONDS = 180.0
+
+
 class Supervisor:
-    def __init__(self, settings: Settings, children: list[Child]) -> None:
+    def __init__(self, settings: Settings, children: list[Child],
+                 on_ready: Callable[[str, float], None] | None = None) -> None:
         self.settings = settings
         self.children = children
         self.exit_code = 0
         self._stopping = asyncio.Event()
+        # Told the URL and the seconds it took once the web role answers /health.
+        self.on_ready = on_ready
 
     async def run(self) -> int:
         """Run until a stop signal (exit 0) or a role's configuration error (its code)."""
@@ -80,7 +91,11 @@ class Supervisor:
             asyncio.create_task(self._keep_running(child), name=f"keep-{child.role}")
             for child in self.children
         ]
+        watcher = (asyncio.create_task(self._watch_ready(loop.time()))
+                   if self.on_ready and any(c.role == "web" for c in self.children) else None)
         await self._stopping.wait()
+        if watcher is not None:
+            watcher.cancel()
         done, pending = await asyncio.wait(keepers, timeout=self.settings.supervisor.stop_seconds)
         if pending:
             late = [c.role for c in self.children if c.running]
@@ -128,6 +143,19 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
 
+    async def _watch_ready(self, started: float) -> None:
+        """Call on_ready once the web role answers /health (never when it does not)."""
+        url = local_url(self.settings.http.host, self.settings.http.port)
+        loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(timeout=2) as client:
+            while loop.time() - started < READY_WAIT_SECONDS:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{url}/health")).status_code == 200:
+                        assert self.on_ready is not None
+                        self.on_ready(url, loop.time() - started)
+                        return
+                await asyncio.sleep(0.1)
+
     def _on_signal(self, sig: int) -> None:
         if self._stopping.is_set():
             log.warning("second stop signal: killing roles now", signal=signal.Signals(sig).name)
@@ -157,6 +185,12 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
 
 
+def local_url(host: str, port: int) -> str:
+    """Where this machine reaches the web role (an all-interfaces address as loopback)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 def _migrate() -> int:
     """Apply migrations in a short-lived `wacc migrate`: loading every table and
     migration costs some 30 MB, which would otherwise stay with the supervisor for good.
@@ -171,9 +205,10 @@ def _migrate() -> int:
     return done.returncode
 
 
-def supervise(settings: Settings) -> int:
+def supervise(settings: Settings, on_ready: Callable[[str, float], None] | None = None) -> int:
     """Check what every role needs, migrate once, then start WACC_ROLES and keep them
-    running; returns the process exit code. (Logging is the caller's to configure.)"""
+    running; returns the process exit code. (Logging is the caller's to configure.)
+    *on_ready* is told the web role's URL once it answers."""
     roles = settings.supervisor.roles
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
@@ -188,4 +223,4 @@ def supervise(settings: Settings) -> int:
         log.info("wacc is starting", url=f"http://{settings.http.host}:{settings.http.port}",
                  roles=roles)
     children = [Child(role, role_argv(role, settings)) for role in roles]
-    return asyncio.run(Supervisor(settings, children).run())
+    return asyncio.run(Supervisor(settings, children, on_ready).run())
