@@ -163,7 +163,9 @@ async def test_run_supervises_roles(deployment: Deployment, plugin_dir: Path, tm
         with capsys.disabled():
             print(f"\n[{'embedded' if d.settings.embedded else 'scaled'}] `wacc run`: "
                   f"/health 200 after {healthy:.2f}s, /health/ready 200 after {ready:.2f}s")
-        assert set(role_pids(supervisor.pid)) == {"web", "worker", "scheduler", "wa"}
+        # web and worker start first; scheduler and wa once the web role answers.
+        await eventually(lambda: set(role_pids(supervisor.pid)) == {
+            "web", "worker", "scheduler", "wa"}, 30, "all four roles", d.log)
         # A second `wacc run` on the same data, or on the port this one holds, starts
         # nothing: one line, a non-zero exit (issue 16).
         other = {**d.env, "WACC_DATA_DIR": str(tmp_path / "other")}

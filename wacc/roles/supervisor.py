@@ -70,6 +70,10 @@ def restart_delay(failures: int, cap: float) -> float:
 # How long `wacc run` waits for the web role's first answer before it stops waiting
 # (the roles keep running; only the "ready" line is not printed).
 READY_WAIT_SECONDS = 180.0
+# Started first: what /health/ready needs. The others (scheduler, wa) follow once the
+# web role answers, or after this long if it does not.
+FIRST_ROLES = ("web", "worker")
+LATER_ROLES_AFTER_SECONDS = 20.0
 
 
 class Supervisor:
@@ -81,19 +85,23 @@ class Supervisor:
         self._stopping = asyncio.Event()
         # Told the URL and the seconds it took once the web role answers /health.
         self.on_ready = on_ready
+        self._web_up = asyncio.Event()
 
     async def run(self) -> int:
         """Run until a stop signal (exit 0) or a role's configuration error (its code)."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        keepers = [
-            asyncio.create_task(self._keep_running(child), name=f"keep-{child.role}")
-            for child in self.children
-        ]
-        watcher = (asyncio.create_task(self._watch_ready(loop.time()))
-                   if self.on_ready and any(c.role == "web" for c in self.children) else None)
+        has_web = any(c.role == "web" for c in self.children)
+        # What /health/ready needs starts first; the rest once the web role answers, so
+        # on a busy machine the four roles' imports do not all compete for the CPUs.
+        first = [c for c in self.children if not has_web or c.role in FIRST_ROLES]
+        keepers = [self._keeper(child) for child in first]
+        watcher = asyncio.create_task(self._watch_ready(loop.time())) if has_web else None
+        starter = asyncio.create_task(self._start_later(
+            [c for c in self.children if c not in first], keepers))
         await self._stopping.wait()
+        starter.cancel()
         if watcher is not None:
             watcher.cancel()
         done, pending = await asyncio.wait(keepers, timeout=self.settings.supervisor.stop_seconds)
@@ -143,16 +151,29 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
 
+    def _keeper(self, child: Child) -> asyncio.Task[None]:
+        return asyncio.create_task(self._keep_running(child), name=f"keep-{child.role}")
+
+    async def _start_later(self, children: list[Child], keepers: list[asyncio.Task[None]]) -> None:
+        if not children:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._web_up.wait(), LATER_ROLES_AFTER_SECONDS)
+        if not self._stopping.is_set():
+            keepers.extend(self._keeper(child) for child in children)
+
     async def _watch_ready(self, started: float) -> None:
-        """Call on_ready once the web role answers /health (never when it does not)."""
+        """Once the web role answers /health: start the other roles and call on_ready
+        (neither when it never answers; the others then start after a while anyway)."""
         url = local_url(self.settings.http.host, self.settings.http.port)
         loop = asyncio.get_running_loop()
         async with httpx.AsyncClient(timeout=2) as client:
             while loop.time() - started < READY_WAIT_SECONDS:
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(f"{url}/health")).status_code == 200:
-                        assert self.on_ready is not None
-                        self.on_ready(url, loop.time() - started)
+                        self._web_up.set()
+                        if self.on_ready is not None:
+                            self.on_ready(url, loop.time() - started)
                         return
                 await asyncio.sleep(0.1)
 
