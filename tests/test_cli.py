@@ -241,7 +241,7 @@ def test_doctor_flags_a_readable_key_file(tmp_path: Path) -> None:
 
 def test_bad_database_url_is_one_line(tmp_path: Path) -> None:
     unsupported = wacc(wacc_env(tmp_path, "mysql://db/wacc"), "org", "list")
-    assert "WACC_DATABASE_URL: unsupported database" in one_line_error(unsupported)
+    assert "WACC_DATABASE_URL: a database URL 'mysql' is not supported" in one_line_error(unsupported)
     assert unsupported.returncode == 78
 
     unreachable = wacc(wacc_env(tmp_path, "postgresql://wacc@127.0.0.1:1/wacc"), "migrate")
@@ -273,7 +273,8 @@ def test_missing_or_unreadable_key_file(tmp_path: Path) -> None:
 def test_run_refuses_unknown_roles(tmp_path: Path) -> None:
     env = wacc_env(tmp_path, WACC_ROLES="web,mailman", WACC_SECRET_KEY=encode_key(new_key()))
     result = wacc(env, "run")
-    assert "unknown role 'mailman'" in one_line_error(result)
+    assert "WACC_ROLES: each must be one of web, worker, scheduler, wa, got 'mailman'" in \
+        one_line_error(result)
     assert result.returncode == 78
 
 
@@ -467,3 +468,48 @@ async def test_links_follow_the_port_of_wacc_run_when_base_url_is_unset(
         process.wait(30)
         log.close()
         smtp.stop()
+
+
+async def test_init_refuses_a_bad_owner_before_making_anything(install: Install) -> None:
+    """`wacc init --non-interactive` checks every owner option first: one line, a non-zero
+    exit and no half-prepared data directory (issue 16); done, it says what it did in
+    words, not in migration-runner output."""
+    said = one_line_error(wacc(install.env, "init", "--non-interactive", "--org", "Acme",
+                               "--email", "a@example.com", "--name", "Ann", "--password", "short"))
+    assert said.startswith("Error: --password: ") and "at least 10 characters" in said
+    assert "not an e-mail address" in one_line_error(wacc(
+        install.env, "init", "--non-interactive", "--org", "Acme", "--email", "nope",
+        "--name", "Ann", "--password", PASSWORD))
+    assert not install.data_dir.exists()
+    # Options left out are known to matter once the database says no organization exists.
+    partial = wacc(install.env, "init", "--non-interactive", "--org", "Acme", "--email",
+                   "a@example.com")
+    assert one_line_error(partial).startswith("Error: --name, --password: needed for the first owner")
+    assert re.search(r"^database: \d+ migrations applied$", partial.stdout, re.M), partial.stdout
+    assert "[forwards]" not in partial.stdout
+
+    out = ok(wacc(install.env, "init", "--non-interactive", "--org", "Acme", "--email",
+                  "a@example.com", "--name", "Ann", "--password", PASSWORD))
+    assert "first owner: created a@example.com" in out
+    assert ok(wacc(install.env, "migrate")).strip() == "database: up to date (no migration pending)"
+
+
+def test_settings_a_run_would_refuse_are_refused_by_doctor_too(tmp_path: Path) -> None:
+    a_file = tmp_path / "hostname"
+    a_file.write_text("box\n")
+    cases = [
+        ({"WACC_ROLES": "web,foo"}, "WACC_ROLES: each must be one of web, worker, scheduler, "
+         "wa, got 'foo'"),
+        ({"WACC_DATA_DIR": str(a_file)}, f"WACC_DATA_DIR: {a_file} is a file, not a directory"),
+        ({"WACC_DATABASE_URL": "mysql://root:hunter22@localhost/db"},
+         "WACC_DATABASE_URL: a database URL 'mysql' is not supported"),
+    ]
+    for extra, said in cases:
+        env = {**wacc_env(tmp_path / "data"), **extra}
+        doctor = wacc(env, "doctor")
+        assert doctor.returncode == 1
+        assert re.search(r"^FAIL\s+config\s+" + re.escape(said), doctor.stdout, re.M), doctor.stdout
+        run = wacc(env, "run")
+        assert one_line_error(run).startswith(f"Error: {said}")
+        assert run.returncode == 78  # EX_CONFIG: a restart cannot help
+        assert "hunter22" not in doctor.stdout + run.stderr

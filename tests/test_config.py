@@ -28,7 +28,7 @@ def test_defaults_are_embedded_sqlite_in_the_data_dir(tmp_path):
     ({"WACC_AUTH_OPEN_SIGNUP": "maybe"}, "WACC_AUTH_OPEN_SIGNUP: expected true or false"),
     ({"WACC_LOG_LEVEL": "LOUD"}, "WACC_LOG_LEVEL: must be one of"),
     ({"WACC_DATABSE_URL": "sqlite:///x"}, "WACC_DATABSE_URL: unknown setting"),
-    ({"WACC_DATABASE_URL": "mysql://u:p@h/db"}, "WACC_DATABASE_URL: unsupported database"),
+    ({"WACC_DATABASE_URL": "mysql://u:p@h/db"}, "WACC_DATABASE_URL: a database URL 'mysql' is not supported"),
     ({"WACC_DATABASE_URL": "sqlite://relative"}, "WACC_DATABASE_URL"),
     ({"WACC_DATABASE_URL": "nonsense"}, "WACC_DATABASE_URL"),
     ({"WACC_REDIS_URL": "http://x"}, "WACC_REDIS_URL"),

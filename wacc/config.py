@@ -27,6 +27,10 @@ PLUGIN_ENV_PREFIX = "WACC_PLUGIN_"
 TEST_ENV_PREFIX = "WACC_TEST_"
 
 
+# The processes `wacc run` can start (wacc.roles).
+ROLE_NAMES = ("web", "worker", "scheduler", "wa")
+
+
 class ConfigError(Exception):
     """A setting is missing, unknown or malformed. The message names it."""
 
@@ -305,8 +309,9 @@ class PluginSettings:
 @dataclass(frozen=True)
 class SupervisorSettings:
     roles: list[str] = setting(
-        "WACC_ROLES", ["web", "worker", "scheduler", "wa"],
-        "Roles `wacc run` starts on this machine.",
+        "WACC_ROLES", list(ROLE_NAMES),
+        "Roles `wacc run` starts on this machine (comma-separated).",
+        choices=ROLE_NAMES,
     )
     restart_max_seconds: float = setting(
         "WACC_RESTART_MAX_SECONDS", 30.0, "Longest wait before restarting a crashed role.",
@@ -452,7 +457,12 @@ def _convert(info: SettingInfo, value: Any, source: str) -> Any:
     except ValueError as exc:
         msg = str(exc) if str(exc).startswith("expected") else f"expected {_type_name(tp)}"
         raise ConfigError(f"{where}: {msg}, got {value!r}") from None
-    if info.choices and result not in info.choices:
+    if info.choices and isinstance(result, list):
+        wrong = [item for item in result if item not in info.choices]
+        if wrong or not result:
+            raise ConfigError(f"{where}: each must be one of {', '.join(info.choices)}, "
+                              f"got {', '.join(map(repr, wrong)) if wrong else 'none'}")
+    elif info.choices and result not in info.choices:
         raise ConfigError(f"{where}: must be one of {', '.join(info.choices)}, got {result!r}")
     if info.minimum is not None and result < info.minimum:
         raise ConfigError(f"{where}: must be at least {info.minimum:g}, got {result!r}")
@@ -515,6 +525,9 @@ def load_settings(env: Mapping[str, str] | None = None, toml_path: Path | None =
     values.setdefault("core", {})["data_dir"] = str(
         Path(values.get("core", {}).get("data_dir") or data_dir).expanduser().absolute()
     )
+    if Path(values["core"]["data_dir"]).exists() and not Path(values["core"]["data_dir"]).is_dir():
+        raise ConfigError(f"WACC_DATA_DIR: {values['core']['data_dir']} is a file, not a "
+                          "directory; point it at a directory (wacc makes it if missing)")
     db_url = values.get("database", {}).get("url") or (
         f"sqlite:///{Path(values['core']['data_dir']) / 'wacc.db'}"
     )
@@ -545,9 +558,11 @@ def _check_database_url(url: str) -> None:
                 "WACC_DATABASE_URL: a PostgreSQL URL looks like postgresql://user@host:5432/db"
             )
         return
-    shown = url.split("@")[-1] if "@" in url else url
+    # Never the whole URL: it can hold a password.
+    kind = f"{scheme!r}" if scheme and "/" not in scheme else "without a scheme"
     raise ConfigError(
-        f"WACC_DATABASE_URL: unsupported database {shown!r}; use sqlite:///… or postgresql://…"
+        f"WACC_DATABASE_URL: a database URL {kind} is not supported; wacc runs on SQLite "
+        "(sqlite:///path/to/wacc.db) or PostgreSQL (postgresql://user@host:5432/db)"
     )
 
 

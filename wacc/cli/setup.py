@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from wacc.cli.common import state, with_database
+from wacc.cli.common import CommandError, state, with_database
 from wacc.config import Settings, describe
 from wacc.security.crypto import key_file, load_keyring, new_key, write_key_file
 
@@ -110,6 +110,24 @@ async def _create_owner(rt: Runtime, org: str, email: str, name: str, password: 
            f"(slug {organization.slug})"
 
 
+def _check_owner(settings: Settings, owner: dict[str, str | None]) -> None:
+    """Refuse, naming the option, what the first owner cannot have."""
+    from wacc.cli.accounts import checked_email
+    from wacc.security.passwords import PasswordPolicyError, check_policy
+
+    for key in ("org", "name"):
+        if owner[key] is not None and not owner[key].strip():  # type: ignore[union-attr]
+            raise CommandError(f"--{key}: must not be blank")
+    if owner["email"]:
+        owner["email"] = checked_email(owner["email"])
+    if owner["password"]:
+        try:
+            check_policy(owner["password"], settings.auth.password_min_length,
+                         email=owner["email"] or "", name=owner["name"] or "")
+        except PasswordPolicyError as exc:
+            raise CommandError(f"--password: {exc}") from None
+
+
 async def _first_owner_needed(email: str | None) -> tuple[bool, bool]:
     """(no organization exists yet, a user with *email* exists)."""
     from wacc.orgs import services as orgs
@@ -137,15 +155,19 @@ def init(
     whatever exists is kept.
     """
     settings = state(ctx).settings
+    owner = {"org": org, "email": email, "name": name, "password": password}
+    # What was given is checked before anything is made: a refused owner must not leave
+    # a half-prepared machine behind. (Options left out matter only if no organization
+    # exists yet, which is known once the database is there; init is safe to run again.)
+    _check_owner(settings, owner)
     typer.echo(_ensure_data_dir(settings.data_path))
     typer.echo(_ensure_master_key(settings))
     typer.echo(_ensure_config_file(settings))
+    from wacc.db.migrate import summary
     from wacc.roles.common import migrate as apply
 
-    report = asyncio.run(apply(settings))
-    typer.echo(f"database: {report[-1] if report else 'up to date'}")
+    typer.echo(f"database: {summary(asyncio.run(apply(settings)))}")
 
-    owner = {"org": org, "email": email, "name": name, "password": password}
     no_org, email_taken = with_database(settings, lambda: _first_owner_needed(email))
     if email_taken:
         typer.echo(f"first owner: {email} exists already (kept)")
@@ -163,17 +185,19 @@ def init(
         typer.echo(f"first owner: none yet. Open {settings.public_url} to create it, or "
                    "run `wacc init --org NAME --email EMAIL --name NAME`.")
         return
+    missing = [f"--{k}" for k, v in owner.items() if not v]
+    if non_interactive and missing:
+        raise CommandError(f"{', '.join(missing)}: needed for the first owner (or give none "
+                           "of --org/--email/--name/--password)")
     for key, value in owner.items():
         if value:
             continue
-        if non_interactive:
-            raise typer.BadParameter("needed for the first owner (or give none of "
-                                     "--org/--email/--name/--password)", param_hint=f"--{key}")
         owner[key] = typer.prompt(
             {"org": "Organization name", "email": "Owner e-mail", "name": "Owner name",
              "password": "Owner password"}[key],
             hide_input=key == "password", confirmation_prompt=key == "password",
         )
+    _check_owner(settings, owner)
     rt = state(ctx).runtime()
     typer.echo(with_database(settings, lambda: _create_owner(rt, **owner)))  # type: ignore[arg-type]
 
@@ -183,7 +207,7 @@ def migrate(ctx: typer.Context) -> None:
 
     Safe while wacc runs, and when several machines migrate at once (they take turns).
     """
+    from wacc.db.migrate import summary
     from wacc.roles.common import migrate as apply
 
-    for line in asyncio.run(apply(state(ctx).settings)):
-        typer.echo(line)
+    typer.echo(f"database: {summary(asyncio.run(apply(state(ctx).settings)))}")

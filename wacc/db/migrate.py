@@ -44,6 +44,14 @@ async def _migration_lock(engine: Engine, lock_dir: Path) -> AsyncIterator[None]
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def summary(report: list[str]) -> str:
+    """Piccolo's report lines as one line a person reads."""
+    applied = sum("[forwards]" in line and "ok" in line for line in report)
+    if applied:
+        return f"{applied} migration{'s' if applied != 1 else ''} applied"
+    return "up to date (no migration pending)"
+
+
 async def apply_migrations(engine: Engine, lock_dir: Path) -> list[str]:
     """Run every migration not yet applied; returns Piccolo's report lines."""
     # Piccolo's runner finds its app registry through this module name.
@@ -55,5 +63,5 @@ async def apply_migrations(engine: Engine, lock_dir: Path) -> list[str]:
     lines = [line for line in out.getvalue().splitlines() if line.strip()]
     if not result.success:
         raise RuntimeError(f"migration failed: {result.message}")
-    log.info("migrations applied", report=lines[-1] if lines else "")
+    log.info("migrations applied", report=summary(lines))
     return lines

@@ -11,9 +11,9 @@ import asyncio
 import importlib
 import os
 
-from wacc.config import Settings
+from wacc.config import ROLE_NAMES, Settings
 
-ROLES = ("web", "worker", "scheduler", "wa")
+ROLES = ROLE_NAMES
 
 # A role exits with this code (sysexits EX_CONFIG) when its configuration is wrong:
 # restarting cannot help, so the supervisor stops instead of retrying.

@@ -222,7 +222,7 @@ def _migrate() -> int:
     )
     if done.returncode == 0:
         lines = done.stdout.strip().splitlines()
-        log.info("migrations applied", report=lines[-1].strip() if lines else "")
+        log.info("database migrated", report=lines[-1].strip() if lines else "")
     return done.returncode
 
 
