@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from wacc.config import ConfigError, Settings
+from wacc.config import ConfigError, Settings, listen_url
 from wacc.logs import get_logger
 from wacc.roles import EXIT_CONFIG, ROLES
 from wacc.security.crypto import load_keyring
@@ -165,7 +165,7 @@ class Supervisor:
     async def _watch_ready(self, started: float) -> None:
         """Once the web role answers /health: start the other roles and call on_ready
         (neither when it never answers; the others then start after a while anyway)."""
-        url = local_url(self.settings.http.host, self.settings.http.port)
+        url = listen_url(self.settings.http.host, self.settings.http.port)
         loop = asyncio.get_running_loop()
         async with httpx.AsyncClient(timeout=2) as client:
             while loop.time() - started < READY_WAIT_SECONDS:
@@ -204,12 +204,6 @@ class Supervisor:
         if child.running:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
-
-
-def local_url(host: str, port: int) -> str:
-    """Where this machine reaches the web role (an all-interfaces address as loopback)."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
-    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 def _migrate() -> int:
