@@ -40,6 +40,7 @@ from wacc.http.middleware import (
 )
 from wacc.lib.errors import WaccError
 from wacc.plugins.manager import PluginManager
+from wacc.queue.outbox import Dispatcher
 from wacc.runtime import Runtime
 from wacc.schema import ALL_TABLES
 from wacc.security.crypto import Keyring, load_keyring
@@ -96,9 +97,13 @@ def create_app(
         # introspection) never repoints a running process's tables.
         bind(engine, ALL_TABLES)
         await open_engine(engine, settings)
+        # Moves the jobs this process records (sends, events) to the queue.
+        dispatcher = Dispatcher(runtime.jobs)
+        await dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await runtime.bus.close()
             await runtime.presence.close()
             await runtime.rpc.aclose()

@@ -10,7 +10,7 @@ import phonenumbers
 from wacc import events
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
 from wacc.db.bulk import raise_timestamps
-from wacc.db.engine import is_sqlite
+from wacc.db.engine import is_sqlite, transaction
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ValidationError
 from wacc.lib.ids import new_id
@@ -309,12 +309,13 @@ async def create_contact(organization_id: str, data: Any) -> Any:
         raise ConflictError("A contact with this phone number exists",
                             [{"field": "phoneNumber", "message": "already a contact"}])
     contact_id = new_id()
-    await Contact.insert(Contact(
-        id=contact_id, organization=organization_id, whatsapp_id=key, phone_number=phone,
-        name=(data.name or "").strip() or None, email=data.email, language=data.language,
-        timezone=data.timezone, custom_fields=fields,
-    ))
-    events.emit("contact.created", organization_id, contactId=contact_id)
+    async with transaction():
+        await Contact.insert(Contact(
+            id=contact_id, organization=organization_id, whatsapp_id=key, phone_number=phone,
+            name=(data.name or "").strip() or None, email=data.email, language=data.language,
+            timezone=data.timezone, custom_fields=fields,
+        ))
+        await events.emit("contact.created", organization_id, contactId=contact_id)
     return await get_contact(organization_id, contact_id)
 
 
@@ -423,10 +424,11 @@ async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
     await scoped_row(organization_id, contact_id)
     if not await Tag.exists().where((Tag.id == tag_id) & (Tag.organization == organization_id)):
         raise NotFoundError("Tag not found")
-    added = await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
-        action="DO NOTHING").returning(ContactTag.id)
-    if added:
-        events.emit("tag.added", organization_id, tagId=tag_id, contactId=contact_id)
+    async with transaction():
+        added = await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
+            action="DO NOTHING").returning(ContactTag.id)
+        if added:
+            await events.emit("tag.added", organization_id, tagId=tag_id, contactId=contact_id)
     return await get_contact(organization_id, contact_id)
 
 
@@ -449,7 +451,6 @@ async def conversations_of(organization_id: str, contact_id: str) -> list[Any]:
 
 
 async def merge_contacts(organization_id: str, keep_id: str, other_id: str) -> Any:
-    from wacc.db.engine import transaction
     from wacc.lib.errors import ValidationError
 
     if keep_id == other_id:

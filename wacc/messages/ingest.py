@@ -43,6 +43,7 @@ from wacc.messages import media_jobs
 from wacc.messages.meta import content_meta
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
 from wacc.orgs import services as orgs
+from wacc.queue import outbox
 from wacc.queue.jobs import Jobs
 from wacc.sessions import services as sessions
 from wacc.storage import MediaStore
@@ -205,17 +206,9 @@ class Pipeline:
             for item in batch:
                 if not item.future.done():
                     item.future.set_result(stored.get(id(item)))
-            for item in batch:
-                if item.media_error == PENDING and stored.get(id(item)) and self.jobs is not None:
-                    try:
-                        self.jobs.enqueue(media_jobs.FETCH_MEDIA_JOB, stored[id(item)])
-                    except Exception:  # the message is stored; its file shows as pending
-                        log.exception("media fetch not queued", message=item.event.id)
             await self.bus.publish_many([
                 self._announcement(item, stored[id(item)]) for item in batch if stored.get(id(item))
             ])
-            events.emit_many([ev for item in batch if stored.get(id(item)) and not item.quiet
-                              for ev in self._events(item, stored[id(item)])])
 
     async def close(self) -> None:
         """Write what is queued, then stop the writer."""
@@ -238,6 +231,14 @@ class Pipeline:
         async with transaction():
             for session, items in by_session.items():
                 stored.update(await self._store_session_batch(session, items))
+            # What must follow the new rows commits with them (the transactional outbox):
+            # a queue outage delays automations and media downloads, it loses none.
+            for item in batch:
+                if item.media_error == PENDING and stored.get(id(item)) and self.jobs is not None:
+                    await outbox.add(media_jobs.FETCH_MEDIA_JOB, stored[id(item)],
+                                     subject=stored[id(item)])
+            await events.emit_many([ev for item in batch if stored.get(id(item)) and not item.quiet
+                                    for ev in self._events(item, stored[id(item)])])
         return stored
 
     async def _store_session_batch(self, session: SessionRef, items: list[_Pending]) -> dict[int, str]:

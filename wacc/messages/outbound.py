@@ -32,6 +32,7 @@ from wacc.engines.contract import (
 from wacc.lib.clock import utcnow
 from wacc.logs import get_logger
 from wacc.messages.tables import Message, MessageStatus
+from wacc.queue import outbox
 from wacc.sessions.rpc import SessionRpc
 from wacc.storage import MediaStore
 
@@ -166,11 +167,12 @@ async def _record_sent(bus: Bus, row: dict[str, Any], wa_id: str) -> None:
 
 
 async def enqueue_pending(jobs: Any, session_id: str) -> int:
-    """Queue a send for every message written while the session was down (called when
-    it becomes ready); a message already being sent is skipped by its claim."""
+    """Record a send (through the outbox, so a queue outage loses none) for every message
+    written while the session was down (called when it becomes ready); a message
+    already being sent is skipped by its claim. *jobs* is kept for callers."""
     pending = await pending_for_session(session_id)
     for message_id in pending:
-        jobs.enqueue("messages.send", message_id)
+        await outbox.add("messages.send", message_id, subject=message_id)
     return len(pending)
 
 
