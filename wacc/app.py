@@ -92,13 +92,13 @@ def create_app(
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Bound at startup, not when the app object is made, so building an app (docs,
         # introspection) never repoints a running process's tables.
         bind(engine, ALL_TABLES)
         await open_engine(engine, settings)
         # Moves the jobs this process records (sends, events) to the queue.
-        dispatcher = Dispatcher(runtime.jobs)
+        dispatcher = app.state["outbox"] = Dispatcher(runtime.jobs)
         await dispatcher.start()
         try:
             yield

@@ -135,7 +135,7 @@ class Dispatcher:
             try:
                 moved = await self.dispatch_once()
                 if self.outage:
-                    log.info("job queue reachable again; outbox dispatching")
+                    log.info("outbox dispatching again")
                     self.outage = False
                 backoff = 0.0
                 more = moved >= self.batch
