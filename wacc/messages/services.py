@@ -20,6 +20,7 @@ from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.messages import outbound
 from wacc.messages.meta import content_meta
 from wacc.messages.schemas import MessageOut, MessagePage, MessageSend
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
@@ -30,7 +31,7 @@ from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.tables import WhatsAppSession
 from wacc.storage import MediaStore
 
-SEND_JOB = "messages.send"
+SEND_JOB = outbound.SEND_JOB
 # WhatsApp lets a sender delete a message for everyone for about two and a half days.
 REVOKE_WINDOW = timedelta(hours=60)
 _MEDIA_TYPES = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER"}
@@ -182,12 +183,13 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
 
 async def _resume_send(row: dict[str, Any]) -> None:
     """A request retried with its idempotency key: if its message still waits to be
-    sent with no send recorded or claimed (written before the outbox, or its job lost
-    with a queue that forgot it), record one. The send job claims the row before it
-    sends, so an extra job never sends twice."""
+    sent with no send waiting in the outbox and none claimed (written before the
+    outbox, or its job lost with a queue that forgot it), record one. The send job
+    claims the row before it sends and skips a sent one, so an extra job never sends
+    twice."""
     if (row["status"] != MessageStatus.PENDING.value or row["direction"] != "OUTBOUND"
-            or row["claimed_at"] is not None or row["error"] is not None):
-        return  # sent, failed, being sent, or waiting for its own retry
+            or row["claimed_at"] is not None):
+        return  # sent, failed, or being sent
     if not await outbox.waiting(SEND_JOB, row["id"]):
         await outbox.add(SEND_JOB, row["id"], subject=row["id"])
 

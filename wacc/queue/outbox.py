@@ -10,8 +10,9 @@ mark did not land (the process died in between) is enqueued again after its clai
 expires, so jobs run at least once: every job behind the outbox is idempotent.
 
 After the transaction commits, :func:`add` nudges this process's dispatchers, so a job
-normally reaches the queue within milliseconds; other processes' rows are found by
-polling every POLL_SECONDS.
+normally reaches the queue within milliseconds; other processes' rows, and delayed
+ones (a retry with backoff waits here, not in the queue), are found by polling every
+POLL_SECONDS.
 """
 
 from __future__ import annotations
@@ -34,18 +35,20 @@ POLL_SECONDS = 1.0
 # How long a dispatcher holds rows it took; a crashed one's rows come back after it.
 CLAIM = timedelta(seconds=60)
 # Dispatched rows are kept this long (to look into), then pruned.
-KEEP_DISPATCHED = timedelta(hours=24)
+KEEP_DISPATCHED = timedelta(hours=1)
 PRUNE_EVERY_SECONDS = 600.0
 MAX_BACKOFF_SECONDS = 30.0
 
 _dispatchers: set[Dispatcher] = set()
 
 
-async def add(job: str, *args: Any, subject: str | None = None) -> None:
-    """Record *job* (a registered job name) with *args* (JSON values). Inside a
-    ``transaction()`` it commits with the caller's rows."""
-    await Outbox.insert(Outbox(job=job, args=list(args), subject=subject))
-    if not after_commit(nudge):
+async def add(job: str, *args: Any, subject: str | None = None, delay: float = 0.0) -> None:
+    """Record *job* (a registered job name) with *args* (JSON values), to be queued at
+    once or after *delay* seconds. Inside a ``transaction()`` it commits with the
+    caller's rows."""
+    later = utcnow() + timedelta(seconds=delay) if delay > 0 else None
+    await Outbox.insert(Outbox(job=job, args=list(args), subject=subject, available_at=later))
+    if later is None and not after_commit(nudge):
         nudge()
 
 
@@ -86,11 +89,14 @@ class Dispatcher:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unknown: set[str] = set()
+        self._engine: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start on the running loop, with the engine the tables are bound to now."""
         self._loop = asyncio.get_running_loop()
+        self._engine = Outbox._meta.db
         self._wake, self._stop = asyncio.Event(), asyncio.Event()
         _dispatchers.add(self)
         self._task = asyncio.create_task(self._run(), name="wacc-outbox")
@@ -160,8 +166,13 @@ class Dispatcher:
         """Hand up to one batch to the queue, oldest first; returns how many rows were
         taken. Raises QueueUnavailable when the queue refused one (it and the rows after
         it stay undispatched, in order)."""
+        if Outbox._meta.db is not self._engine:
+            # Another app in this process (a test) bound the tables to its own engine,
+            # whose connections belong to its event loop: that app's dispatcher moves them.
+            return 0
         now = utcnow()
         free = Outbox.dispatched_at.is_null() & (
+            Outbox.available_at.is_null() | (Outbox.available_at <= now)) & (
             Outbox.claimed_until.is_null() | (Outbox.claimed_until < now))
         candidates = [r["id"] for r in await Outbox.select(Outbox.id).where(free).order_by(
             Outbox.id).limit(self.batch)]

@@ -17,6 +17,8 @@ class Outbox(Table, tablename="outbox"):
     # whether its job is still waiting here.
     subject = Varchar(length=80, null=True, default=None, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Not before then (a retry with backoff); null: at once.
+    available_at = Timestamptz(null=True, default=None)
     dispatched_at = Timestamptz(null=True, default=None, index=True)
     # A dispatcher that took a row holds it until then; a crashed one's rows come back.
     claimed_until = Timestamptz(null=True, default=None)

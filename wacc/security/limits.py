@@ -31,6 +31,8 @@ class Verdict:
 
 
 class Limiter:
+    RETRY_AWAY = 10.0
+
     def __init__(self, storage: Storage, *, shared: bool = False) -> None:
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
@@ -38,6 +40,7 @@ class Limiter:
         # throttles: ``fallback=True``) count in this process until it answers again.
         self.local: Limiter | None = Limiter(MemoryStorage()) if shared else None
         self.away = False
+        self._retry_at = 0.0
 
     async def hit(self, item: RateLimitItem, *key: str, fallback: bool = False) -> Verdict:
         if fallback and self.local is not None:
@@ -59,9 +62,14 @@ class Limiter:
 
     async def _or_local(self, op: str, item: RateLimitItem, key: tuple[str, ...]) -> Any:
         assert self.local is not None
+        # While it is away, the shared storage is asked again only every RETRY_AWAY
+        # seconds: each refused connection costs its client's retries.
+        if self.away and time.monotonic() < self._retry_at:
+            return await getattr(self.local, op)(item, *key)
         try:
             result = await getattr(self, op)(item, *key)
         except Exception as exc:
+            self._retry_at = time.monotonic() + self.RETRY_AWAY
             if not self.away:  # once per outage
                 self.away = True
                 log.warning("rate limit storage unavailable; limits kept in this process "
