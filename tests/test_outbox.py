@@ -65,6 +65,10 @@ async def _status(client, head, mid) -> str:
     return (await client.get(f"{API}/messages/{mid}", headers=head)).json()["status"]
 
 
+async def _healthy(dispatcher: Any) -> bool:
+    return not dispatcher.outage
+
+
 async def _failed_attempt(subject: str) -> dict[str, Any] | bool:
     row = await Outbox.select().where(Outbox.subject == subject).first()
     return bool(row and row["attempts"] >= 1 and row["dispatched_at"] is None) and row
@@ -77,13 +81,14 @@ async def test_a_message_sent_while_the_queue_is_away_is_sent_once_when_it_retur
     sid, cid = await _thread(client, head, wa)
     body = {"body": "Your parcel left today", "idempotencyKey": "drill-1"}
     dispatcher = server.app.state["outbox"]
+    await until(lambda: _healthy(dispatcher), timeout=45)  # past any start-up backoff
     with queue_away(server):
         r = await client.post(f"{API}/conversations/{cid}/messages", headers=head, json=body)
         assert r.status_code == 201, r.text
         mid = r.json()["id"]
         assert r.json()["status"] == "PENDING"
         # The dispatcher tried, was refused, and keeps the job for later.
-        row = await until(lambda: _failed_attempt(mid))
+        row = await until(lambda: _failed_attempt(mid), timeout=45)
         assert row["job"] == SEND_JOB and row["args"] and "Connection" in row["last_error"]
         assert dispatcher.outage is True
         # A client retrying with its key gets the same message and no second job.
@@ -132,7 +137,7 @@ async def test_retrying_a_pending_send_with_no_job_sends_it_exactly_once(client,
         r = await client.post(f"{API}/conversations/{cid}/messages", headers=head, json=body)
         assert r.status_code == 201, r.text
         mid = r.json()["id"]
-        await until(lambda: _failed_attempt(mid))
+        await until(lambda: _failed_attempt(mid), timeout=45)
         await Outbox.delete().where(Outbox.subject == mid)  # the job is gone
     for _ in range(3):  # the client retries a few times
         r = await client.post(f"{API}/conversations/{cid}/messages", headers=head, json=body)
@@ -166,7 +171,7 @@ async def test_an_inbound_message_runs_its_automation_once_the_queue_returns(
             return r.json()["items"]
 
         await until(stored)
-        await until(_event_waits)
+        await until(_event_waits, timeout=45)
         assert await runs() == []
 
     async def completed():

@@ -38,6 +38,7 @@ CLAIM = timedelta(seconds=60)
 KEEP_DISPATCHED = timedelta(hours=1)
 PRUNE_EVERY_SECONDS = 600.0
 MAX_BACKOFF_SECONDS = 30.0
+STOP_SECONDS = 10.0
 
 _dispatchers: set[Dispatcher] = set()
 
@@ -106,8 +107,16 @@ class Dispatcher:
         self._stop.set()
         self._wake.set()
         if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
+            # A queue client stuck on an unanswering host must not hold up the shutdown:
+            # what it was moving stays claimed and is moved again after CLAIM.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_SECONDS)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+            except Exception:  # noqa: S110 - it logged its own failures
+                pass
             self._task = None
 
     async def __aenter__(self) -> Dispatcher:
@@ -128,7 +137,8 @@ class Dispatcher:
         if running is loop:
             self._wake.set()
         else:  # a job thread of the worker
-            loop.call_soon_threadsafe(self._wake.set)
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake.set)
 
     # -- the loop ----------------------------------------------------------------------
 
