@@ -89,6 +89,10 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
             task.result()
         await asyncio.sleep(0.02)
     await apply_migrations(bound_engine(), settings.data_path)
+    # As `wacc run` does (migrate, then start): the outbox dispatcher started before the
+    # tables existed and may be backing off; start it afresh on the migrated database.
+    await app.state["outbox"].stop()
+    await app.state["outbox"].start()
     yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
     srv.should_exit = True
     await task

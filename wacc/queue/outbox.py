@@ -98,6 +98,7 @@ class Dispatcher:
         """Start on the running loop, with the engine the tables are bound to now."""
         self._loop = asyncio.get_running_loop()
         self._engine = Outbox._meta.db
+        self.outage = False
         self._wake, self._stop = asyncio.Event(), asyncio.Event()
         _dispatchers.add(self)
         self._task = asyncio.create_task(self._run(), name="wacc-outbox")
