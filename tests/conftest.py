@@ -89,23 +89,13 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
             task.result()
         await asyncio.sleep(0.02)
     await apply_migrations(bound_engine(), settings.data_path)
+    # As `wacc run` does (migrate, then start): the outbox dispatcher started before the
+    # tables existed and may be backing off; start it afresh on the migrated database.
+    await app.state["outbox"].stop()
+    await app.state["outbox"].start()
     yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings)
     srv.should_exit = True
     await task
-
-
-@pytest.fixture(autouse=True)
-def events_stay_bound() -> Any:
-    """Domain events go to a module-global queue (``wacc.events``, issue 13 removes it); a
-    test that builds a second runtime in this process (make_client, test_process,
-    test_config) rebinds it, and with other settings that queue is one no worker reads:
-    later tests' automations never ran. Put the binding back after every test."""
-    from wacc import events
-
-    before = events.bound()
-    yield
-    if before is not None and events.bound() is not before:
-        events.bind(before)
 
 
 async def reset_database() -> None:

@@ -21,7 +21,6 @@ import uvicorn
 
 from tests.helpers import API, PASSWORD, assert_error, bearer, register
 from tests.support.env import TEST_KEY, free_port, server_env
-from wacc import events
 from wacc.app import create_app
 from wacc.config import load_settings
 from wacc.db.engine import bind, bound_engine
@@ -83,8 +82,8 @@ def private_pg() -> Iterator[PrivatePostgres]:
 @contextlib.asynccontextmanager
 async def served(data_dir: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The app on *database_url*, served by uvicorn in this event loop (the pool must
-    live in the loop the test runs in); the session server's engine and event queue are bound again after."""
-    original, original_events = bound_engine(), events.bound()
+    live in the loop the test runs in); the session server's engine is bound again after."""
+    original = bound_engine()
     settings = load_settings(server_env(data_dir, database_url))
     app = create_app(settings, keyring=Keyring((base64.b64decode(TEST_KEY),)))
     port = free_port()
@@ -103,7 +102,6 @@ async def served(data_dir: Path, database_url: str) -> AsyncIterator[httpx.Async
         srv.should_exit = True
         await task
         bind(original, ALL_TABLES)
-        events.bind(original_events)
 
 
 async def test_postgres_away_answers_503_with_retry_after_then_recovers(server, private_pg,

@@ -39,6 +39,7 @@ from wacc.http.middleware import (
     make_before_send,
 )
 from wacc.lib.errors import WaccError
+from wacc.outbox import Dispatcher
 from wacc.plugins.manager import PluginManager
 from wacc.runtime import Runtime
 from wacc.schema import ALL_TABLES
@@ -91,14 +92,18 @@ def create_app(
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Bound at startup, not when the app object is made, so building an app (docs,
         # introspection) never repoints a running process's tables.
         bind(engine, ALL_TABLES)
         await open_engine(engine, settings)
+        # Moves the jobs this process records (sends, events) to the queue.
+        dispatcher = app.state["outbox"] = Dispatcher(runtime.jobs)
+        await dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await runtime.bus.close()
             await runtime.presence.close()
             await runtime.rpc.aclose()

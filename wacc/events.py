@@ -2,10 +2,12 @@
 
 The bus carries live updates to screens: at most once, gone if nobody listens. What
 must act on an event (run an automation, answer a customer) gets it as a queued job
-instead: ``emit`` enqueues ``events.dispatch``, which survives restarts and calls every
-plugin's ``wacc_event`` hook in the worker. Each handler keeps its own idempotency key
-(for automations, one run per automation and event id), so a job retried after a crash
-never acts twice.
+instead: ``emit`` records an ``events.dispatch`` job in the transactional outbox
+(wacc.outbox), in the same transaction as the write that caused it when the
+caller has one open, so a queue outage delays events and never loses them. The job
+calls every plugin's ``wacc_event`` hook in the worker. Each handler keeps its own
+idempotency key (for automations, one run per automation and event id), so a job
+retried after a crash, or dispatched twice, never acts twice.
 
 Kinds and payloads (all carry ``organizationId``, an ``id`` and ``at``):
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
+from wacc import outbox
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
@@ -34,22 +37,9 @@ log = get_logger(__name__)
 EVENT_JOB = "events.dispatch"
 Event = dict[str, Any]
 
-_jobs: Any = None
 # Set while an automation acts: what it emits carries ``causedBy`` (the automation id)
 # and ``depth``, so an automation is not started by its own doing and chains stop.
 cause: ContextVar[dict[str, Any] | None] = ContextVar("event_cause", default=None)
-
-
-def bind(jobs: Any) -> None:
-    """Set where events go (the process's job queue); Runtime.build calls it."""
-    global _jobs
-    _jobs = jobs
-
-
-def bound() -> Any:
-    """Where events go now: a second app built in the same process (a test) rebinds them
-    and must put this back, or the first app's events land in the other's queue."""
-    return _jobs
 
 
 def event(kind: str, organization_id: str, **payload: Any) -> Event:
@@ -57,19 +47,16 @@ def event(kind: str, organization_id: str, **payload: Any) -> Event:
             "at": iso(utcnow()), **(cause.get() or {}), **payload}
 
 
-def emit(kind: str, organization_id: str, **payload: Any) -> None:
-    emit_many([event(kind, organization_id, **payload)])
+async def emit(kind: str, organization_id: str, **payload: Any) -> None:
+    await emit_many([event(kind, organization_id, **payload)])
 
 
-def emit_many(events: list[Event]) -> None:
-    """Queue *events* for the worker, in order, as one job. Never raises: the write that
-    caused them has happened, and a queue outage is logged rather than undoing it."""
-    if not events or _jobs is None:
+async def emit_many(events: list[Event]) -> None:
+    """Record *events* for the worker, in order, as one job. Call it inside the
+    ``transaction()`` that writes what they tell about: then both commit or neither."""
+    if not events:
         return
-    try:
-        _jobs.enqueue(EVENT_JOB, events)
-    except Exception:
-        log.exception("events not queued", kinds=sorted({e["kind"] for e in events}))
+    await outbox.add(EVENT_JOB, events)
 
 
 # -- delivery, in the worker -------------------------------------------------------------

@@ -6,7 +6,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from wacc import events
 from wacc.ai.registry import provider_factories
 from wacc.ai.router import AiRouter
 from wacc.bus import Bus, make_bus
@@ -70,6 +69,4 @@ class Runtime:
             for engines in plugins.call("wacc_engines"):
                 runtime.engines.update(engines)
             plugins.call("wacc_tasks", jobs=runtime.jobs, run=run or _not_here, runtime=runtime)
-            if events.EVENT_JOB in runtime.jobs.names():
-                events.bind(runtime.jobs)
         return runtime

@@ -25,6 +25,7 @@ from wacc.conversations import tables as conversations
 from wacc.db.columns import Index
 from wacc.messages import tables as messages
 from wacc.orgs import tables as orgs
+from wacc.outbox import tables as outbox
 from wacc.sessions import tables as sessions
 from wacc.system import tables as system
 from wacc.tags import tables as tags
@@ -34,7 +35,7 @@ from wacc.webhooks import tables as webhooks
 _MODULES = [
     orgs, users, auth, apikeys, audit, sessions, tags, contacts, conversations, messages,
     automations, ai, broadcasts, webhooks,
-    analytics, system, bus,
+    analytics, system, bus, outbox,
 ]
 
 ALL_TABLES: list[type[Table]] = [

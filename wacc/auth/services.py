@@ -94,7 +94,7 @@ def _throttles(rt: Runtime, email: str, ip: str) -> list[tuple[Any, str]]:
 
 async def _check_throttles(rt: Runtime, throttles: list[tuple[Any, str]]) -> None:
     for item, key in throttles:
-        verdict = await rt.limiter.check(item, "login-failures", key)
+        verdict = await rt.limiter.check(item, "login-failures", key, fallback=True)
         if not verdict.allowed:
             raise RateLimitError(
                 "Too many failed sign-in attempts; try again later", verdict.retry_after
@@ -103,13 +103,13 @@ async def _check_throttles(rt: Runtime, throttles: list[tuple[Any, str]]) -> Non
 
 async def _count_failure(rt: Runtime, throttles: list[tuple[Any, str]]) -> None:
     for item, key in throttles:
-        await rt.limiter.hit(item, "login-failures", key)
+        await rt.limiter.hit(item, "login-failures", key, fallback=True)
 
 
 async def _clear_account_failures(rt: Runtime, throttles: list[tuple[Any, str]]) -> None:
     """After a complete sign-in: the account's count restarts (the address's does not)."""
     item, key = throttles[0]
-    await rt.limiter.clear(item, "login-failures", key)
+    await rt.limiter.clear(item, "login-failures", key, fallback=True)
 
 
 async def login(

@@ -24,11 +24,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from wacc import events
+from wacc import events, outbox
 from wacc.automations import actions, conditions, triggers
 from wacc.automations.tables import Automation, AutomationExecution, ExecutionStatus
 from wacc.contacts.tables import Contact, ContactTag
 from wacc.conversations.tables import Conversation, ConversationAssignment, ConversationTag
+from wacc.db.engine import transaction
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import WaccError
 from wacc.lib.ids import new_id
@@ -169,26 +170,25 @@ async def start(rt: Any, automation: dict[str, Any], event: dict[str, Any],
     """Insert the run (once per automation and event) and queue it."""
     depth = int(event.get("depth") or 0)
     execution_id = new_id()
-    inserted = await AutomationExecution.insert(AutomationExecution(
-        id=execution_id, automation=automation["id"], organization=automation["organization"],
-        contact=(ctx.get("contact") or {}).get("id"),
-        conversation=(ctx.get("conversation") or {}).get("id"),
-        status=ExecutionStatus.RUNNING.value, trigger=automation["trigger"]["type"],
-        event=event, event_key=str(event["id"])[:200], step=0, depth=depth,
-        state={"actions": automation["actions"], "version": automation["version"]},
-        resume_at=utcnow(), logs=[],
-    )).on_conflict(action="DO NOTHING").returning(AutomationExecution.id)
+    # The run and its job commit together (the transactional outbox).
+    async with transaction():
+        inserted = await AutomationExecution.insert(AutomationExecution(
+            id=execution_id, automation=automation["id"], organization=automation["organization"],
+            contact=(ctx.get("contact") or {}).get("id"),
+            conversation=(ctx.get("conversation") or {}).get("id"),
+            status=ExecutionStatus.RUNNING.value, trigger=automation["trigger"]["type"],
+            event=event, event_key=str(event["id"])[:200], step=0, depth=depth,
+            state={"actions": automation["actions"], "version": automation["version"]},
+            resume_at=utcnow(), logs=[],
+        )).on_conflict(action="DO NOTHING").returning(AutomationExecution.id)
+        if inserted and depth <= MAX_DEPTH:
+            await outbox.add(RUN_JOB, execution_id, subject=execution_id)
     if not inserted:
         return None  # this event already started this automation
     if depth > MAX_DEPTH:
         await _finish(execution_id, ExecutionStatus.FAILED, [_log(0, "actions", "stop", {},
                       "failed", f"automation chain deeper than {MAX_DEPTH}: stopped")],
                       f"automation chain deeper than {MAX_DEPTH}: stopped")
-        return execution_id
-    try:
-        rt.jobs.enqueue(RUN_JOB, execution_id)
-    except Exception:  # the sweep starts it within a minute
-        log.exception("automation run not queued", execution=execution_id)
     return execution_id
 
 

@@ -314,12 +314,13 @@ async def create_contact(organization_id: str, data: Any) -> Any:
         raise ConflictError("A contact with this phone number exists",
                             [{"field": "phoneNumber", "message": "already a contact"}])
     contact_id = new_id()
-    await Contact.insert(Contact(
-        id=contact_id, organization=organization_id, whatsapp_id=key, phone_number=phone,
-        name=(data.name or "").strip() or None, email=data.email, language=data.language,
-        timezone=data.timezone, custom_fields=fields,
-    ))
-    events.emit("contact.created", organization_id, contactId=contact_id)
+    async with transaction():
+        await Contact.insert(Contact(
+            id=contact_id, organization=organization_id, whatsapp_id=key, phone_number=phone,
+            name=(data.name or "").strip() or None, email=data.email, language=data.language,
+            timezone=data.timezone, custom_fields=fields,
+        ))
+        await events.emit("contact.created", organization_id, contactId=contact_id)
     return await get_contact(organization_id, contact_id)
 
 
@@ -417,10 +418,11 @@ async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
     await scoped_row(organization_id, contact_id)
     if not await Tag.exists().where((Tag.id == tag_id) & (Tag.organization == organization_id)):
         raise NotFoundError("Tag not found")
-    added = await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
-        action="DO NOTHING").returning(ContactTag.id)
-    if added:
-        events.emit("tag.added", organization_id, tagId=tag_id, contactId=contact_id)
+    async with transaction():
+        added = await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
+            action="DO NOTHING").returning(ContactTag.id)
+        if added:
+            await events.emit("tag.added", organization_id, tagId=tag_id, contactId=contact_id)
     return await get_contact(organization_id, contact_id)
 
 

@@ -422,14 +422,14 @@ async def update(principal: Principal, conversation_id: str, data: ConversationP
                   "currentVersion": version}])
         if events:
             await ConversationEvent.insert(*events)
+        if Conversation.status in changes:
+            await emit_event("conversation.status_changed", principal.organization_id,
+                             conversationId=conversation_id, **{"from": row["status"]},
+                             to=data.status, by=principal.user_id)
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,
         "status": out.status, "priority": out.priority, "version": out.version})
-    if Conversation.status in changes:
-        emit_event("conversation.status_changed", principal.organization_id,
-                    conversationId=conversation_id, **{"from": row["status"]},
-                    to=out.status, by=principal.user_id)
     return out
 
 
@@ -461,14 +461,14 @@ async def assign(principal: Principal, conversation_id: str, data: AssignIn, *,
         events += [_event(conversation_id, principal, "assigned", None, u) for u in added]
         if events:
             await ConversationEvent.insert(*events)
+        if added or removed:
+            await emit_event("conversation.assigned", principal.organization_id,
+                             conversationId=conversation_id, added=added, removed=removed,
+                             by=principal.user_id)
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
         "assignees": out.assignees, "added": added, "removed": removed})
-    if added or removed:
-        emit_event("conversation.assigned", principal.organization_id,
-                    conversationId=conversation_id, added=added, removed=removed,
-                    by=principal.user_id)
     return out
 
 
@@ -490,14 +490,13 @@ async def unassign(principal: Principal, conversation_id: str, data: UnassignIn,
                 & ConversationAssignment.user.is_in(removed))
             await ConversationEvent.insert(
                 *[_event(conversation_id, principal, "unassigned", u, None) for u in removed])
+            await emit_event("conversation.assigned", principal.organization_id,
+                             conversationId=conversation_id, added=[], removed=removed,
+                             by=principal.user_id)
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
         "assignees": out.assignees, "added": [], "removed": removed})
-    if removed:
-        emit_event("conversation.assigned", principal.organization_id,
-                    conversationId=conversation_id, added=[], removed=removed,
-                    by=principal.user_id)
     return out
 
 
@@ -569,12 +568,13 @@ async def add_tag(principal: Principal, conversation_id: str, data: TagAttach, *
                   bus: Bus) -> ConversationOut:
     await _visible(principal, conversation_id)
     await _org_tag(principal, data.tag_id)
-    added = await ConversationTag.insert(ConversationTag(
-        id=new_id(), conversation=conversation_id, tag=data.tag_id,
-    )).on_conflict(action="DO NOTHING").returning(ConversationTag.id)
-    if added:
-        emit_event("tag.added", principal.organization_id, tagId=data.tag_id,
-                    conversationId=conversation_id)
+    async with transaction():
+        added = await ConversationTag.insert(ConversationTag(
+            id=new_id(), conversation=conversation_id, tag=data.tag_id,
+        )).on_conflict(action="DO NOTHING").returning(ConversationTag.id)
+        if added:
+            await emit_event("tag.added", principal.organization_id, tagId=data.tag_id,
+                             conversationId=conversation_id)
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import sqlite3
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -176,12 +177,62 @@ def is_sqlite(engine: Engine | None = None) -> bool:
     return (engine or bound_engine()).engine_type == "sqlite"
 
 
+# Callbacks to run once the outermost transaction() of this task has committed.
+_after_commit: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "wacc_after_commit", default=None)
+
+
+class _Transaction:
+    """Piccolo's transaction, plus callbacks run after the outermost one commits (the
+    outbox nudges its dispatcher there: before the commit it would find nothing)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._token: Any = None
+
+    async def __aenter__(self) -> Any:
+        if _after_commit.get() is None:
+            self._token = _after_commit.set([])
+        try:
+            return await self._inner.__aenter__()
+        except BaseException:
+            self._reset()
+            raise
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        callbacks = _after_commit.get() if self._token is not None else None
+        try:
+            result = await self._inner.__aexit__(exc_type, exc, tb)
+        finally:
+            self._reset()
+        if exc is None and callbacks:
+            for callback in callbacks:
+                callback()
+        return result
+
+    def _reset(self) -> None:
+        if self._token is not None:
+            _after_commit.reset(self._token)
+            self._token = None
+
+
 def transaction() -> Any:
-    """A write transaction: IMMEDIATE on SQLite (see WaccSQLiteEngine), plain on PostgreSQL."""
+    """A write transaction: IMMEDIATE on SQLite (see WaccSQLiteEngine), plain on PostgreSQL.
+    Nested ones join the outermost (Piccolo's rule)."""
     engine = bound_engine()
     if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+        return _Transaction(engine.transaction(transaction_type=TransactionType.immediate))
+    return _Transaction(engine.transaction())
+
+
+def after_commit(callback: Callable[[], None]) -> bool:
+    """Run *callback* when the current transaction() commits (never if it rolls back).
+    False when no transaction() is open: the caller's write is committed already."""
+    pending = _after_commit.get()
+    if pending is None:
+        return False
+    pending.append(callback)
+    return True
 
 
 async def open_engine(engine: Engine, settings: Settings) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from wacc import events
+from wacc import events, outbox
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.conversations import services as conversations
@@ -197,17 +197,9 @@ class Pipeline:
             for item in batch:
                 if not item.future.done():
                     item.future.set_result(stored.get(id(item)))
-            for item in batch:
-                if item.media_error == PENDING and stored.get(id(item)) and self.jobs is not None:
-                    try:
-                        self.jobs.enqueue(media_jobs.FETCH_MEDIA_JOB, stored[id(item)])
-                    except Exception:  # the message is stored; its file shows as pending
-                        log.exception("media fetch not queued", message=item.event.id)
             await self.bus.publish_many([
                 self._announcement(item, stored[id(item)]) for item in batch if stored.get(id(item))
             ])
-            events.emit_many([ev for item in batch if stored.get(id(item)) and not item.quiet
-                              for ev in self._events(item, stored[id(item)])])
             await self._apply_kept(batch, stored)
 
     async def _apply_kept(self, batch: list[_Pending], stored: dict[int, str]) -> None:
@@ -243,6 +235,14 @@ class Pipeline:
         async with transaction():
             for session, items in by_session.items():
                 stored.update(await self._store_session_batch(session, items))
+            # What must follow the new rows commits with them (the transactional outbox):
+            # a queue outage delays automations and media downloads, it loses none.
+            for item in batch:
+                if item.media_error == PENDING and stored.get(id(item)) and self.jobs is not None:
+                    await outbox.add(media_jobs.FETCH_MEDIA_JOB, stored[id(item)],
+                                     subject=stored[id(item)])
+            await events.emit_many([ev for item in batch if stored.get(id(item)) and not item.quiet
+                                    for ev in self._events(item, stored[id(item)])])
         return stored
 
     async def _store_session_batch(self, session: SessionRef, items: list[_Pending]) -> dict[int, str]:

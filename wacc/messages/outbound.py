@@ -3,10 +3,11 @@
 The job claims the row with a conditional write (``claimed_at``), asks the session's
 `wa` process to send it (which paces sends per session), and records WhatsApp's id.
 Transient failures (the session is offline, a 5xx, a rate limit) release the claim and
-retry later with backoff, for up to WACC_WA_SEND_RETRY_HOURS; permanent ones mark the
-message FAILED with the reason. A send interrupted by a crash keeps its claim and is
-not repeated: it is marked FAILED ("interrupted") by the sweeper instead, because
-sending twice is worse than asking an agent to resend.
+record the next attempt with backoff in the outbox (wacc.outbox), for up to
+WACC_WA_SEND_RETRY_HOURS; permanent ones mark the message FAILED with the reason. A
+send interrupted by a crash keeps its claim and is not repeated: it is marked FAILED
+("interrupted") by the sweeper instead, because sending twice is worse than asking an
+agent to resend.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any
 
 import msgspec
 
+from wacc import outbox
 from wacc.bus import Bus, org_topic
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import Conversation
+from wacc.db.engine import transaction
 from wacc.engines.contract import (
     EngineError,
     Location,
@@ -38,6 +41,7 @@ from wacc.storage import MediaStore
 
 log = get_logger(__name__)
 
+SEND_JOB = "messages.send"
 INTERRUPTED_AFTER = timedelta(minutes=10)
 # How soon a message held behind an earlier one to the same chat looks again.
 ORDER_WAIT = 2.0
@@ -62,6 +66,7 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
     if await _waits_behind_earlier(row):
         # An earlier message to this customer is waiting to be retried (a rate limit,
         # the session offline): sending this one now would overtake it.
+        await outbox.add(SEND_JOB, message_id, attempt + 1, subject=message_id, delay=ORDER_WAIT)
         return Outcome("retry", delay=ORDER_WAIT, detail="an earlier message to this chat waits")
     claimed = await Message.update({Message.claimed_at: utcnow()}).where(
         (Message.id == message_id) & Message.claimed_at.is_null()
@@ -78,10 +83,9 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
     except EngineError as exc:
         if exc.permanent:
             return await _fail(bus, row, str(exc))
-        outcome = await _retry_or_fail(bus, row, attempt, retry_hours, str(exc))
-        if outcome.state == "retry" and exc.retry_after:  # the wait WhatsApp asked for
-            outcome.delay = max(outcome.delay, float(exc.retry_after))
-        return outcome
+        # At least the wait WhatsApp asked for.
+        return await _retry_or_fail(bus, row, attempt, retry_hours, str(exc),
+                                    at_least=float(exc.retry_after or 0))
     await _record_sent(bus, row, result["id"])
     return Outcome("sent", detail=result["id"])
 
@@ -126,12 +130,17 @@ async def _build(row: dict[str, Any], media_store: MediaStore) -> OutboundMessag
 
 
 async def _retry_or_fail(bus: Bus, row: dict[str, Any], attempt: int, retry_hours: int,
-                         reason: str) -> Outcome:
+                         reason: str, at_least: float = 0.0) -> Outcome:
     if utcnow() - row["created_at"] > timedelta(hours=retry_hours):
         return await _fail(bus, row, f"not sent within {retry_hours} h: {reason}")
-    await Message.update({Message.claimed_at: None, Message.error: reason[:500]}).where(
-        Message.id == row["id"])
-    return Outcome("retry", delay=_backoff(attempt), detail=reason)
+    delay = max(_backoff(attempt), at_least)
+    # The released claim and the next attempt commit together (the outbox): a queue
+    # outage cannot leave the message pending with no send to come.
+    async with transaction():
+        await Message.update({Message.claimed_at: None, Message.error: reason[:500]}).where(
+            Message.id == row["id"])
+        await outbox.add(SEND_JOB, row["id"], attempt + 1, subject=row["id"], delay=delay)
+    return Outcome("retry", delay=delay, detail=reason)
 
 
 async def _fail(bus: Bus, row: dict[str, Any], reason: str) -> Outcome:
@@ -169,11 +178,12 @@ async def _record_sent(bus: Bus, row: dict[str, Any], wa_id: str) -> None:
 
 
 async def enqueue_pending(jobs: Any, session_id: str) -> int:
-    """Queue a send for every message written while the session was down (called when
-    it becomes ready); a message already being sent is skipped by its claim."""
+    """Record a send (through the outbox, so a queue outage loses none) for every message
+    written while the session was down (called when it becomes ready); a message
+    already being sent is skipped by its claim. *jobs* is kept for callers."""
     pending = await pending_for_session(session_id)
     for message_id in pending:
-        jobs.enqueue("messages.send", message_id)
+        await outbox.add(SEND_JOB, message_id, subject=message_id)
     return len(pending)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wacc import outbox
 from wacc.messages import media_jobs, outbound
 from wacc.messages.services import SEND_JOB
 from wacc.plugins.spec import hookimpl
@@ -23,10 +24,9 @@ def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
 
     @jobs.register(SEND_JOB)
     def send_message(message_id: str, attempt: int = 0) -> str:
+        # A retry is recorded by deliver itself, through the outbox.
         outcome = run(outbound.deliver(runtime.rpc, runtime.bus, runtime.media, message_id,
                                        attempt=attempt, retry_hours=retry_hours))
-        if outcome.state == "retry":
-            jobs.enqueue(SEND_JOB, message_id, attempt + 1, delay=outcome.delay)
         return outcome.state
 
     @jobs.register(media_jobs.FETCH_MEDIA_JOB)
@@ -36,7 +36,8 @@ def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
         outcome = run(media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media, message_id,
                                              attempt=attempt))
         if outcome.state == "retry":
-            jobs.enqueue(media_jobs.FETCH_MEDIA_JOB, message_id, attempt + 1, delay=outcome.delay)
+            run(outbox.add(media_jobs.FETCH_MEDIA_JOB, message_id, attempt + 1,
+                           subject=message_id, delay=outcome.delay))
         return outcome.state
 
     @jobs.register("messages.sweep_interrupted")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
-from wacc import events
+from wacc import events, outbox
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.tables import Contact
@@ -22,6 +22,7 @@ from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.messages import outbound
 from wacc.messages.meta import content_meta
 from wacc.messages.schemas import (
     ConversationStart,
@@ -38,7 +39,7 @@ from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.tables import WhatsAppSession
 from wacc.storage import MediaStore
 
-SEND_JOB = "messages.send"
+SEND_JOB = outbound.SEND_JOB
 # WhatsApp lets a sender delete a message for everyone for about two and a half days.
 REVOKE_WINDOW = timedelta(hours=60)
 _MEDIA_TYPES = {"IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER"}
@@ -134,7 +135,7 @@ async def _quoted_wa_id(org_id: str, conversation_id: str, message_id: str | Non
 async def queue(principal: Principal, conversation_id: str, data: MessageSend, *, jobs: Jobs,
                 bus: Bus, media: MediaStore, upload: Upload | None = None,
                 ai_generated: bool = False) -> tuple[MessageOut, bool]:
-    """Write the message PENDING and enqueue its send. Returns (message, created);
+    """Write the message PENDING and record its send (wacc.outbox). Returns (message, created);
     with an idempotency key already used, the first message and False. The media comes
     as *upload* (multipart) or base64 in ``data.media``."""
     org = principal.organization_id
@@ -144,6 +145,7 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
             (Message.organization == org) & (Message.idempotency_key == data.idempotency_key)
         ).first()
         if existing is not None:
+            await _resume_send(existing)
             return message_out(existing), False
     upload = _checked_upload(data, upload)
     metadata: dict[str, Any] = {}
@@ -163,30 +165,48 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         metadata["sentBy"] = principal.user_id
     message_id = new_id()
     now = utcnow()
-    inserted = await Message.insert(Message(
-        id=message_id, organization=org, conversation=conversation_id,
-        session=conversation["session"], whatsapp_message_id=f"pending:{message_id}",
-        direction=MessageDirection.OUTBOUND.value, type=data.type, body=data.body,
-        media_url=media_key, media_mime_type=upload.mime_type if upload else None,
-        metadata={k: v for k, v in metadata.items() if v is not None},
-        status=MessageStatus.PENDING.value, timestamp=now, idempotency_key=data.idempotency_key,
-        is_ai_generated=ai_generated,
-    )).on_conflict(action="DO NOTHING").returning(Message.id)
+    # The row, its send job and its event commit together (the transactional outbox):
+    # a queue outage delays the send, it never leaves a PENDING row nobody sends.
+    async with transaction():
+        inserted = await Message.insert(Message(
+            id=message_id, organization=org, conversation=conversation_id,
+            session=conversation["session"], whatsapp_message_id=f"pending:{message_id}",
+            direction=MessageDirection.OUTBOUND.value, type=data.type, body=data.body,
+            media_url=media_key, media_mime_type=upload.mime_type if upload else None,
+            metadata={k: v for k, v in metadata.items() if v is not None},
+            status=MessageStatus.PENDING.value, timestamp=now,
+            idempotency_key=data.idempotency_key, is_ai_generated=ai_generated,
+        )).on_conflict(action="DO NOTHING").returning(Message.id)
+        if inserted:
+            await outbox.add(SEND_JOB, message_id, subject=message_id)
+            await events.emit("message.queued", org, messageId=message_id,
+                              conversationId=conversation_id, sentBy=principal.user_id,
+                              aiGenerated=ai_generated)
     if not inserted:  # the same idempotency key raced us
         existing = await Message.select().where(
             (Message.organization == org) & (Message.idempotency_key == data.idempotency_key)).first()
         assert existing is not None
         return message_out(existing), False
-    jobs.enqueue(SEND_JOB, message_id)
     row = await Message.select().where(Message.id == message_id).first()
     assert row is not None
     await bus.publish(org_topic(org), {
         "type": "message:new", "messageId": message_id, "conversationId": conversation_id,
         "sessionId": conversation["session"], "direction": "OUTBOUND", "messageType": data.type,
         "body": data.body, "timestamp": iso(now)})
-    events.emit("message.queued", org, messageId=message_id, conversationId=conversation_id,
-                sentBy=principal.user_id, aiGenerated=ai_generated)
     return message_out(row), True
+
+
+async def _resume_send(row: dict[str, Any]) -> None:
+    """A request retried with its idempotency key: if its message still waits to be
+    sent with no send waiting in the outbox and none claimed (written before the
+    outbox, or its job lost with a queue that forgot it), record one. The send job
+    claims the row before it sends and skips a sent one, so an extra job never sends
+    twice."""
+    if (row["status"] != MessageStatus.PENDING.value or row["direction"] != "OUTBOUND"
+            or row["claimed_at"] is not None):
+        return  # sent, failed, or being sent
+    if not await outbox.waiting(SEND_JOB, row["id"]):
+        await outbox.add(SEND_JOB, row["id"], subject=row["id"])
 
 
 async def queue_to_phone(principal: Principal, session_id: str, phone: str, data: MessageSend, *,

@@ -13,6 +13,7 @@ from wacc.config import Settings
 from wacc.features import make_plugin_manager
 from wacc.messages import outbound
 from wacc.messages.ingest import Pipeline
+from wacc.outbox import Dispatcher
 from wacc.roles.common import Heartbeat, database, stop_on_signals
 from wacc.runtime import Runtime
 from wacc.security.crypto import load_keyring
@@ -38,7 +39,9 @@ async def _run(settings: Settings) -> None:
         rpc_port=settings.whatsapp.rpc_port, on_ready=send_pending,
     )
     try:
-        async with database(settings), Heartbeat("wa", settings.worker.heartbeat_seconds):
+        # The dispatcher moves what inbound messages record (events, media fetches).
+        async with (database(settings), Heartbeat("wa", settings.worker.heartbeat_seconds),
+                    Dispatcher(runtime.jobs)):
             await manager.serve(stop)
     finally:
         await runtime.bus.close()

@@ -14,6 +14,7 @@ from piccolo.engine.base import Engine
 from wacc.config import Settings
 from wacc.db.engine import close_engine
 from wacc.features import make_plugin_manager
+from wacc.outbox import Dispatcher
 from wacc.queue import AsyncBridge
 from wacc.roles.common import Heartbeat, connect
 from wacc.runtime import Runtime
@@ -29,14 +30,18 @@ def main(settings: Settings) -> None:
     runtime = Runtime.build(settings, load_keyring(settings), make_plugin_manager(settings),
                             run=bridge.run)
     heartbeat = Heartbeat("worker", settings.worker.heartbeat_seconds)
+    # Jobs record jobs too (an automation's send): this process moves them to the queue.
+    dispatcher = Dispatcher(runtime.jobs)
     engine: Engine | None = None
 
     async def startup() -> None:
         nonlocal engine
         engine = await connect(settings)
         await heartbeat.start()
+        await dispatcher.start()
 
     async def shutdown() -> None:
+        await dispatcher.stop()
         await heartbeat.stop()
         await runtime.bus.close()
         await runtime.close_ai()

@@ -1,0 +1,232 @@
+"""The transactional outbox: jobs that must follow a write are recorded with it.
+
+A service that writes a row and needs a job because of it (a send, a domain event)
+calls :func:`add` inside the same ``transaction()`` as the row: both commit or neither
+does. A :class:`Dispatcher` in every process that writes such rows (web, wa, worker)
+moves undispatched rows to the Huey queue in id order and marks them dispatched. While
+the queue is away (Redis stopped) the rows wait and the dispatcher retries with
+backoff, logging once per outage; nothing is lost, only delayed. A row enqueued whose
+mark did not land (the process died in between) is enqueued again after its claim
+expires, so jobs run at least once: every job behind the outbox is idempotent.
+
+After the transaction commits, :func:`add` nudges this process's dispatchers, so a job
+normally reaches the queue within milliseconds; other processes' rows, and delayed
+ones (a retry with backoff waits here, not in the queue), are found by polling every
+POLL_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+from typing import Any
+
+from wacc.db.engine import after_commit
+from wacc.lib.clock import utcnow
+from wacc.logs import get_logger
+from wacc.outbox.tables import Outbox
+
+log = get_logger(__name__)
+
+BATCH = 100
+POLL_SECONDS = 1.0
+# How long a dispatcher holds rows it took; a crashed one's rows come back after it.
+CLAIM = timedelta(seconds=60)
+# Dispatched rows are kept this long (to look into), then pruned.
+KEEP_DISPATCHED = timedelta(hours=1)
+PRUNE_EVERY_SECONDS = 600.0
+MAX_BACKOFF_SECONDS = 30.0
+STOP_SECONDS = 10.0
+
+_dispatchers: set[Dispatcher] = set()
+
+
+async def add(job: str, *args: Any, subject: str | None = None, delay: float = 0.0) -> None:
+    """Record *job* (a registered job name) with *args* (JSON values), to be queued at
+    once or after *delay* seconds. Inside a ``transaction()`` it commits with the
+    caller's rows."""
+    later = utcnow() + timedelta(seconds=delay) if delay > 0 else None
+    await Outbox.insert(Outbox(job=job, args=list(args), subject=subject, available_at=later))
+    if later is None and not after_commit(nudge):
+        nudge()
+
+
+async def waiting(job: str, subject: str) -> bool:
+    """Whether a *job* about *subject* is recorded and not yet handed to the queue."""
+    return await Outbox.exists().where(
+        (Outbox.job == job) & (Outbox.subject == subject) & Outbox.dispatched_at.is_null())
+
+
+def nudge() -> None:
+    """Tell this process's dispatchers that rows were committed."""
+    for dispatcher in list(_dispatchers):
+        dispatcher.wake()
+
+
+async def prune(keep: timedelta = KEEP_DISPATCHED) -> int:
+    gone = await Outbox.delete().where(
+        Outbox.dispatched_at.is_not_null() & (Outbox.dispatched_at < utcnow() - keep)
+    ).returning(Outbox.id)
+    return len(gone)
+
+
+class QueueUnavailable(Exception):
+    """The job queue refused a job (Redis away, the queue file locked)."""
+
+
+class Dispatcher:
+    """Moves outbox rows to *jobs* (a wacc.queue.jobs.Jobs) from this event loop."""
+
+    def __init__(self, jobs: Any, *, poll_seconds: float = POLL_SECONDS, batch: int = BATCH) -> None:
+        self.jobs = jobs
+        self.poll_seconds = poll_seconds
+        self.batch = batch
+        self.outage = False  # the last attempt failed; cleared by the next success
+        self.dispatched = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unknown: set[str] = set()
+        self._engine: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start on the running loop, with the engine the tables are bound to now."""
+        self._loop = asyncio.get_running_loop()
+        self._engine = Outbox._meta.db
+        self.outage = False
+        self._wake, self._stop = asyncio.Event(), asyncio.Event()
+        _dispatchers.add(self)
+        self._task = asyncio.create_task(self._run(), name="wacc-outbox")
+
+    async def stop(self) -> None:
+        _dispatchers.discard(self)
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            # A queue client stuck on an unanswering host must not hold up the shutdown:
+            # what it was moving stays claimed and is moved again after CLAIM.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_SECONDS)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+            except Exception:  # noqa: S110 - it logged its own failures
+                pass
+            self._task = None
+
+    async def __aenter__(self) -> Dispatcher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def wake(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:  # a job thread of the worker
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake.set)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = 0.0
+        next_prune = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.clear()  # a nudge from here on runs the next pass at once
+            more = False
+            try:
+                moved = await self.dispatch_once()
+                if self.outage:
+                    log.info("outbox dispatching again")
+                    self.outage = False
+                backoff = 0.0
+                more = moved >= self.batch
+            except Exception as exc:
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF_SECONDS)
+                if not self.outage:  # once per outage, not once per row or attempt
+                    self.outage = True
+                    log.warning("outbox not dispatched; jobs wait in the database and are "
+                                "retried with backoff", error=f"{type(exc).__name__}: {exc}")
+            if time.monotonic() >= next_prune and not self.outage:
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                with contextlib.suppress(Exception):
+                    await prune()
+            if more:
+                continue
+            # During an outage nudges do not hurry the retry; the backoff stands.
+            waiter = self._stop if backoff else self._wake
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), backoff or self.poll_seconds)
+
+    async def dispatch_once(self) -> int:
+        """Hand up to one batch to the queue, oldest first; returns how many rows were
+        taken. Raises QueueUnavailable when the queue refused one (it and the rows after
+        it stay undispatched, in order)."""
+        if Outbox._meta.db is not self._engine:
+            # Another app in this process (a test) bound the tables to its own engine,
+            # whose connections belong to its event loop: that app's dispatcher moves them.
+            return 0
+        now = utcnow()
+        free = Outbox.dispatched_at.is_null() & (
+            Outbox.available_at.is_null() | (Outbox.available_at <= now)) & (
+            Outbox.claimed_until.is_null() | (Outbox.claimed_until < now))
+        candidates = [r["id"] for r in await Outbox.select(Outbox.id).where(free).order_by(
+            Outbox.id).limit(self.batch)]
+        if not candidates:
+            return 0
+        # A conditional claim: of two dispatchers, each row goes to one.
+        claimed = [r["id"] for r in await Outbox.update({Outbox.claimed_until: now + CLAIM}).where(
+            Outbox.id.is_in(candidates) & free).returning(Outbox.id)]
+        if not claimed:
+            return 0
+        rows = await Outbox.select(Outbox.id, Outbox.job, Outbox.args).where(
+            Outbox.id.is_in(claimed)).order_by(Outbox.id).output(load_json=True)
+        known = set(self.jobs.names())
+        ready = []
+        for row in rows:
+            if row["job"] in known:
+                ready.append(row)
+            elif row["job"] not in self._unknown:  # left for a process that knows it
+                self._unknown.add(row["job"])
+                log.warning("outbox job not registered in this process", job=row["job"])
+        done, failed, error = await asyncio.to_thread(self._enqueue, ready)
+        if done:
+            await Outbox.update({Outbox.dispatched_at: utcnow(), Outbox.claimed_until: None}).where(
+                Outbox.id.is_in(done))
+            self.dispatched += len(done)
+        if error is not None:
+            await Outbox.update({Outbox.attempts: Outbox.attempts + 1,
+                                 Outbox.last_error: f"{type(error).__name__}: {error}"[:500]}).where(
+                Outbox.id == failed)
+            rest = [r["id"] for r in ready if r["id"] not in done]
+            if rest:
+                await Outbox.update({Outbox.claimed_until: None}).where(Outbox.id.is_in(rest))
+            raise QueueUnavailable(str(error)) from error
+        return len(rows)
+
+    def _enqueue(self, rows: list[dict[str, Any]]) -> tuple[list[int], int | None, Exception | None]:
+        """In a thread: the queue's client blocks (and Redis may take a while to refuse)."""
+        done: list[int] = []
+        for row in rows:
+            args = row["args"] if isinstance(row["args"], list) else []
+            try:
+                self.jobs.enqueue(row["job"], *args)
+            except Exception as exc:
+                return done, row["id"], exc
+            done.append(row["id"])
+        return done, None, None
