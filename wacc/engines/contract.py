@@ -307,6 +307,9 @@ class Engine(Protocol):
     name: ClassVar[str]
     # Sends per second this engine tolerates by default (the manager's rate limiter).
     default_rate: ClassVar[float]
+    # Optional. True when a send repeated with the same idempotency key can never reach
+    # the customer twice (the engine finds the first one), so a send a crash interrupted
+    # is queued again; otherwise it fails for a person to check (wacc.messages.outbound).
 
     async def start(self) -> None:
         """Connect (showing QR or pairing code if needed); returns when started, not

@@ -38,11 +38,14 @@ from wacc.messages import updates
 from wacc.messages.tables import Message, MessageStatus
 from wacc.sessions.rpc import SessionRpc
 from wacc.storage import MediaStore
+from wacc.system import services as system
 
 log = get_logger(__name__)
 
 SEND_JOB = "messages.send"
 INTERRUPTED_AFTER = timedelta(minutes=10)
+# A claim younger than this is never judged: its worker's heartbeat may just be late.
+CLAIM_GRACE = timedelta(seconds=30)
 # How soon a message held behind an earlier one to the same chat looks again.
 ORDER_WAIT = 2.0
 
@@ -68,7 +71,8 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
         # the session offline): sending this one now would overtake it.
         await outbox.add(SEND_JOB, message_id, attempt + 1, subject=message_id, delay=ORDER_WAIT)
         return Outcome("retry", delay=ORDER_WAIT, detail="an earlier message to this chat waits")
-    claimed = await Message.update({Message.claimed_at: utcnow()}).where(
+    claimed = await Message.update({Message.claimed_at: utcnow(),
+                                    Message.claimed_by: system.process_id()}).where(
         (Message.id == message_id) & Message.claimed_at.is_null()
         & (Message.status == MessageStatus.PENDING.value)
     ).returning(Message.id)
@@ -195,12 +199,38 @@ async def pending_for_session(session_id: str) -> list[str]:
     return [r["id"] for r in rows]
 
 
-async def sweep_interrupted(bus: Bus) -> int:
-    """Mark sends that were claimed long ago and never finished as failed."""
-    rows = await Message.select(Message.id).where(
+async def sweep_interrupted(bus: Bus, engines: dict[str, Any],
+                            heartbeat_seconds: float = 10.0) -> int:
+    """Resolve sends a crash interrupted: claimed by a worker that no longer beats (or
+    claimed so long ago that no send takes that long). Where the engine can tell a
+    repeated send from a new one (``resend_safe``: WhatsApp Web finds a message by the
+    id wacc derives from its key), the send is queued again and goes out at most once;
+    elsewhere (the Cloud API) it fails, with words saying to check the phone: at most
+    once beats twice. Scheduled every minute, so it happens within a minute or two."""
+    now = utcnow()
+    live = await system.live_processes("worker", heartbeat_seconds)
+    rows = await Message.select(
+        Message.id, Message.claimed_at, Message.claimed_by, Message.session.engine.as_alias("engine"),
+    ).where(
         (Message.status == MessageStatus.PENDING.value) & Message.claimed_at.is_not_null()
-        & (Message.claimed_at < utcnow() - INTERRUPTED_AFTER))
+        & (Message.claimed_at < now - CLAIM_GRACE))
+    resolved = 0
     for row in rows:
-        await fail(bus, row["id"], "interrupted during sending; not retried to avoid a duplicate — "
-                   "check the phone and resend if needed")
-    return len(rows)
+        crashed = row["claimed_by"] is not None and row["claimed_by"] not in live
+        if not crashed and row["claimed_at"] >= now - INTERRUPTED_AFTER:
+            continue  # its sender is alive and may still be waiting on the engine
+        if getattr(engines.get(row["engine"]), "resend_safe", False):
+            async with transaction():
+                released = await Message.update({
+                    Message.claimed_at: None, Message.claimed_by: None}).where(
+                    (Message.id == row["id"]) & (Message.claimed_at == row["claimed_at"])
+                    & (Message.status == MessageStatus.PENDING.value)).returning(Message.id)
+                if released:
+                    await outbox.add(SEND_JOB, row["id"], subject=row["id"])
+            log.warning("interrupted send queued again", message=row["id"],
+                        claimed_by=row["claimed_by"])
+        else:
+            await fail(bus, row["id"], "interrupted during sending; not retried to avoid a "
+                       "duplicate — check the phone and resend if needed")
+        resolved += 1
+    return resolved

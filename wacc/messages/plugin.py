@@ -42,9 +42,10 @@ def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
 
     @jobs.register("messages.sweep_interrupted")
     def sweep_interrupted() -> int:
-        return run(outbound.sweep_interrupted(runtime.bus))
+        return run(outbound.sweep_interrupted(
+            runtime.bus, runtime.engines, runtime.settings.worker.heartbeat_seconds))
 
 
 @hookimpl
 def wacc_schedule() -> list[Any]:
-    return [("*/5 * * * *", "messages.sweep_interrupted")]
+    return [("* * * * *", "messages.sweep_interrupted")]

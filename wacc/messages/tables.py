@@ -79,6 +79,9 @@ class Message(Table, tablename="message"):
     # Set when a sender takes the message; never cleared by a crash, so an interrupted
     # send is not repeated (at most once beats twice on WhatsApp).
     claimed_at = Timestamptz(null=True, default=None)
+    # Which process claimed it (host:pid, as its role heartbeat names it): a claim whose
+    # process stopped beating was interrupted by a crash (wacc.messages.outbound).
+    claimed_by = Varchar(length=200, null=True, default=None)
     error = Text(null=True, default=None)
 
 

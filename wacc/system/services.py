@@ -12,6 +12,19 @@ from wacc.lib.clock import utcnow
 from wacc.system.tables import RoleHeartbeat
 
 
+def process_id() -> str:
+    """This process as its heartbeat names it: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def live_processes(role: str, heartbeat_seconds: float) -> set[str]:
+    """The processes of *role* that beat within three heartbeats (as ``process_id``)."""
+    rows = await RoleHeartbeat.select(RoleHeartbeat.host, RoleHeartbeat.pid).where(
+        (RoleHeartbeat.role == role)
+        & (RoleHeartbeat.seen_at > utcnow() - timedelta(seconds=3 * heartbeat_seconds)))
+    return {f"{r['host']}:{r['pid']}" for r in rows}
+
+
 def heartbeat_id(role: str) -> str:
     return f"{role}:{socket.gethostname()}:{os.getpid()}"
 

@@ -61,6 +61,9 @@ def customer(phone: str, name: str | None = None) -> Peer:
 class SimulatorEngine:
     name: ClassVar[str] = "simulator"
     default_rate: ClassVar[float] = 20.0
+    # Like WhatsApp Web, its ids derive from the idempotency key, and the same key sends
+    # nothing new (it remembers every key while the session runs).
+    resend_safe: ClassVar[bool] = True
     # Engine-specific calls the session RPC may forward (the customer phone).
     rpc_methods: ClassVar[tuple[str, ...]] = ("simulate", "outbox", "typing_log")
 

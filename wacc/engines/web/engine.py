@@ -86,6 +86,9 @@ class WebEngine:
     # WhatsApp bans numbers that send like machines. Half a message a second (the
     # manager adds jitter) is about a fast human's pace.
     default_rate: ClassVar[float] = 0.5
+    # A send's WhatsApp id is derived from wacc's idempotency key and looked up before
+    # sending (adapter.js findSent): a send repeated after a crash reports the first.
+    resend_safe: ClassVar[bool] = True
     # Up to this many seconds of random pause before each send (the session manager
     # adds it; a session's `send_jitter_seconds` setting overrides it).
     send_jitter: ClassVar[float] = 2.0
