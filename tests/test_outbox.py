@@ -224,6 +224,10 @@ async def test_sign_in_works_while_redis_is_away(client, make_client):
     r = await away.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD})
     assert r.status_code == 200, r.text
     assert r.json()["accessToken"]
+    # The API's own rate limit counts in the process too: answered, not a 500.
+    me = await away.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {r.json()['accessToken']}"})
+    assert me.status_code == 200, me.text
+    assert me.headers.get("x-ratelimit-limit"), me.headers
     for _ in range(5):
         r = await away.post(f"{API}/auth/login", json={"email": email, "password": "wrong guess!"})
         assert_error(r, 401, "AUTHENTICATION_ERROR")

@@ -1,8 +1,9 @@
 """Rate limits and login throttles, in memory (embedded) or in Redis (scaled).
 
 Built on the `limits` library's moving windows, so several web processes sharing
-Redis share one count. While Redis is away, login throttles count in each process
-instead (``fallback=True``), so signing in keeps working and stays throttled.
+Redis share one count. While Redis is away, every limit (API, login throttles,
+WebSocket messages, AI) counts in each process instead, so nothing answers 500 for it:
+signing in and the API keep working and stay limited (issue 14 item 2).
 """
 
 from __future__ import annotations
@@ -36,25 +37,25 @@ class Limiter:
     def __init__(self, storage: Storage, *, shared: bool = False) -> None:
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
-        # Shared (Redis) storage can be away. Limits that must keep holding then (login
-        # throttles: ``fallback=True``) count in this process until it answers again.
+        # Shared (Redis) storage can be away: limits then count in this process until it
+        # answers again (``fallback=False`` asks the shared storage only).
         self.local: Limiter | None = Limiter(MemoryStorage()) if shared else None
         self.away = False
         self._retry_at = 0.0
 
-    async def hit(self, item: RateLimitItem, *key: str, fallback: bool = False) -> Verdict:
+    async def hit(self, item: RateLimitItem, *key: str, fallback: bool = True) -> Verdict:
         if fallback and self.local is not None:
             return await self._or_local("hit", item, key)
         allowed = await self._strategy.hit(item, *key)
         return await self._verdict(item, allowed, *key)
 
-    async def check(self, item: RateLimitItem, *key: str, fallback: bool = False) -> Verdict:
+    async def check(self, item: RateLimitItem, *key: str, fallback: bool = True) -> Verdict:
         if fallback and self.local is not None:
             return await self._or_local("check", item, key)
         allowed = await self._strategy.test(item, *key)
         return await self._verdict(item, allowed, *key)
 
-    async def clear(self, item: RateLimitItem, *key: str, fallback: bool = False) -> None:
+    async def clear(self, item: RateLimitItem, *key: str, fallback: bool = True) -> None:
         if fallback and self.local is not None:
             await self._or_local("clear", item, key)
             return
@@ -67,7 +68,7 @@ class Limiter:
         if self.away and time.monotonic() < self._retry_at:
             return await getattr(self.local, op)(item, *key)
         try:
-            result = await getattr(self, op)(item, *key)
+            result = await getattr(self, op)(item, *key, fallback=False)
         except Exception as exc:
             self._retry_at = time.monotonic() + self.RETRY_AWAY
             if not self.away:  # once per outage
