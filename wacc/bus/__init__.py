@@ -81,14 +81,20 @@ class Bus:
             self._reader = asyncio.create_task(self._read_forever(), name="wacc-bus-reader")
 
     async def _read_forever(self) -> None:
+        failing = False
         while True:
             try:
                 await self._receive()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("bus reader failed; retrying")
+            except Exception as exc:
+                if not failing:  # once per outage, not once a second
+                    log.warning("bus reader failed; retrying every second",
+                                error=f"{type(exc).__name__}: {exc}")
+                    failing = True
                 await asyncio.sleep(1)
+            else:
+                failing = False
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -178,7 +184,11 @@ class DatabaseBus(Bus):
 
 
 class RedisBus(Bus):
-    """Scaled: Redis pub/sub, one connection per process for reading."""
+    """Scaled: Redis pub/sub, one connection per process for reading.
+
+    While Redis is away, events still reach the subscribers in the publishing process
+    (its WebSockets stay open and live); other processes' miss them until it answers,
+    and their clients catch up by reading the API again, as after any missed push."""
 
     PREFIX = "wacc:bus:"
 
@@ -188,20 +198,33 @@ class RedisBus(Bus):
 
         self._redis = aioredis.from_url(url)
         self._pubsub = self._redis.pubsub()
-
-    async def _send(self, topic: str, payload: dict[str, Any]) -> None:
-        await self._redis.publish(self.PREFIX + topic, json.dumps(payload, default=str))
+        self._subscribed = False
+        self.away = False
 
     async def _send_many(self, events: list[Event]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for topic, payload in events:
+                    pipe.publish(self.PREFIX + topic, json.dumps(payload, default=str))
+                await pipe.execute()
+        except Exception as exc:
+            if not self.away:
+                self.away = True
+                log.warning("Redis away: live events reach this process only until it answers",
+                            error=f"{type(exc).__name__}: {exc}")
             for topic, payload in events:
-                pipe.publish(self.PREFIX + topic, json.dumps(payload, default=str))
-            await pipe.execute()
-
-    async def _prepare(self) -> None:
-        await self._pubsub.psubscribe(self.PREFIX + "*")
+                self._dispatch(topic, json.loads(json.dumps(payload, default=str)))
+            return
+        if self.away:
+            self.away = False
+            log.info("Redis answers again: live events reach every process")
 
     async def _receive(self) -> None:
+        # Subscribed here, not before the reader starts: with Redis away a subscriber
+        # still gets this process's events, and the reader subscribes once it answers.
+        if not self._subscribed:
+            await self._pubsub.psubscribe(self.PREFIX + "*")
+            self._subscribed = True
         async for message in self._pubsub.listen():
             if message.get("type") != "pmessage":
                 continue

@@ -12,6 +12,9 @@ import time
 from typing import Any
 
 from wacc.config import Settings
+from wacc.logs import get_logger
+
+log = get_logger(__name__)
 
 # An entry outlives its last heartbeat by this long; connections beat every third of it.
 TTL_SECONDS = 60.0
@@ -64,29 +67,58 @@ class MemoryPresence(Presence):
 
 
 class RedisPresence(Presence):
+    """Shared through Redis; while it is away, this process's own connections (kept in
+    memory beside it all along) answer, so nobody's socket fails for it."""
+
     PREFIX = "wacc:presence:"
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as aioredis
 
         self._redis: Any = aioredis.from_url(url)
+        self._local = MemoryPresence()
+        self.away = False
 
     async def online(self, org: str) -> set[str]:
         key = self.PREFIX + org
         now = time.time()
-        await self._redis.zremrangebyscore(key, "-inf", now)
-        members = await self._redis.zrangebyscore(key, now, "+inf")
+        try:
+            await self._redis.zremrangebyscore(key, "-inf", now)
+            members = await self._redis.zrangebyscore(key, now, "+inf")
+        except Exception as exc:
+            self._went_away(exc)
+            return await self._local.online(org)
+        self._back()
         return {m.decode().split("|", 1)[0] for m in members}
 
     async def _put(self, org: str, user: str, conn: str) -> None:
+        await self._local._put(org, user, conn)
         key = self.PREFIX + org
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {f"{user}|{conn}": time.time() + TTL_SECONDS})
-            pipe.expire(key, int(TTL_SECONDS * 2))
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(key, {f"{user}|{conn}": time.time() + TTL_SECONDS})
+                pipe.expire(key, int(TTL_SECONDS * 2))
+                await pipe.execute()
+        except Exception as exc:
+            self._went_away(exc)
 
     async def _drop(self, org: str, user: str, conn: str) -> None:
-        await self._redis.zrem(self.PREFIX + org, f"{user}|{conn}")
+        await self._local._drop(org, user, conn)
+        try:
+            await self._redis.zrem(self.PREFIX + org, f"{user}|{conn}")
+        except Exception as exc:
+            self._went_away(exc)
+
+    def _went_away(self, exc: Exception) -> None:
+        if not self.away:
+            self.away = True
+            log.warning("Redis away: presence counts this process's connections until it "
+                        "answers", error=f"{type(exc).__name__}: {exc}")
+
+    def _back(self) -> None:
+        if self.away:
+            self.away = False
+            log.info("Redis answers again: presence is shared again")
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -1,0 +1,87 @@
+"""Redis away (issue 14 item 2): a web process whose Redis does not answer still signs
+people in, keeps their WebSockets open, tells them who comes online and lists presence,
+from what it holds itself; nothing answers 500. Served by uvicorn over real HTTP and
+WebSockets, with WACC_REDIS_URL at a port nobody listens on."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from websockets.asyncio.client import connect
+
+from tests.helpers import API, add_member, bearer, register
+from tests.support.env import TEST_KEY, free_port, server_env
+from wacc.app import create_app
+from wacc.config import load_settings
+from wacc.db.engine import bind, bound_engine
+from wacc.schema import ALL_TABLES
+from wacc.security.crypto import Keyring
+
+
+@contextlib.asynccontextmanager
+async def redis_away(data_dir: Path, database_url: str) -> AsyncIterator[str]:
+    """The app on the suite's database with its Redis at a closed port; yields its URL."""
+    original = bound_engine()
+    settings = load_settings(server_env(data_dir, database_url,
+                                        WACC_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
+    app = create_app(settings, keyring=Keyring((base64.b64decode(TEST_KEY),)))
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
+                                        log_config=None, access_log=False))
+    task = asyncio.create_task(srv.serve())
+    try:
+        while not srv.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        await task
+        bind(original, ALL_TABLES)
+
+
+async def signed_in_socket(url: str, token: str) -> Any:
+    socket = await connect(url.replace("http://", "ws://") + f"{API}/ws")
+    await socket.send(json.dumps({"type": "authenticate", "token": token, "ref": "a1"}))
+    return socket
+
+
+async def next_event(socket: Any, kind: str, **match: Any) -> dict[str, Any]:
+    async with asyncio.timeout(10):  # a missed event fails the test, never hangs it
+        while True:
+            event = json.loads(await socket.recv())
+            if event["type"] == kind and all(event.get(k) == v for k, v in match.items()):
+                return event
+
+
+async def test_sockets_stay_open_and_live_while_redis_is_away(client, data_dir, database_url):
+    async with redis_away(data_dir, database_url) as url, \
+            httpx.AsyncClient(base_url=url, timeout=30) as away:
+        owner = await register(away)  # sign-up and sign-in work
+        org = owner["user"]["organizationId"]
+        agent = await add_member(away, owner["accessToken"], org, "AGENT")
+        first = await signed_in_socket(url, owner["accessToken"])
+        await next_event(first, "authenticated")
+        second = await signed_in_socket(url, agent["accessToken"])
+        await next_event(second, "authenticated")
+        # The agent coming online reaches the owner's socket through this process.
+        seen = await next_event(first, "presence:update", userId=agent["user"]["id"])
+        assert seen["status"] == "online"
+        r = await away.get(f"{API}/presence", headers=bearer(owner["accessToken"]))
+        assert r.status_code == 200, r.text
+        assert set(r.json()["online"]) == {owner["user"]["id"], agent["user"]["id"]}
+        r = await away.get(f"{API}/conversations", headers=bearer(agent["accessToken"]))
+        assert r.status_code == 200, r.text
+        await second.close()
+        gone = await next_event(first, "presence:update", userId=agent["user"]["id"])
+        assert gone["status"] == "offline"
+        await first.close()
