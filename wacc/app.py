@@ -16,7 +16,6 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
@@ -38,6 +37,7 @@ from wacc.http.middleware import (
     RequestContextMiddleware,
     make_before_send,
 )
+from wacc.http.openapi import JsonDocument, SwaggerDocument
 from wacc.lib.errors import WaccError
 from wacc.plugins.manager import PluginManager
 from wacc.runtime import Runtime
@@ -51,7 +51,6 @@ from wacc.ui.render import template_config
 API_PREFIX = "/api/v1"
 
 
-
 def _openapi() -> OpenAPIConfig:
     vendor = "/static/vendor/swagger-ui-dist"
     return OpenAPIConfig(
@@ -61,13 +60,14 @@ def _openapi() -> OpenAPIConfig:
         "<access token>` (from /api/v1/auth/login) or `X-API-Key: <key>`.",
         path="/api/docs",
         render_plugins=[
-            SwaggerRenderPlugin(
+            SwaggerDocument(
                 js_url=f"{vendor}/swagger-ui-bundle.js",
                 css_url=f"{vendor}/swagger-ui.css",
                 standalone_preset_js_url=f"{vendor}/swagger-ui-standalone-preset.js",
                 favicon="<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>",
                 path="/",
-            )
+            ),
+            JsonDocument(),
         ],
         components=Components(
             security_schemes={
