@@ -36,6 +36,7 @@ from wacc.http.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
     make_before_send,
+    make_options_allow,
 )
 from wacc.http.openapi import JsonDocument, SwaggerDocument
 from wacc.lib.errors import WaccError
@@ -137,7 +138,7 @@ def create_app(
                    expose_headers=["X-Request-ID", "Retry-After"])
         if settings.security.cors_origins else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             api,
@@ -161,3 +162,5 @@ def create_app(
         # wacc.logs configures logging; Litestar's default config would replace it.
         logging_config=None,
     )
+    app.before_send.append(make_options_allow(app))
+    return app
