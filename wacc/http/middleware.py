@@ -329,7 +329,7 @@ def make_options_allow(app: Litestar) -> Callable[[Message, Scope], Awaitable[No
         methods = allow.get(scope.get("path_template", ""))  # type: ignore[call-overload]
         headers = list(message.get("headers", []))
         if methods and any(k.lower() == b"allow" for k, _ in headers):
-            message["headers"] = [(k, v) for k, v in headers if k.lower() != b"allow"]
-            message["headers"].append((b"allow", methods.encode()))
+            kept = [(k, v) for k, v in headers if k.lower() != b"allow"]
+            message["headers"] = [*kept, (b"allow", methods.encode())]
 
     return before_send
