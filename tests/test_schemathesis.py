@@ -3,21 +3,25 @@
 Every operation gets a bounded number of generated requests (schema-valid ones: the
 document must describe what the server accepts), sent with an owner's bearer token and,
 where the path names rows, the ids of real rows of the owner's organization (plus a few
-random ids, for the 404s). A response fails the test when it is a 5xx other than a 503
-the operation documents, or when its status, media type, headers or body break what the
-document says.
+random ids, for the 404s), and a few schema-invalid ones that must be refused. A response
+fails the test when it is a 5xx other than a 503 the operation documents, when its status,
+media type, headers or body break what the document says, or when the server accepts a
+request the document calls invalid.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from typing import Any
 
 import hypothesis
+import hypothesis.errors
 import pytest
 import requests
 import schemathesis
+from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 from schemathesis.core.failures import FailureGroup
 
@@ -25,13 +29,15 @@ from tests.helpers import API, PASSWORD, bearer, register
 from tests.support.resources import one_of_each
 from wacc.security.limits import per_minute
 
-EXAMPLES = 8  # per operation with real ids, and RANDOM_IDS more with random ones
+EXAMPLES = 8  # valid requests per operation with real ids; RANDOM_IDS more with random ones
 RANDOM_IDS = 2
+INVALID = 3  # schema-invalid requests per operation
 CHECKS = [
     st_checks.status_code_conformance,
     st_checks.content_type_conformance,
     st_checks.response_headers_conformance,
     st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,
 ]
 SKIPPED = {
     # A stream that stays open while the organization lives (tests/test_whatsapp.py
@@ -102,16 +108,21 @@ class Run:
     def operation(self, operation: Any, ids: dict[str, str]) -> None:
         names = [p.name for p in operation.path_parameters]
         send = self.probe(operation)
-        runs = [(operation.as_strategy(path_parameters={n: ids[n] for n in names if n in ids}),
-                 EXAMPLES)]
+        real = {n: ids[n] for n in names if n in ids}
+        runs = [(operation.as_strategy(path_parameters=real), EXAMPLES)]
         if names:
             runs.append((operation.as_strategy(), RANDOM_IDS))
+        # Invalid input too: it must be refused in the document's terms, never with a 5xx.
+        runs.append((operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=real), INVALID))
         for strategy, examples in runs:
-            hypothesis.settings(
+            test = hypothesis.settings(
                 max_examples=examples, deadline=None, database=None, derandomize=True,
                 phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
                 suppress_health_check=list(hypothesis.HealthCheck),
-            )(hypothesis.given(case=strategy)(send))()
+            )(hypothesis.given(case=strategy)(send))
+            # No invalid request exists for an operation that takes no input.
+            with contextlib.suppress(hypothesis.errors.Unsatisfiable):
+                test()
 
 
 def run(base_url: str, document: dict[str, Any], email: str, ids: dict[str, str]) -> Run:
