@@ -1,22 +1,25 @@
 """The OpenAPI document, made true to what the server does.
 
 Litestar documents each handler's 400 as its own ``{status_code, detail, extra}`` body,
-documents no other error, marks every operation with the app-wide security and has no
-word for a request body that refuses unknown fields. wacc answers every error in the
-seed's format (wacc/http/errors.py), from middleware and guards as well as handlers, so
-the error responses are added here, in one place, from what every route shares:
+documents no other error, marks every operation with the app-wide security, and loses
+some of the constraints msgspec enforces on request bodies. wacc answers every error in
+the seed's format (wacc/http/errors.py), from middleware and guards as well as handlers,
+so the document is completed here, in one place, from what every route shares:
 
-- 400 for an operation that takes input; 401 and 403 for one that needs a caller;
+- 400 for every API operation; 401 and 403 for one that needs a caller;
 - 404 for one with a path parameter or a query parameter naming a row (``...Id``), and
-  404/409 for a write (bodies name other rows);
-- 413 for a write, 415 for one with a documented body; 429 (with Retry-After) under the API rate limit;
-- 503 (with Retry-After) for one that reads the database, which is all but ``/health``.
+  404 and 409 for a write (bodies name other rows);
+- 413 for a write (no API route answers 415: a body of another media type is read as
+  the route reads it and refused with 400 if it does not parse);
+- 429 (with Retry-After) under the API rate limit; 503 (with Retry-After) for one that
+  reads the database, which is every API operation.
 
 A public route that checks a credential of its own names the extra statuses in its
-``opt={"errors": (...)}``; a route that answers other media types than JSON names them in
-``opt={"also_returns": (...)}``. Public routes say ``security: []``; the others name the bearer
-token and the API key. ``tests/test_openapi.py`` walks the document for these rules and
-the schemathesis test checks the server against it.
+``opt={"errors": (...)}``; a route that answers other media types than JSON names them
+in ``opt={"also_returns": (...)}``. Public routes say ``security: []``; the others name
+the bearer token and the API key. Request bodies are described as msgspec validates
+them (``align_request_schemas``). ``tests/test_openapi.py`` walks the document for these
+rules and ``tests/test_schemathesis.py`` checks the server against it.
 
 Litestar builds its document lazily and offers no hook after the build, so the two
 documents wacc serves (the JSON and the Swagger page that embeds it) go through render
@@ -51,7 +54,7 @@ _DESCRIPTIONS = {
     404: "No such resource in the caller's organization (NOT_FOUND)",
     409: "The change conflicts with the stored state (CONFLICT)",
     413: "The request body is too large (PAYLOAD_TOO_LARGE)",
-    415: "The body's media type is not accepted (UNSUPPORTED_MEDIA_TYPE)",
+    415: "The body's media type is not accepted (UNSUPPORTED_MEDIA_TYPE)",  # opt errors
     429: "Too many requests (RATE_LIMIT_EXCEEDED); retry after Retry-After seconds",
     503: "A backing service (the database) is unavailable; retry after Retry-After seconds",
 }
@@ -108,20 +111,14 @@ def error_statuses(path: str, method: str, operation: dict[str, Any], opt: dict[
     """The error statuses an operation can answer, by the rules in the module docstring."""
     if not path.startswith(API_PREFIX):
         return {int(s) for s in opt.get("errors", ())}  # /health and /health/ready
-    public = bool(opt.get("public"))
-    body = "requestBody" in operation or (method in _WRITES and opt.get("raw_body"))
     codes = {400, 503, *(int(s) for s in opt.get("errors", ()))}
-    if not public:
+    if not opt.get("public"):
         codes |= {401, 403}
     names = [p.get("name", "") for p in operation.get("parameters", [])]
     if "{" in path or method in _WRITES or any(n.endswith("Id") for n in names):
         codes.add(404)
     if method in _WRITES:
-        codes.add(409)
-    if method in _WRITES:
-        codes.add(413)  # the body limit holds whatever the operation reads
-    if body:
-        codes.add(415)
+        codes |= {409, 413}  # the body limit holds whatever the operation reads
     if not opt.get("no_rate_limit"):
         codes.add(429)
     return codes
