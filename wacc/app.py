@@ -16,7 +16,6 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
@@ -37,7 +36,9 @@ from wacc.http.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
     make_before_send,
+    make_options_allow,
 )
+from wacc.http.openapi import JsonDocument, SwaggerDocument
 from wacc.lib.errors import WaccError
 from wacc.outbox import Dispatcher
 from wacc.plugins.manager import PluginManager
@@ -52,7 +53,6 @@ from wacc.ui.render import template_config
 API_PREFIX = "/api/v1"
 
 
-
 def _openapi() -> OpenAPIConfig:
     vendor = "/static/vendor/swagger-ui-dist"
     return OpenAPIConfig(
@@ -62,13 +62,14 @@ def _openapi() -> OpenAPIConfig:
         "<access token>` (from /api/v1/auth/login) or `X-API-Key: <key>`.",
         path="/api/docs",
         render_plugins=[
-            SwaggerRenderPlugin(
+            SwaggerDocument(
                 js_url=f"{vendor}/swagger-ui-bundle.js",
                 css_url=f"{vendor}/swagger-ui.css",
                 standalone_preset_js_url=f"{vendor}/swagger-ui-standalone-preset.js",
                 favicon="<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>",
                 path="/",
-            )
+            ),
+            JsonDocument(),
         ],
         components=Components(
             security_schemes={
@@ -142,7 +143,7 @@ def create_app(
                    expose_headers=["X-Request-ID", "Retry-After"])
         if settings.security.cors_origins else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             api,
@@ -166,3 +167,5 @@ def create_app(
         # wacc.logs configures logging; Litestar's default config would replace it.
         logging_config=None,
     )
+    app.before_send.append(make_options_allow(app))
+    return app

@@ -39,7 +39,7 @@ class AuthController(Controller):
     tags = ["Authentication"]
     opt = {"resource": "auth"}
 
-    @post("/register", opt={"public": True, "audit": "auth.register"}, status_code=201)
+    @post("/register", opt={"public": True, "errors": (403,), "audit": "auth.register"}, status_code=201)
     async def register(self, request: Request, data: RegisterIn) -> TokensOut:
         """Create the organization and its owner. Open on first run; afterwards only when
         WACC_AUTH_OPEN_SIGNUP is on (teammates join by invite)."""
@@ -47,7 +47,7 @@ class AuthController(Controller):
         set_audit_org(request.scope, tokens.user.organization_id, tokens.user.id)
         return tokens
 
-    @post("/login", opt={"public": True, "audit": "auth.login"}, status_code=200)
+    @post("/login", opt={"public": True, "errors": (401,), "audit": "auth.login"}, status_code=200)
     async def login(self, request: Request, data: LoginIn) -> LoginOut:
         """Sign in. With two-factor on, answers ``mfaRequired`` and an ``mfaToken`` for
         /auth/login/mfa instead of tokens. Repeated failures answer 429 (Retry-After)."""
@@ -57,7 +57,7 @@ class AuthController(Controller):
         set_audit_org(request.scope, org_id, user_id)
         return out
 
-    @post("/login/mfa", opt={"public": True, "audit": "auth.login_mfa"}, status_code=200)
+    @post("/login/mfa", opt={"public": True, "errors": (401,), "audit": "auth.login_mfa"}, status_code=200)
     async def login_mfa(self, request: Request, data: MfaLoginIn) -> TokensOut:
         """Second step of sign-in: a code from the authenticator app, or a recovery code."""
         tokens, org_id = await services.login_mfa(
@@ -66,7 +66,7 @@ class AuthController(Controller):
         set_audit_org(request.scope, org_id, tokens.user.id)
         return tokens
 
-    @post("/refresh", opt={"public": True, "audit": "auth.refresh"}, status_code=200)
+    @post("/refresh", opt={"public": True, "errors": (401,), "audit": "auth.refresh"}, status_code=200)
     async def refresh(self, request: Request, data: RefreshIn) -> TokensOut:
         """Trade a refresh token for new tokens. Each refresh token works once."""
         tokens, org_id = await services.refresh(

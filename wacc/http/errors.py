@@ -12,7 +12,7 @@ from litestar.types import ExceptionHandlersMap
 from wacc.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from wacc.http.context import request_id
 from wacc.lib.clock import iso, utcnow
-from wacc.lib.errors import RateLimitError, WaccError
+from wacc.lib.errors import RateLimitError, ServiceUnavailableError, WaccError
 from wacc.logs import get_logger
 
 log = get_logger("wacc.http")
@@ -79,7 +79,12 @@ def _validation_details(exc: ValidationException) -> list[dict[str, Any]]:
 
 
 def on_wacc_error(request: Request, exc: WaccError) -> Response[Any]:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitError) else None
+    headers = None
+    if isinstance(exc, RateLimitError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, ServiceUnavailableError):
+        # Every 503 says when to come back, as the OpenAPI document promises.
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return _respond(request, exc.status, exc.message, exc.details, exc.code, headers)
 
 

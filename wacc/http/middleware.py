@@ -11,8 +11,10 @@ from typing import Any
 
 import msgspec
 import structlog
+from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from wacc.http.context import (
@@ -306,5 +308,28 @@ def make_before_send(hsts: bool) -> Callable[[Message, Scope], Awaitable[None]]:
             base = docs_headers if scope.get("path", "").startswith("/api/docs") else SECURITY_HEADERS
             headers.extend(h for h in [*base, *extra] if h[0] not in present)
             message["headers"] = headers
+
+    return before_send
+
+
+def make_options_allow(app: Litestar) -> Callable[[Message, Scope], Awaitable[None]]:
+    """Answer OPTIONS with every method of the path.
+
+    When several controllers serve one path (``GET /tags`` and ``POST /tags`` come from
+    the same controller, but ``/contacts/{id}`` gathers handlers registered apart),
+    Litestar rebuilds the route and keeps the OPTIONS handler made for the first part:
+    its ``Allow`` named only that part's methods. The 405 answer was already right.
+    """
+    allow = {route.path_format: ", ".join(sorted(route.methods))
+             for route in app.routes if isinstance(route, HTTPRoute)}
+
+    async def before_send(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        methods = allow.get(scope.get("path_template", ""))  # type: ignore[call-overload]
+        headers = list(message.get("headers", []))
+        if methods and any(k.lower() == b"allow" for k, _ in headers):
+            kept = [(k, v) for k, v in headers if k.lower() != b"allow"]
+            message["headers"] = [*kept, (b"allow", methods.encode())]
 
     return before_send

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import segno
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -47,7 +47,8 @@ class SessionController(Controller):
         return await services.create(principal_of(request), data, set(rt.engines), rt.keyring,
                                      allow_private_urls=rt.settings.whatsapp.allow_private_urls)
 
-    @get("/events", opt={"permission": "read:sessions", "stream": True})
+    @get("/events", opt={"permission": "read:sessions", "stream": True},
+         media_type="text/event-stream")
     async def session_events(self, request: Request) -> ServerSentEvent:
         """Server-sent events: first each session's current status (and QR code), then
         status, QR and pairing-code changes as they happen. Subscribed before the
@@ -86,10 +87,11 @@ class SessionController(Controller):
         rt = runtime_of(request)
         await services.delete(principal_of(request), session_id, rt.rpc, rt.settings.data_path)
 
-    @get("/{sessionId:str}/qr", opt={"permission": "read:sessions"},
+    # also_returns: the success media types besides JSON (wacc/http/openapi.py).
+    @get("/{sessionId:str}/qr", opt={"permission": "read:sessions", "also_returns": ("image/png",)},
          responses=None)
     async def get_qr(self, request: Request, session_id: SessionId,
-                     format: str = "json") -> Response[Any]:
+                     format: Literal["json", "png"] = "json") -> Response[QrOut | bytes]:
         """The current QR code: ``?format=png`` for an image, else JSON with the raw string."""
         status, code = await services.qr(principal_of(request), session_id)
         if format == "png":
@@ -168,7 +170,8 @@ class SessionController(Controller):
         return await services.command(principal, session_id, rt.rpc, "simulate",
                                       action=data.action, **data.payload)
 
-    @get("/{sessionId:str}/simulator/outbox", opt={"permission": "read:sessions"})
+    # 409: the session is not connected (the simulator holds the outbox).
+    @get("/{sessionId:str}/simulator/outbox", opt={"permission": "read:sessions", "errors": (409,)})
     async def simulator_outbox(self, request: Request, session_id: SessionId,
                                to: str | None = None) -> list[dict[str, Any]]:
         """What the business sent, as the simulated customers' phones received it."""
@@ -186,7 +189,9 @@ class EngineWebhookController(Controller):
     path = "/whatsapp/sessions/{sessionId:str}/webhook"
     tags = ["WhatsApp sessions"]
     # raw_body: the signature is over the bytes as sent (see wacc/http/cleaning.py).
-    opt = {"public": True, "no_rate_limit": True, "no_audit": True, "raw_body": True}
+    # errors: a bad signature or verify token (wacc/http/openapi.py documents them).
+    opt = {"public": True, "no_rate_limit": True, "no_audit": True, "raw_body": True,
+           "errors": (401, 403)}
 
     @get("/")
     async def verify_webhook(self, request: Request, session_id: SessionId) -> Response[str]:
@@ -217,7 +222,9 @@ class CloudWebhookController(Controller):
     path = "/whatsapp/cloud/webhook"
     tags = ["WhatsApp sessions"]
     # raw_body: the signature is over the bytes as sent (see wacc/http/cleaning.py).
-    opt = {"public": True, "no_rate_limit": True, "no_audit": True, "raw_body": True}
+    # errors: a bad signature or verify token (wacc/http/openapi.py documents them).
+    opt = {"public": True, "no_rate_limit": True, "no_audit": True, "raw_body": True,
+           "errors": (401, 403)}
 
     @get("/")
     async def verify_app_webhook(self, request: Request) -> Response[str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get
+from litestar.openapi import ResponseSpec
 
 from wacc import __version__
 from wacc.http.deps import runtime_of
@@ -18,7 +19,8 @@ class HealthController(Controller):
         """Alive: the web process answers. Touches nothing else."""
         return Health(status="ok", version=__version__)
 
-    @get("/ready")
+    @get("/ready", responses={503: ResponseSpec(
+        Readiness, description="Not ready: the failing checks", generate_examples=False)})
     async def ready(self, request: Request) -> Response[Readiness]:
         """Ready: the database answers, Redis answers (when configured), and a worker
         has reported in recently. 503 with the failing checks otherwise."""
