@@ -180,10 +180,14 @@ async def test_an_inbound_message_runs_its_automation_once_the_queue_returns(
 
     items = await until(completed, timeout=45)
     assert len(items) == 1
-    r = await client.get(f"{API}/whatsapp/sessions/{box['sid']}/simulator/outbox", headers=head,
-                         params={"to": PHONE})
-    replies = [m for m in r.json() if "prices" in (m.get("body") or "")]
-    assert len(replies) == 1  # the automation's reply was sent once
+
+    async def replies():  # the run queued its reply; the send job delivers it
+        r = await client.get(f"{API}/whatsapp/sessions/{box['sid']}/simulator/outbox",
+                             headers=head, params={"to": PHONE})
+        return [m for m in r.json() if "prices" in (m.get("body") or "")]
+
+    await until(replies, timeout=45)
+    assert len(await replies()) == 1  # the automation's reply was sent once
     assert len(await runs()) == 1
 
 

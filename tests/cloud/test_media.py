@@ -66,8 +66,11 @@ async def test_the_webhook_answers_without_downloading_then_the_job_stores_the_f
     row = await _row("wamid.IMG1")
     assert (row["type"], row["body"], row["media_url"]) == ("IMAGE", "this one", None)
     assert row["metadata"]["media"]["pending"]["fetch"] == media_id
-    queued = [t for t in runtime.jobs.huey.pending() if t.name == media_jobs.FETCH_MEDIA_JOB]
-    assert [t.args for t in queued] == [(row["id"],)]  # durable: in the job queue
+    # Durable: recorded with the message (the outbox), then moved to the job queue.
+    async def queued():
+        return [t.args for t in runtime.jobs.huey.pending() if t.name == media_jobs.FETCH_MEDIA_JOB]
+
+    assert await until(queued) == [(row["id"],)]
 
     outcome = await media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media, row["id"])
     assert outcome.state == "stored"
