@@ -174,3 +174,27 @@ async def test_request_id_appears_in_the_json_log_of_an_error(make_client, capsy
     errors = [x for x in lines if x.get("event") == "unhandled error"]
     assert errors and errors[0]["request_id"] == "trace-me-42"
     assert errors[0]["role"] == "web" and "RuntimeError" in errors[0]["exception"]
+
+
+async def test_links_for_the_listen_address_are_warned_about_once_when_people_use_another(
+        make_client, capsys, caplog):
+    """WACC_BASE_URL unset: links point at the listen address. A request that reached wacc
+    under another host name gets one warning saying so; loopback requests say nothing."""
+    app = await make_client({"WACC_BASE_URL": ""})
+    caplog.set_level("WARNING")
+    capsys.readouterr()
+
+    def warnings_so_far() -> list[str]:
+        # Printed by structlog, or handed to logging once a test configured it so.
+        seen = capsys.readouterr()
+        lines = (seen.out + seen.err).splitlines() + [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        return [line for line in lines if "WACC_BASE_URL is not set" in line]
+
+    await app.get("/health", headers={"host": "127.0.0.1:8000"})
+    assert warnings_so_far() == []
+    for _ in range(3):
+        await app.get("/health", headers={"host": "inbox.example.com"})
+    warned = warnings_so_far()
+    assert len(warned) == 1, warned
+    assert "inbox.example.com" in warned[0] and "http://127.0.0.1:8000" in warned[0]

@@ -55,13 +55,38 @@ class AuditEntry:
 AuditWriter = Callable[[AuditEntry], Awaitable[None]]
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
 class RequestContextMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+
+    def __init__(self) -> None:
+        self.base_url_checked = False
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         structlog.contextvars.unbind_contextvars("request_id", "principal")
         request_id(scope)
+        if not self.base_url_checked:
+            self._check_base_url(scope)
         await next_app(scope, receive, send)
+
+    def _check_base_url(self, scope: Scope) -> None:
+        """Once per process: with WACC_BASE_URL unset, links are made for the listen
+        address; if people reach wacc under another name, say so (issue 16)."""
+        settings = scope["app"].state["runtime"].settings
+        if settings.core.base_url:
+            self.base_url_checked = True
+            return
+        host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if not name or name in _LOOPBACK_HOSTS:
+            return  # this machine's own requests say nothing yet
+        self.base_url_checked = True
+        log.warning("WACC_BASE_URL is not set, so the links wacc gives out (invites, password "
+                    "resets, webhook URLs) point at the listen address, which people reaching "
+                    "this wacc as the host named here cannot open; set WACC_BASE_URL",
+                    links_to=settings.public_url, requested_host=host)
 
 
 class AuthenticationMiddleware(ASGIMiddleware):
