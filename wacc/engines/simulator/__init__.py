@@ -14,6 +14,8 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -159,7 +161,7 @@ class SimulatorEngine:
         }
         self._sent[wa_id] = record
         await self.host.emit(Ack(id=wa_id, chat=message.to, ack=1))
-        self._later(self.ack_delay, self._ack(wa_id, message.to, 2))
+        self._later(self.ack_delay, partial(self._ack, wa_id, message.to, 2))
         return SendResult(id=wa_id, timestamp=now)
 
     async def _ack(self, wa_id: str, chat: Peer, ack: int) -> None:
@@ -169,10 +171,12 @@ class SimulatorEngine:
         record["ack"] = ack
         await self.host.emit(Ack(id=wa_id, chat=chat, ack=ack))
 
-    def _later(self, delay: float, coro: Any) -> None:
+    def _later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        # The coroutine is made only after the delay: one made up front and never
+        # awaited (the session stopped first) warns "coroutine was never awaited".
         async def run() -> None:
             await asyncio.sleep(delay)
-            await coro
+            await action()
 
         task = asyncio.create_task(run())
         self._tasks.add(task)
