@@ -153,6 +153,14 @@ def test_live_inbox_reply_ticks_and_teamwork(pages, wacc, screenshot):
     expect(mate.locator("#thread-status")).to_have_text("Resolved")
     # The open-only list drops the resolved conversation for both of them.
     expect(mate.locator(".conversation-row", has_text="Carla Customer")).to_have_count(0)
+    # The customer writes again: the conversation reopens, and both open headers follow
+    # (they said "Resolved" while the list and the API said OPEN).
+    _customer(wacc, "message", phone=CUSTOMER, body="One more thing: gift wrap?", id="C3")
+    expect(page.locator("#messages").get_by_text("One more thing: gift wrap?")).to_be_visible()
+    expect(page.locator("#thread-status")).to_have_text("Open")
+    expect(mate.locator("#thread-status")).to_have_text("Open")
+    expect(page.get_by_role("button", name="Resolve")).to_be_visible()
+    expect(mate.locator(".conversation-row", has_text="Carla Customer")).to_have_count(1)
 
     # Shortcuts: "?" shows the help; nothing fires while typing in the search box.
     page.locator("#messages").click()
