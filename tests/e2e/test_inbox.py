@@ -87,6 +87,13 @@ def test_live_inbox_reply_ticks_and_teamwork(pages, wacc, screenshot):
     expect(mate.locator("#thread-header")).to_contain_text("Unassigned")
     expect(mate.locator("#conversation")).to_have_attribute("data-live", "joined")
 
+    # Icons are the vendored SVGs, drawn without any emoji font (issue 16).
+    attach = page.locator("#attach-label svg.icon-paperclip")
+    expect(attach).to_be_visible()
+    box_of = attach.bounding_box()
+    assert box_of and box_of["width"] >= 12 and box_of["height"] >= 12
+    expect(page.get_by_role("button", name="Insert emoji").locator("svg.icon-smile")).to_be_visible()
+
     # Reply with a canned response picked through "/", sent with Enter.
     box = page.get_by_label("Message", exact=True)
     box.fill("")
@@ -99,7 +106,7 @@ def test_live_inbox_reply_ticks_and_teamwork(pages, wacc, screenshot):
     sent = thread.locator(".bubble.outbound", has_text="We are open 9 to 18.")
     expect(sent).to_be_visible()
     expect(box).to_have_value("")
-    expect(sent.locator(".ack-delivered")).to_be_visible()
+    expect(sent.locator(".ack-delivered svg.icon-check-check")).to_be_visible()
     assert _outbox(wacc) == ["We are open 9 to 18."]
     expect(mate.locator(".bubble.outbound", has_text="We are open 9 to 18.")).to_be_visible()
     _customer(wacc, "read", phone=CUSTOMER)

@@ -29,9 +29,12 @@ VIEWS = ("all", "mine", "unassigned")
 # "snoozed" is not a status of its own: a snoozed conversation is PENDING with a time.
 STATUSES = ("open", "pending", "snoozed", "resolved", "closed", "spam", "any")
 MEDIA_TYPES = ("IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER")
-_PREVIEW = {"IMAGE": "📷 Photo", "VIDEO": "🎥 Video", "AUDIO": "🎤 Audio",
-            "DOCUMENT": "📄 Document", "STICKER": "Sticker", "LOCATION": "📍 Location",
-            "CONTACT": "👤 Contact", "POLL": "📊 Poll", "REACTION": "Reaction"}
+_PREVIEW = {"IMAGE": "Photo", "VIDEO": "Video", "AUDIO": "Audio", "DOCUMENT": "Document",
+            "STICKER": "Sticker", "LOCATION": "Location", "CONTACT": "Contact", "POLL": "Poll",
+            "REACTION": "Reaction"}
+# The list row's icon beside those words (wacc.ui.icons; vendored in hatch_build.VENDOR).
+_PREVIEW_ICON = {"IMAGE": "camera", "VIDEO": "video", "AUDIO": "mic", "DOCUMENT": "file-text",
+                 "LOCATION": "map-pin", "CONTACT": "contact-round", "POLL": "vote"}
 
 
 def aware(value: datetime) -> datetime:
@@ -39,12 +42,19 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def preview_icon(m: MessageOut | None) -> str | None:
+    """The icon that goes before :func:`preview_of` in the list, if any."""
+    if m is None:
+        return None
+    return "ban" if m.metadata.get("revoked") else _PREVIEW_ICON.get(m.type)
+
+
 def preview_of(m: MessageOut | None) -> str:
     """One line for the list and for a quoted reply."""
     if m is None:
         return ""
     if m.metadata.get("revoked"):
-        return "🚫 This message was deleted"
+        return "This message was deleted"
     label = _PREVIEW.get(m.type, "")
     if m.type == "TEXT" or not label:
         return (m.body or "")[:140]
@@ -115,6 +125,7 @@ class Row:
     preview: str
     outbound: bool
     assignees: list[str]
+    icon: str | None = None
 
 
 async def team(principal: Principal) -> dict[str, str]:
@@ -135,7 +146,8 @@ async def rows(principal: Principal, filters: Filters, after: str | None,
         m = latest.get(c.id)
         out.append(Row(conversation=c, preview=preview_of(m),
                        outbound=bool(m and m.direction == "OUTBOUND"),
-                       assignees=[names.get(u, "Former teammate") for u in c.assignees]))
+                       assignees=[names.get(u, "Former teammate") for u in c.assignees],
+                       icon=preview_icon(m)))
     return out, page.next_cursor
 
 
