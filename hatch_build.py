@@ -69,6 +69,7 @@ VENDOR: dict[str, dict[str, Any]] = {
         "files": {
             "icons/arrow-left.svg": "icon",
             "icons/ban.svg": "icon",
+            "icons/bot.svg": "icon",
             "icons/camera.svg": "icon",
             "icons/check.svg": "icon",
             "icons/check-check.svg": "icon",
@@ -85,6 +86,7 @@ VENDOR: dict[str, dict[str, Any]] = {
             "icons/triangle-alert.svg": "icon",
             "icons/video.svg": "icon",
             "icons/vote.svg": "icon",
+            "icons/zap.svg": "icon",
         },
     },
     "@wppconnect/wa-js": {

@@ -161,6 +161,9 @@ class Item:
     message: MessageOut | None = None
     note: NoteOut | None = None
     author: str = ""
+    # Who sent an outbound message when no person did: "ai" (the AI, by itself or in an
+    # automation) or "automation"; the bubble says so, as it names the agent who replied.
+    sent_by: str | None = None
     quoted: str | None = None
     reactions: list[str] = field(default_factory=list)
     hidden: bool = False  # a reaction shown on the message it reacts to
@@ -170,6 +173,14 @@ class Item:
     @property
     def id(self) -> str:
         return self.message.id if self.message else (self.note.id if self.note else "")
+
+
+def _machine_sender(meta: dict[str, Any]) -> str | None:
+    """"ai" for a message the AI wrote (wacc.ai.replies records ``ai`` in its metadata),
+    "automation" for one an automation sent (``automationId``), else None."""
+    if meta.get("ai"):
+        return "ai"
+    return "automation" if meta.get("automationId") else None
 
 
 def _items(batch: list[MessageOut], context: list[MessageOut],
@@ -187,7 +198,13 @@ def _items(batch: list[MessageOut], context: list[MessageOut],
             # In a group, each inbound bubble names the participant who wrote it.
             meta.get("senderName") or meta.get("senderPhone") or meta.get("sender") or ""
             if meta.get("group") else "")
+        sent_by = _machine_sender(meta) if m.direction == "OUTBOUND" else None
+        if sent_by == "ai":
+            author = "AI reply (automation)" if meta.get("automationId") else "AI reply"
+        elif sent_by == "automation":
+            author = "Automation"
         out[m.id] = Item(kind="message", at=aware(m.timestamp), message=m, author=author,
+                         sent_by=sent_by,
                          quoted=quoted, reactions=reactions,
                          size=size_label((meta.get("media") or {}).get("size")),
                          card=vcard_of(meta.get("vcard")) if m.type == "CONTACT" else {})
