@@ -61,6 +61,34 @@ VENDOR: dict[str, dict[str, Any]] = {
             "swagger-ui-standalone-preset.js": "Swagger UI standalone layout preset",
         },
     },
+    "lucide-static": {
+        # Icons of the web UI as SVG, inlined into pages by wacc.ui.icons.icon(): emoji
+        # used as icons drew empty boxes on a server without an emoji font. Only the
+        # icons the UI uses are shipped; add a file here to use another one.
+        # A literal dict: tests/test_packaging.py reads VENDOR with ast.literal_eval.
+        "files": {
+            "icons/arrow-left.svg": "icon",
+            "icons/ban.svg": "icon",
+            "icons/bot.svg": "icon",
+            "icons/camera.svg": "icon",
+            "icons/check.svg": "icon",
+            "icons/check-check.svg": "icon",
+            "icons/clock.svg": "icon",
+            "icons/contact-round.svg": "icon",
+            "icons/file-text.svg": "icon",
+            "icons/keyboard.svg": "icon",
+            "icons/lock.svg": "icon",
+            "icons/map-pin.svg": "icon",
+            "icons/menu.svg": "icon",
+            "icons/mic.svg": "icon",
+            "icons/paperclip.svg": "icon",
+            "icons/smile.svg": "icon",
+            "icons/triangle-alert.svg": "icon",
+            "icons/video.svg": "icon",
+            "icons/vote.svg": "icon",
+            "icons/zap.svg": "icon",
+        },
+    },
     "@wppconnect/wa-js": {
         "files": {
             # Not for the web UI: the `web` engine injects it into WhatsApp Web inside

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get, post
+from litestar.params import JSONBody
 
 from wacc.plugins.spec import hookimpl
 
@@ -15,7 +16,7 @@ async def boom() -> None:
 
 
 @post("/echo", opt={"public": True}, include_in_schema=False)
-async def echo(data: dict[str, Any]) -> dict[str, Any]:
+async def echo(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     return data
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.helpers import API, add_member, assert_error, bearer, register
+from tests.helpers import API, PASSWORD, add_member, assert_error, bearer, register
 from tests.support.polling import until
 from tests.support.responder import (
     CUSTOMER,
@@ -24,6 +24,7 @@ from tests.support.responder import (
 )
 from tests.support.tenancy import second_org
 from tests.support.whatsapp import simulate
+from tests.ui_support import ui_login
 from wacc import events
 from wacc.ai import responder
 from wacc.ai.tables import AiUsage
@@ -54,6 +55,11 @@ async def test_a_customer_question_is_answered_from_the_knowledge_base(client, s
     usage = await AiUsage.select().where(AiUsage.message_id == reply["id"]).first()
     assert usage["purpose"] == "reply" and usage["outcome"] == "ok"
     assert await ConversationAssignment.count() == 0
+    # The inbox labels the AI's reply, as it names the agent who sent one (issue 16).
+    await ui_login(client, "owner@example.com", PASSWORD)
+    bubble = (await client.get(f"/ui/inbox/messages/{reply['id']}",
+                               headers={"Accept": "text/html"})).text
+    assert 'data-sent-by="ai"' in bubble and "AI reply</p>" in bubble
 
 
 async def test_asking_for_a_human_assigns_round_robin_and_silences_the_ai(client, shop):

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers import API, add_member
+from tests.helpers import API, PASSWORD, add_member
 from tests.support.automations import PHONE, create, keyword_automation, runs, say, settled
 from tests.support.polling import until
+from tests.ui_support import ui_login
 from wacc.automations import engine
 from wacc.automations.tables import Automation, AutomationExecution
 from wacc.conversations.tables import Conversation, ConversationTag
@@ -50,6 +51,11 @@ async def test_keyword_automation_tags_and_replies_to_keyword_messages_only(clie
     reply = await Message.select().where(Message.direction == "OUTBOUND").output(
         load_json=True).first()
     assert reply["metadata"]["automationId"] == made["id"]
+    # The inbox says an automation sent it, as it names the agent who sent a reply.
+    await ui_login(client, "owner@example.com", PASSWORD)
+    bubble = (await client.get(f"/ui/inbox/messages/{reply['id']}",
+                               headers={"Accept": "text/html"})).text
+    assert 'data-sent-by="automation"' in bubble and "Automation</p>" in bubble
     page = (await client.get(f"{API}/automations/{made['id']}/executions",
                              headers=inbox["head"])).json()
     assert len(page["items"]) == 1 and page["items"][0]["logs"] is None

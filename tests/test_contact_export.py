@@ -46,8 +46,9 @@ async def test_csv_export_filters_guards_formulas_and_imports_back(client, owner
     lines = ["phone,name,email,tags,custom.langs,custom.seats"]
     lines += [f"+4930{i:07d},Person {i},p{i}@example.com,,,{i}" for i in range(1100)]
     lines += ["+14155550001,=HYPERLINK(\"http://evil\"),evil@example.com,vip,en;de,2"]
+    lines += ["+14155550002,+1+cmd|calc,plus@example.com,,,"]
     r = await upload(client, head, "\n".join(lines).encode())
-    assert (await finished(client, head, r.json()["id"]))["created"] == 1101
+    assert (await finished(client, head, r.json()["id"]))["created"] == 1102
 
     async with client.stream("GET", EXPORT, headers=head) as response:
         assert response.status_code == 200
@@ -56,10 +57,14 @@ async def test_csv_export_filters_guards_formulas_and_imports_back(client, owner
         chunks = [chunk async for chunk in response.aiter_bytes()]
     text = b"".join(chunks).decode()
     rows = rows_of(text)
-    assert len(rows) == 1101 and len({r["id"] for r in rows}) == 1101
+    assert len(rows) == 1102 and len({r["id"] for r in rows}) == 1102
     assert list(rows[0])[:7] == ["id", "phone", "name", "email", "language", "timezone", "tags"]
     evil = next(r for r in rows if r["email"] == "evil@example.com")
-    assert evil["name"] == "'=HYPERLINK(\"http://evil\")" and evil["phone"] == "'+14155550001"
+    # The formula guard leaves a phone number in E.164 alone (it wrote '+14155550001,
+    # issue 16) but still guards other cells that start with "+".
+    assert evil["name"] == "'=HYPERLINK(\"http://evil\")" and evil["phone"] == "+14155550001"
+    plus = next(r for r in rows if r["email"] == "plus@example.com")
+    assert plus["name"] == "'+1+cmd|calc" and plus["phone"] == "+14155550002"
     assert evil["tags"] == "vip" and evil["custom.langs"] == "en;de" and evil["custom.seats"] == "2"
 
     only_vip = rows_of((await client.get(EXPORT, headers=head, params={"tagId": vip})).text)
@@ -73,7 +78,7 @@ async def test_csv_export_filters_guards_formulas_and_imports_back(client, owner
     await Contact.delete().where(Contact.id != "")
     r = await upload(client, head, text.encode())
     back = await finished(client, head, r.json()["id"])
-    assert (back["created"], back["failed"]) == (1101, 0), back["errors"]
+    assert (back["created"], back["failed"]) == (1102, 0), back["errors"]
     evil_back = await Contact.select().where(Contact.email == "evil@example.com").output(
         load_json=True).first()
     assert evil_back["name"] == '=HYPERLINK("http://evil")'

@@ -45,6 +45,7 @@ async def test_mapping_dedupe_update_and_error_report(client, owner, worker):
         assert (await client.post(f"{API}/custom-fields", headers=head, json=body)).status_code == 201
     vip = (await client.post(f"{API}/tags", headers=head, json={"name": "VIP"})).json()["id"]
     lead = (await client.post(f"{API}/tags", headers=head, json={"name": "lead"})).json()["id"]
+    eu = (await client.post(f"{API}/tags", headers=head, json={"name": "Wholesale, EU"})).json()["id"]
     r = await client.post(f"{API}/contacts", headers=head, json={
         "phoneNumber": "+14155550001", "name": "Old Name", "email": "keep@example.com",
         "customFields": {"seats": 1}})
@@ -52,7 +53,9 @@ async def test_mapping_dedupe_update_and_error_report(client, owner, worker):
     rows = [
         ["Full name", "Mobile", "Mail", "Labels", "Plan", "Seats", "Langs", "Ignored"],
         ["Ann", "+1 415 555 0002", "ann@example.com", "vip; lead", "pro", "3", "en;de", "x"],  # 2
-        ["New Name", "14155550001", "", "lead", "", "7", "", ""],  # 3: existing, updated
+        # 3: existing, updated; tags split on "," as people type them (issue 16), and a
+        # tag whose name has a comma still counts as one
+        ["New Name", "14155550001", "", "VIP,lead;Wholesale, EU", "", "7", "", ""],
         ["Bad Phone", "12", "", "", "", "", "", ""],  # 4
         ["Bad Mail", "+14155550004", "not-mail", "", "", "", "", ""],  # 5
         ["Bad Tag", "+14155550005", "", "nope", "", "", "", ""],  # 6
@@ -85,6 +88,8 @@ async def test_mapping_dedupe_update_and_error_report(client, owner, worker):
     old = await Contact.select().where(Contact.id == existing).output(load_json=True).first()
     assert old["name"] == "New Name" and old["email"] == "keep@example.com"  # empty cell kept
     assert old["custom_fields"] == {"seats": 7}
+    assert {r["tag"] for r in await ContactTag.select().where(ContactTag.contact == existing)} == {
+        vip, lead, eu}
     formula = await Contact.select().where(Contact.phone_number == "+14155550012").first()
     assert formula["name"] == "=cmd|calc"
     assert await Contact.count() == 3

@@ -162,3 +162,44 @@ async def test_media_upload_is_sent_and_limits_hold(client, wa, worker, server):
                           files={"file": ("a.png", b"x", "image/png")})
     assert_error(r, 404, "NOT_FOUND")
     assert await Message.count() == before
+
+
+async def test_a_message_type_is_one_of_the_uppercase_kinds(client, wa, worker, server):
+    """The seed's MessageType enum is uppercase: "image" or "banana" is refused with 400 on
+    every way a message enters through the API — a reply, a send to a phone, a new
+    conversation, an upload and the simulator's customer phone — and nothing is stored
+    (a lowercase "image" was stored as given and rendered as text)."""
+    tokens = await register(client)
+    head = bearer(tokens["accessToken"])
+    sid, cid = await _thread(client, head, wa)
+    before = await Message.count()
+    for kind in ("image", "banana", "Text"):
+        message = {"type": kind, "body": "x"}
+        assert_error(await client.post(f"{API}/conversations/{cid}/messages", headers=head,
+                                       json=message), 400, "VALIDATION_ERROR")
+        assert_error(await client.post(f"{API}/whatsapp/sessions/{sid}/messages", headers=head,
+                                       json={**message, "to": CUSTOMER}), 400, "VALIDATION_ERROR")
+        assert_error(await client.post(f"{API}/conversations", headers=head, json={
+            "sessionId": sid, "phone": "+14155550999", "message": message}),
+            400, "VALIDATION_ERROR")
+        assert_error(await client.post(f"{API}/conversations/{cid}/messages/media", headers=head,
+                                       files={"file": ("a.png", b"\x89PNG", "image/png")},
+                                       data={"type": kind}), 400, "VALIDATION_ERROR")
+        r = await client.post(f"{API}/whatsapp/sessions/{sid}/simulator", headers=head, json={
+            "action": "message", "payload": {"phone": CUSTOMER, "type": kind, "body": "x"}})
+        assert "unknown message type" in assert_error(r, 400, "VALIDATION_ERROR")["message"]
+    # A field the customer phone does not know is the caller's mistake too (it was a 503).
+    r = await client.post(f"{API}/whatsapp/sessions/{sid}/simulator", headers=head, json={
+        "action": "message", "payload": {"phone": CUSTOMER, "colour": "red"}})
+    assert "colour" in assert_error(r, 400, "VALIDATION_ERROR")["message"]
+    assert await Message.count() == before
+    # The uppercase kinds still arrive.
+    await simulate(client, head, sid, "message", phone=CUSTOMER, type="IMAGE", body="photo",
+                   media={"mimeType": "image/png", "data": "iVBORw0KGgo="}, id="IN2")
+    assert await until(lambda: _stored_type("IN2")) == "IMAGE"
+
+
+async def _stored_type(whatsapp_id: str) -> str | None:
+    row = await Message.select(Message.type).where(
+        Message.whatsapp_message_id == whatsapp_id).first()
+    return row and row["type"]

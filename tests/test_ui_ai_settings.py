@@ -5,6 +5,8 @@ titles are escaped and another organization's article or session is a 404."""
 
 from __future__ import annotations
 
+import re
+
 from tests.fakes.ai_providers import FakeOpenAI
 from tests.helpers import API, PASSWORD, add_member, bearer, register, register_other_org
 from tests.ui_support import browse_as as ui_login
@@ -94,6 +96,9 @@ async def test_agent_is_refused_and_manager_sees_a_read_only_view(client):
     ai = await client.get("/settings/ai")
     assert ai.status_code == 200
     assert "gpt-4o-mini" in ai.text and SECRET not in ai.text
+    # A provider named after its type shows the name once, not "openai openai" (issue 16).
+    cell = ai.text.split('data-label="Provider">', 1)[1].split("</td>", 1)[0]
+    assert re.sub(r"<[^>]+>", " ", cell).split() == ["openai"], cell
     assert "Add a provider" not in ai.text and "data-test-provider" not in ai.text
     assert "Save guardrails" not in ai.text and "<fieldset disabled>" in ai.text
     kb = await client.get("/settings/knowledge-base")

@@ -61,6 +61,8 @@ async def test_agent_is_refused_admin_pages_and_sees_no_team_controls(client):
     assert 'href="/settings/api-keys"' not in settings.text
     assert 'href="/settings/audit"' not in settings.text
     assert "<fieldset disabled>" in settings.text
+    # A self-hosted install has no plans to speak of (it said "plan FREE", issue 16).
+    assert "plan FREE" not in settings.text and "FREE" not in settings.text
     tags = await client.get("/settings/tags")
     assert 'id="tag-form"' not in tags.text
 

@@ -159,10 +159,26 @@
     return null;
   }
 
+  // The validator's own wording ("Object missing required field `name`", "Expected `str`
+  // matching regex '^[^@\\s]…'") said in words, on the field it is about. The API keeps
+  // the exact text for programs; a person filling a form gets this.
+  function inWords(detail) {
+    const text = String(detail.message || "").replace(/ - at `\$[^`]*`$/, "");
+    let field = detail.field;
+    let message = text;
+    let m = text.match(/missing required field `([^`]+)`/);
+    if (m) { field = m[1]; message = "Fill this in."; }
+    else if (/matching regex/.test(text)) message = /@/.test(text) ? "Enter an e-mail address, like name@example.com." : "Check the format of this value.";
+    else if ((m = text.match(/of length >= (\d+)/))) message = m[1] === "1" ? "Fill this in." : `Use at least ${m[1]} characters.`;
+    else if ((m = text.match(/of length <= (\d+)/))) message = `Use at most ${m[1]} characters.`;
+    else if (/^Expected `/.test(text)) message = "Check this value.";
+    return { field, message };
+  }
+
   function showErrors(form, error) {
     const box = errorBox(form);
     const unplaced = [];
-    error.details.forEach((detail, i) => {
+    error.details.map(inWords).forEach((detail, i) => {
       const el = findField(form, detail.field);
       if (!el) { unplaced.push(detail); return; }
       const note = document.createElement("span");

@@ -238,6 +238,19 @@
         document.getElementById("import-report").hidden = false;
       }
       document.getElementById("import-done").hidden = false;
+      refreshRecent();
+    }
+
+    // The "Recent imports" table was drawn with the page, before this import existed:
+    // take the server's fresh one (it said "No imports yet" after a first import).
+    async function refreshRecent() {
+      try {
+        const response = await fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+        if (!response.ok) return;
+        const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("recent-imports");
+        const old = document.getElementById("recent-imports");
+        if (fresh && old) old.replaceWith(document.adoptNode(fresh));
+      } catch (_) { /* the table is a convenience; the import itself is done */ }
     }
 
     function onEvent(event) {

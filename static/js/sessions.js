@@ -67,6 +67,9 @@
     const state = live.querySelector("[data-status]");
     const pairing = document.querySelector(`[data-pairing="${CSS.escape(live.dataset.sessionId)}"]`);
     if (pairing && state) pairing.hidden = state.dataset.status === "CONNECTED";
+    // The wizard: once connected, "Done" is the way on, not "I'll do this later".
+    const skip = document.querySelector(".wizard-skip");
+    if (skip && state) skip.hidden = state.dataset.status === "CONNECTED";
   });
 
   // -- pairing codes ---------------------------------------------------------------------

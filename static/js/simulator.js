@@ -91,15 +91,27 @@
   });
 
   // -- drawing -----------------------------------------------------------------------------
+  // Lines of a received message: [icon name or null, text]. The icons are the page's
+  // server-rendered SVGs (#sim-icons), not emoji, which need an emoji font.
   function describe(record) {
-    if (record.revoked) return "🚫 This message was deleted";
-    const parts = [];
-    if (record.media) parts.push(`📎 ${record.media.filename || record.media.mimeType || record.type.toLowerCase()}`);
-    if (record.location) parts.push(`📍 ${record.location.latitude}, ${record.location.longitude}`);
-    if (record.poll) parts.push(`📊 ${record.poll.question}: ${record.poll.options.join(" / ")}`);
-    if (record.vcard) parts.push("👤 Contact card");
-    if (record.body) parts.push(record.body);
-    return parts.join("\n") || `[${record.type}]`;
+    if (record.revoked) return [["ban", "This message was deleted"]];
+    const lines = [];
+    if (record.media) lines.push(["paperclip", record.media.filename || record.media.mimeType || record.type.toLowerCase()]);
+    if (record.location) lines.push(["map-pin", `${record.location.latitude}, ${record.location.longitude}`]);
+    if (record.poll) lines.push(["vote", `${record.poll.question}: ${record.poll.options.join(" / ")}`]);
+    if (record.vcard) lines.push(["contact-round", "Contact card"]);
+    if (record.body) lines.push([null, record.body]);
+    return lines.length ? lines : [[null, `[${record.type}]`]];
+  }
+
+  function writeLines(el, lines) {
+    const icons = document.getElementById("sim-icons")?.content;
+    lines.forEach(([name, words], i) => {
+      if (i) el.appendChild(document.createTextNode("\n"));
+      const svg = name && icons?.querySelector(`.icon-${name}`);
+      if (svg) el.append(svg.cloneNode(true), " ");
+      el.appendChild(document.createTextNode(words));
+    });
   }
 
   const clock = (seconds) => new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -109,7 +121,8 @@
     li.className = `bubble ${item.mine ? "mine" : "theirs"}`;
     const text = document.createElement("p");
     text.className = "bubble-text";
-    text.textContent = item.text;
+    if (Array.isArray(item.text)) writeLines(text, item.text);
+    else text.textContent = item.text;
     li.appendChild(text);
     const meta = document.createElement("span");
     meta.className = "bubble-meta";

@@ -136,6 +136,14 @@ def test_build_enable_run_and_inspect_an_automation(pages, wacc, screenshot):
         stats = http.get(f"/api/v1/automations/{automation_id}/stats", headers=head).json()
         assert stats["runs"] == 1  # the dry runs stored nothing
 
+    # In the inbox the automation's reply says who sent it, as an agent's names the agent.
+    page.goto("/inbox")
+    page.locator(".conversation-row", has_text="Carla").locator("a").click()
+    reply = page.locator(".bubble.outbound", has_text="Our prices: Acme Support")
+    expect(reply.locator(".machine-sender")).to_have_text("Automation")
+    expect(reply.locator(".machine-sender svg.icon-zap")).to_be_visible()
+    screenshot(page, "53-automation-reply-in-inbox")
+
 
 def test_conditions_branches_and_the_json_editor(pages, wacc):
     page, watch = pages.new()

@@ -105,6 +105,8 @@ def test_csv_import_with_a_mapping_shows_progress_counts_and_errors(pages, wacc,
     page.goto("/contacts/import")
     live = page.locator("html")
     expect(live).to_have_attribute("data-live", re.compile("connected"))
+    recent = page.locator("#recent-imports")
+    expect(recent).to_contain_text("No imports yet")
     page.set_input_files("#import-file", files=[
         {"name": "people.csv", "mimeType": "text/csv", "buffer": csv}])
     expect(page.locator("#mapping-rows tr")).to_have_count(4)
@@ -122,6 +124,9 @@ def test_csv_import_with_a_mapping_shows_progress_counts_and_errors(pages, wacc,
     expect(page.locator('[data-count="skipped"]')).to_have_text("0")
     expect(page.get_by_role("heading", name="Import finished")).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="300 rows read")).to_be_visible()
+    # The recent imports list shows this one without a reload (it said "No imports yet").
+    expect(recent.locator("tbody tr", has_text="people.csv")).to_contain_text("Done")
+    expect(recent).not_to_contain_text("No imports yet")
     # 300 rows are one batch of the job: its only event is the last one (DONE).
     expect(live).to_have_attribute("data-live", re.compile("connected.* DONE"))
     link = page.get_by_role("link", name="Download the error report (CSV)")

@@ -87,6 +87,13 @@ def test_live_inbox_reply_ticks_and_teamwork(pages, wacc, screenshot):
     expect(mate.locator("#thread-header")).to_contain_text("Unassigned")
     expect(mate.locator("#conversation")).to_have_attribute("data-live", "joined")
 
+    # Icons are the vendored SVGs, drawn without any emoji font (issue 16).
+    attach = page.locator("#attach-label svg.icon-paperclip")
+    expect(attach).to_be_visible()
+    box_of = attach.bounding_box()
+    assert box_of and box_of["width"] >= 12 and box_of["height"] >= 12
+    expect(page.get_by_role("button", name="Insert emoji").locator("svg.icon-smile")).to_be_visible()
+
     # Reply with a canned response picked through "/", sent with Enter.
     box = page.get_by_label("Message", exact=True)
     box.fill("")
@@ -99,7 +106,7 @@ def test_live_inbox_reply_ticks_and_teamwork(pages, wacc, screenshot):
     sent = thread.locator(".bubble.outbound", has_text="We are open 9 to 18.")
     expect(sent).to_be_visible()
     expect(box).to_have_value("")
-    expect(sent.locator(".ack-delivered")).to_be_visible()
+    expect(sent.locator(".ack-delivered svg.icon-check-check")).to_be_visible()
     assert _outbox(wacc) == ["We are open 9 to 18."]
     expect(mate.locator(".bubble.outbound", has_text="We are open 9 to 18.")).to_be_visible()
     _customer(wacc, "read", phone=CUSTOMER)
@@ -153,6 +160,14 @@ def test_live_inbox_reply_ticks_and_teamwork(pages, wacc, screenshot):
     expect(mate.locator("#thread-status")).to_have_text("Resolved")
     # The open-only list drops the resolved conversation for both of them.
     expect(mate.locator(".conversation-row", has_text="Carla Customer")).to_have_count(0)
+    # The customer writes again: the conversation reopens, and both open headers follow
+    # (they said "Resolved" while the list and the API said OPEN).
+    _customer(wacc, "message", phone=CUSTOMER, body="One more thing: gift wrap?", id="C3")
+    expect(page.locator("#messages").get_by_text("One more thing: gift wrap?")).to_be_visible()
+    expect(page.locator("#thread-status")).to_have_text("Open")
+    expect(mate.locator("#thread-status")).to_have_text("Open")
+    expect(page.get_by_role("button", name="Resolve")).to_be_visible()
+    expect(mate.locator(".conversation-row", has_text="Carla Customer")).to_have_count(1)
 
     # Shortcuts: "?" shows the help; nothing fires while typing in the search box.
     page.locator("#messages").click()

@@ -64,6 +64,10 @@ def test_first_run_wizard_connects_the_simulator(pages, wacc, screenshot):
     screenshot(page, "10-setup-session")
     scan.click()
     expect(page.locator(".connect-state .badge")).to_have_text("Connected", timeout=SLOW)
+    # Connected: the wizard offers "Done", no longer "I'll do this later" (issue 16).
+    expect(page.get_by_role("link", name="I'll do this later")).to_be_hidden()
+    page.reload()
+    expect(page.get_by_role("link", name="I'll do this later")).to_be_hidden()
     page.get_by_role("link", name="Done").click()
     expect(page).to_have_url(re.compile(r"/inbox$"))
 
@@ -76,6 +80,8 @@ def test_sessions_list_follows_the_status_live(pages, wacc, screenshot):
     badge = row.locator(".badge")
     expect(badge).to_have_text("Connected")
     expect(row).to_contain_text("+1555")
+    # A connected session is seen now, not when it last became ready (issue 16).
+    expect(row.locator('[data-label="Last seen"]')).to_have_text("now")
     screenshot(page, "11-sessions")
     page.evaluate("window.__samePage = true")  # proves later changes came without a reload
 

@@ -27,6 +27,7 @@ from typing import Any, Self
 
 import uvicorn
 from litestar import Litestar, Request, Response, route
+from litestar.params import FromPath
 
 GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
@@ -129,7 +130,7 @@ class FakeProvider:
 
     def app(self) -> Litestar:
         @route("/{rest:path}", http_method=["GET", "POST"], status_code=200)
-        async def handle(request: Request[Any, Any, Any], rest: str) -> Response[Any]:
+        async def handle(request: Request[Any, Any, Any], rest: FromPath[str]) -> Response[Any]:
             return await self._handle(request)
 
         return Litestar(route_handlers=[handle], openapi_config=None, debug=False)

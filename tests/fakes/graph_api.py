@@ -33,6 +33,7 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, Request, Response, route
+from litestar.params import FromPath
 
 from tests.fakes.graph_rules import (
     KIND_LIMITS,
@@ -194,7 +195,7 @@ class FakeGraphAPI:
 
     def app(self) -> Litestar:
         @route("/{rest:path}", http_method=["GET", "POST", "DELETE"], status_code=200)
-        async def handle(request: Request[Any, Any, Any], rest: str) -> Response[Any]:
+        async def handle(request: Request[Any, Any, Any], rest: FromPath[str]) -> Response[Any]:
             return await self._handle(request)
 
         return Litestar(route_handlers=[handle], openapi_config=None, debug=False)
@@ -204,7 +205,7 @@ class FakeGraphAPI:
         Authorization header"; without it the host answers 401 (a plain HTTP refusal,
         not Graph error JSON)."""
         @route("/{rest:path}", http_method=["GET"], status_code=200)
-        async def download(request: Request[Any, Any, Any], rest: str) -> Response[Any]:
+        async def download(request: Request[Any, Any, Any], rest: FromPath[str]) -> Response[Any]:
             recorded = await _record(request)
             self.media_requests.append(recorded)
             if request.headers.get("authorization") != f"Bearer {self.token}":

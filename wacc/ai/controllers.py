@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from wacc.ai import guardrails, services
 from wacc.ai.schemas import (
@@ -33,14 +33,14 @@ class AiConfigController(Controller):
         return await services.list_providers(runtime_of(request), principal_of(request))
 
     @post("/providers", opt={"permission": "write:ai"}, status_code=201)
-    async def create_ai_provider(self, request: Request, data: AiProviderCreate) -> AiProviderOut:
+    async def create_ai_provider(self, request: Request, data: JSONBody[AiProviderCreate]) -> AiProviderOut:
         """Add a provider; ``provider`` is an installed type (openai, anthropic, gemini,
         custom, or a plugin's). Without ``priority`` it is tried after the others."""
         return await services.create_provider(runtime_of(request), principal_of(request), data)
 
     @patch("/providers/{providerId:str}", opt={"permission": "write:ai"})
     async def update_ai_provider(self, request: Request, provider_id: ProviderId,
-                                 data: AiProviderUpdate) -> AiProviderOut:
+                                 data: JSONBody[AiProviderUpdate]) -> AiProviderOut:
         """Change a provider; ``priority`` reorders, ``apiKey: ""`` removes the key."""
         return await services.update_provider(runtime_of(request), principal_of(request),
                                               provider_id, data)
@@ -50,7 +50,7 @@ class AiConfigController(Controller):
         await services.delete_provider(principal_of(request), provider_id)
 
     @post("/test", opt={"permission": "write:ai", "audit": "ai_provider.test"}, status_code=200)
-    async def test_ai_provider(self, request: Request, data: AiTestIn) -> AiTestOut:
+    async def test_ai_provider(self, request: Request, data: JSONBody[AiTestIn]) -> AiTestOut:
         """Try a stored provider (``providerId``) or an unsaved one (``provider``). A
         provider that fails (wrong key, timeout, garbage) is a test result: 200 with
         ``ok: false`` and the error ``kind``; a request that cannot be tested is a 400."""
@@ -61,7 +61,7 @@ class AiConfigController(Controller):
         return await services.settings_out(principal_of(request).organization_id)
 
     @patch("/settings", opt={"permission": "write:ai", "resource": "ai_settings"})
-    async def update_ai_settings(self, request: Request, data: AiSettingsPatch) -> AiSettingsOut:
+    async def update_ai_settings(self, request: Request, data: JSONBody[AiSettingsPatch]) -> AiSettingsOut:
         """Change the guardrails it names: ``requestsPerMinute``, ``dailySpendCapUsd``,
         ``prices`` (USD per million tokens by model), ``timeoutFallbackMessage``,
         ``contextTokenBudget``, ``cacheTtlSeconds``, ``systemPrompt`` (a template)."""
@@ -72,8 +72,8 @@ class AiConfigController(Controller):
     @get("/usage", opt={"permission": "read:ai"})
     async def get_ai_usage(
         self, request: Request,
-        since: Annotated[date | None, QueryParameter(query="from")] = None,
-        until: Annotated[date | None, QueryParameter(query="to")] = None,
+        since: Annotated[date | None, QueryParameter(name="from")] = None,
+        until: Annotated[date | None, QueryParameter(name="to")] = None,
     ) -> UsageOut:
         """Calls, tokens, cost, failovers and cache hits per UTC day, provider and model
         (``from``/``to`` inclusive, default the last 30 days, at most 366)."""

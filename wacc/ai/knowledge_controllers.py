@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from wacc.ai import knowledge_services as services
 from wacc.ai.assistant_schemas import (
@@ -55,7 +55,7 @@ class KnowledgeBaseController(Controller):
         return await services.list_articles(principal_of(request), category, cursor, limit)
 
     @post("/", opt=WRITE, status_code=201)
-    async def create_article(self, request: Request, data: ArticleCreate) -> ArticleOut:
+    async def create_article(self, request: Request, data: JSONBody[ArticleCreate]) -> ArticleOut:
         """Add an article (``format``: text or markdown). It is cut into passages at
         once, and embedded when a provider of the organization offers embeddings."""
         return await services.create_article(runtime_of(request), principal_of(request), data)
@@ -97,7 +97,7 @@ class KnowledgeBaseController(Controller):
 
     @patch("/{articleId:str}", opt=WRITE)
     async def update_article(self, request: Request, article_id: ArticleId,
-                             data: ArticleUpdate) -> ArticleOut:
+                             data: JSONBody[ArticleUpdate]) -> ArticleOut:
         """Change an article; new text, title or format re-cuts its passages."""
         return await services.update_article(runtime_of(request), principal_of(request),
                                              article_id, data)

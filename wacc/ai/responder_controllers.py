@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post, put
+from litestar.params import JSONBody
 
 from wacc.ai import assist, responder
 from wacc.ai.assistant_schemas import AssistOut, ResponderIn, ResponderOut, RewriteIn, SuggestIn
@@ -25,7 +26,7 @@ class ResponderController(Controller):
 
     @put("/{sessionId:str}/ai-responder", opt={"permission": "write:ai"})
     async def put_ai_responder(self, request: Request, session_id: SessionId,
-                               data: ResponderIn) -> ResponderOut:
+                               data: JSONBody[ResponderIn]) -> ResponderOut:
         """Replace the configuration. ``businessHours``: ``{"timezone": "Europe/Berlin",
         "days": {"mon": [["09:00", "17:00"]], …}}`` (null: always); ``systemPrompt`` is a
         template (docs/ai.md); ``minConfidence`` from 0 to 1 (0: off)."""
@@ -39,7 +40,7 @@ class AssistController(Controller):
 
     @post("/{conversationId:str}/ai/suggest", opt=USE, status_code=200)
     async def suggest_reply(self, request: Request, conversation_id: ConversationId,
-                            data: SuggestIn | None = None) -> AssistOut:
+                            data: JSONBody[SuggestIn | None] = None) -> AssistOut:
         """A draft reply to the customer (not sent), from the knowledge base; ``hint``
         says in a few words what it should say."""
         return await assist.suggest(runtime_of(request), principal_of(request),
@@ -53,7 +54,7 @@ class AssistController(Controller):
 
     @post("/{conversationId:str}/ai/rewrite", opt=USE, status_code=200)
     async def rewrite_reply(self, request: Request, conversation_id: ConversationId,
-                            data: RewriteIn) -> AssistOut:
+                            data: JSONBody[RewriteIn]) -> AssistOut:
         """The agent's draft ``text`` in another ``tone``: friendly, formal, short,
         apologetic, confident or empathetic."""
         return await assist.rewrite(runtime_of(request), principal_of(request),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, delete, get, post
+from litestar.params import JSONBody
 
 from wacc.apikeys import services
 from wacc.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
@@ -18,7 +19,7 @@ class ApiKeyController(Controller):
         return await services.list_keys(principal_of(request))
 
     @post("/", opt={"permission": "write:api-keys"}, status_code=201)
-    async def create_api_key(self, request: Request, data: ApiKeyCreate) -> ApiKeyCreated:
+    async def create_api_key(self, request: Request, data: JSONBody[ApiKeyCreate]) -> ApiKeyCreated:
         """Create a key. The response holds the secret ``key``: it is shown this once."""
         return await services.create(principal_of(request), data)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
+from litestar.params import FromPath, JSONBody
 
 from wacc.auth import reset, services
 from wacc.auth.schemas import (
@@ -40,7 +41,7 @@ class AuthController(Controller):
     opt = {"resource": "auth"}
 
     @post("/register", opt={"public": True, "errors": (403,), "audit": "auth.register"}, status_code=201)
-    async def register(self, request: Request, data: RegisterIn) -> TokensOut:
+    async def register(self, request: Request, data: JSONBody[RegisterIn]) -> TokensOut:
         """Create the organization and its owner. Open on first run; afterwards only when
         WACC_AUTH_OPEN_SIGNUP is on (teammates join by invite)."""
         tokens = await services.register(runtime_of(request), data, _client(request))
@@ -48,7 +49,7 @@ class AuthController(Controller):
         return tokens
 
     @post("/login", opt={"public": True, "errors": (401,), "audit": "auth.login"}, status_code=200)
-    async def login(self, request: Request, data: LoginIn) -> LoginOut:
+    async def login(self, request: Request, data: JSONBody[LoginIn]) -> LoginOut:
         """Sign in. With two-factor on, answers ``mfaRequired`` and an ``mfaToken`` for
         /auth/login/mfa instead of tokens. Repeated failures answer 429 (Retry-After)."""
         out, org_id, user_id = await services.login(
@@ -58,7 +59,7 @@ class AuthController(Controller):
         return out
 
     @post("/login/mfa", opt={"public": True, "errors": (401,), "audit": "auth.login_mfa"}, status_code=200)
-    async def login_mfa(self, request: Request, data: MfaLoginIn) -> TokensOut:
+    async def login_mfa(self, request: Request, data: JSONBody[MfaLoginIn]) -> TokensOut:
         """Second step of sign-in: a code from the authenticator app, or a recovery code."""
         tokens, org_id = await services.login_mfa(
             runtime_of(request), data.mfa_token, data.code, _client(request)
@@ -67,7 +68,7 @@ class AuthController(Controller):
         return tokens
 
     @post("/refresh", opt={"public": True, "errors": (401,), "audit": "auth.refresh"}, status_code=200)
-    async def refresh(self, request: Request, data: RefreshIn) -> TokensOut:
+    async def refresh(self, request: Request, data: JSONBody[RefreshIn]) -> TokensOut:
         """Trade a refresh token for new tokens. Each refresh token works once."""
         tokens, org_id = await services.refresh(
             runtime_of(request), data.refresh_token, _client(request)
@@ -76,7 +77,7 @@ class AuthController(Controller):
         return tokens
 
     @post("/logout", opt={"permission": "authenticated", "audit": "auth.logout"}, status_code=204)
-    async def logout(self, request: Request, data: LogoutIn | None = None) -> None:
+    async def logout(self, request: Request, data: JSONBody[LogoutIn | None] = None) -> None:
         """End this sign-in: its refresh tokens and access tokens stop working."""
         await services.logout(principal_of(request), data.refresh_token if data else None)
 
@@ -86,7 +87,7 @@ class AuthController(Controller):
 
     @post("/password", opt={"permission": "authenticated", "audit": "auth.password_change"},
           status_code=204)
-    async def change_password(self, request: Request, data: PasswordChangeIn) -> None:
+    async def change_password(self, request: Request, data: JSONBody[PasswordChangeIn]) -> None:
         """Change your password; your other sign-ins are ended."""
         await services.change_password(
             runtime_of(request), principal_of(request), data.current_password, data.new_password
@@ -96,7 +97,7 @@ class AuthController(Controller):
     # sent. The service records the request in the account's log instead.
     @post("/password/forgot", opt={"public": True, "no_audit": True}, status_code=202)
     async def forgot_password(
-        self, request: Request, data: PasswordForgotIn
+        self, request: Request, data: JSONBody[PasswordForgotIn]
     ) -> Response[PasswordForgotOut]:
         """Ask for a password reset link by e-mail. Answers the same 202 whether or not the
         address has an account; too many requests per address or IP answer 429."""
@@ -110,14 +111,14 @@ class AuthController(Controller):
         )
 
     @get("/password/reset/{token:str}", opt={"public": True})
-    async def password_reset_info(self, request: Request, token: str) -> PasswordResetInfo:
+    async def password_reset_info(self, request: Request, token: FromPath[str]) -> PasswordResetInfo:
         """Whose password a reset link resets (masked e-mail) and until when it works;
         400 when it is invalid, expired or already used."""
         return await reset.reset_info(runtime_of(request), token)
 
     @post("/password/reset", opt={"public": True, "audit": "auth.password_reset"},
           status_code=204)
-    async def reset_password(self, request: Request, data: PasswordResetIn) -> None:
+    async def reset_password(self, request: Request, data: JSONBody[PasswordResetIn]) -> None:
         """Choose a new password through a reset link; every sign-in of the account ends."""
         org_id, user_id = await reset.reset_password(
             runtime_of(request), data.token, data.new_password
@@ -132,13 +133,13 @@ class AuthController(Controller):
 
     @post("/mfa/enable", opt={"permission": "authenticated", "audit": "auth.mfa_enable"},
           status_code=200)
-    async def mfa_enable(self, request: Request, data: MfaCodeIn) -> RecoveryCodesOut:
+    async def mfa_enable(self, request: Request, data: JSONBody[MfaCodeIn]) -> RecoveryCodesOut:
         """Confirm enrolment with a current code; returns one-time recovery codes."""
         return await services.mfa_enable(runtime_of(request), principal_of(request), data.code)
 
     @post("/mfa/disable", opt={"permission": "authenticated", "audit": "auth.mfa_disable"},
           status_code=204)
-    async def mfa_disable(self, request: Request, data: MfaDisableIn) -> None:
+    async def mfa_disable(self, request: Request, data: JSONBody[MfaDisableIn]) -> None:
         await services.mfa_disable(
             runtime_of(request), principal_of(request), data.password, data.code
         )
@@ -146,19 +147,19 @@ class AuthController(Controller):
     @post("/mfa/recovery-codes",
           opt={"permission": "authenticated", "audit": "auth.mfa_recovery_codes"},
           status_code=200)
-    async def mfa_recovery_codes(self, request: Request, data: MfaCodeIn) -> RecoveryCodesOut:
+    async def mfa_recovery_codes(self, request: Request, data: JSONBody[MfaCodeIn]) -> RecoveryCodesOut:
         """Replace the recovery codes (the old ones stop working)."""
         return await services.mfa_recovery_codes(
             runtime_of(request), principal_of(request), data.code
         )
 
     @get("/invites/{token:str}", opt={"public": True})
-    async def invite_info(self, token: str) -> InviteInfo:
+    async def invite_info(self, token: FromPath[str]) -> InviteInfo:
         """What an invite link is for, so the accept page can greet the invitee."""
         return await users.invite_info(token)
 
     @post("/invites/accept", opt={"public": True, "audit": "invite.accept"}, status_code=201)
-    async def accept_invite(self, request: Request, data: InviteAccept) -> UserOut:
+    async def accept_invite(self, request: Request, data: JSONBody[InviteAccept]) -> UserOut:
         """Accept an invite by choosing a password; then sign in as usual."""
         user = await users.accept_invite(runtime_of(request), data.token, data.password, data.name)
         set_audit_org(request.scope, user.organization_id, user.id)

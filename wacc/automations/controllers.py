@@ -6,7 +6,7 @@ import json
 from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from wacc.automations import services
 from wacc.automations.schemas import (
@@ -46,7 +46,7 @@ class AutomationController(Controller):
         return await services.list_automations(principal_of(request))
 
     @post("/", opt=WRITE, status_code=201)
-    async def create_automation(self, request: Request, data: AutomationCreate) -> AutomationOut:
+    async def create_automation(self, request: Request, data: JSONBody[AutomationCreate]) -> AutomationOut:
         """A trigger, optional conditions and steps (docs/automations.md); every bad
         node is reported with its place, e.g. ``actions[1].text``. A webhook trigger's
         URL and token are in this answer only."""
@@ -55,7 +55,7 @@ class AutomationController(Controller):
 
     # Reads that take a body: nothing is stored and no step acts.
     @post("/dry-run", opt={**READ, "audit": "automation.dry_run"}, status_code=200)
-    async def dry_run_definition(self, request: Request, data: DryRunDefinition) -> DryRunOut:
+    async def dry_run_definition(self, request: Request, data: JSONBody[DryRunDefinition]) -> DryRunOut:
         """What an unsaved automation would do for a sample ``event``, or for the
         ``recent`` N inbound messages or those ``since`` a time."""
         return await services.dry_run_definition(principal_of(request), data)
@@ -66,7 +66,7 @@ class AutomationController(Controller):
 
     @patch("/{automationId:str}", opt=WRITE)
     async def update_automation(self, request: Request, automation_id: AutomationId,
-                                data: AutomationUpdate) -> AutomationOut:
+                                data: JSONBody[AutomationUpdate]) -> AutomationOut:
         return await services.update_automation(principal_of(request), automation_id, data,
                                                 _base_url(request), runtime_of(request).keyring)
 
@@ -82,7 +82,7 @@ class AutomationController(Controller):
 
     @post("/{automationId:str}/dry-run", opt=READ, status_code=200)
     async def dry_run_automation(self, request: Request, automation_id: AutomationId,
-                                 data: DryRunIn) -> DryRunOut:
+                                 data: JSONBody[DryRunIn]) -> DryRunOut:
         return await services.dry_run_saved(principal_of(request), automation_id, data)
 
     @get("/{automationId:str}/stats", opt=READ)

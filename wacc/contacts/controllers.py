@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from wacc.contacts import services
 from wacc.contacts.schemas import (
@@ -49,7 +49,7 @@ class ContactController(Controller):
             last_message_before=last_message_before, after=cursor, limit=limit)
 
     @post("/", opt={"permission": "write:contacts"}, status_code=201)
-    async def create_contact(self, request: Request, data: ContactCreate) -> ContactOut:
+    async def create_contact(self, request: Request, data: JSONBody[ContactCreate]) -> ContactOut:
         """Phone numbers are stored in E.164; one contact per number."""
         return await services.create_contact(principal_of(request).organization_id, data)
 
@@ -59,7 +59,7 @@ class ContactController(Controller):
 
     @patch("/{contactId:str}", opt={"permission": "write:contacts"})
     async def update_contact(self, request: Request, contact_id: ContactId,
-                             data: ContactUpdate) -> ContactOut:
+                             data: JSONBody[ContactUpdate]) -> ContactOut:
         """Edit fields (``customFields`` merge; a null removes one) or block the number
         (also blocked on WhatsApp through the contact's sessions, when connected)."""
         rt = runtime_of(request)
@@ -83,7 +83,7 @@ class ContactController(Controller):
     @post("/{contactId:str}/tags", opt={"permission": "write:contacts", "audit": "contact.tag"},
           status_code=200)
     async def add_tag(self, request: Request, contact_id: ContactId,
-                      data: ContactTagIn) -> ContactOut:
+                      data: JSONBody[ContactTagIn]) -> ContactOut:
         return await services.add_tag(principal_of(request).organization_id, contact_id,
                                       data.tag_id)
 
@@ -101,7 +101,7 @@ class ContactController(Controller):
     @post("/{contactId:str}/merge", opt={"permission": "write:contacts", "audit": "contact.merge"},
           status_code=200)
     async def merge_contacts(self, request: Request, contact_id: ContactId,
-                             data: MergeIn) -> ContactOut:
+                             data: JSONBody[MergeIn]) -> ContactOut:
         """Merge another contact into this one; nothing is lost."""
         return await services.merge_contacts(principal_of(request).organization_id, contact_id,
                                              data.other_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -17,6 +18,7 @@ from wacc.lib.text import clean_text
 MAX_LINE = 65_536
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 # -- reading CSV --------------------------------------------------------------------------
@@ -142,7 +144,12 @@ def unescape(cell: str) -> str:
 
 
 def escape(value: Any) -> str:
+    """*value* as a cell no spreadsheet runs as a formula. A phone number in E.164
+    (``+4915112345678``) is left as it is: a plus and digits compute nothing, and the
+    guard's apostrophe made every exported phone unusable elsewhere."""
     text = "" if value is None else str(value)
+    if _E164.fullmatch(text):
+        return text
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

@@ -149,7 +149,7 @@ def _parse(job: _Job, number: int, cells: list[str]) -> tuple[_Row | None, list[
             else:
                 values[target] = text
         elif target == "tags":
-            for name in filter(None, (t.strip() for t in text.split(";"))):
+            for name in _tag_names(text, job.tags):
                 if name.lower() not in job.tags:
                     errors.append((column, f"unknown tag {name!r} (create it first)"))
                 else:
@@ -170,6 +170,19 @@ def _parse(job: _Job, number: int, cells: list[str]) -> tuple[_Row | None, list[
     if errors:
         return None, errors
     return _Row(number, key, values, custom, list(dict.fromkeys(tags))), []
+
+
+def _tag_names(text: str, known: dict[str, str]) -> list[str]:
+    """Tag names in a cell, separated by ";" (as the export writes them) or ","
+    ("Wholesale,VIP", as people type them). A part that is a whole tag name is kept
+    whole, so a tag whose name has a comma still imports."""
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(";")):
+        if part.lower() in known:
+            names.append(part)
+        else:
+            names.extend(n.strip() for n in part.split(","))
+    return [n for n in names if n]
 
 
 async def _checked_custom(job: _Job, row: _Row, creating: bool) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from wacc.conversations import services
 from wacc.conversations.schemas import (
@@ -40,8 +40,8 @@ class ConversationController(Controller):
         status: Annotated[list[str] | None, QueryParameter(max_items=5)] = None,
         priority: Annotated[str | None, QueryParameter(max_length=16)] = None,
         assignee: _Id = None,
-        tag_id: Annotated[str | None, QueryParameter(query="tagId", max_length=64)] = None,
-        session_id: Annotated[str | None, QueryParameter(query="sessionId", max_length=64)] = None,
+        tag_id: Annotated[str | None, QueryParameter(name="tagId", max_length=64)] = None,
+        session_id: Annotated[str | None, QueryParameter(name="sessionId", max_length=64)] = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=services.MAX_PAGE)] = 50,
@@ -60,20 +60,20 @@ class ConversationController(Controller):
 
     @patch("/{conversationId:str}", opt=WRITE)
     async def update_conversation(self, request: Request, conversation_id: ConversationId,
-                                  data: ConversationPatch) -> ConversationOut:
+                                  data: JSONBody[ConversationPatch]) -> ConversationOut:
         """Change status or priority. ``version`` is the one you read; a stale one is 409."""
         return await services.update(principal_of(request), conversation_id, data,
                                      bus=runtime_of(request).bus)
 
     @post("/{conversationId:str}/assign", opt=WRITE, status_code=200)
     async def assign_conversation(self, request: Request, conversation_id: ConversationId,
-                                  data: AssignIn) -> ConversationOut:
+                                  data: JSONBody[AssignIn]) -> ConversationOut:
         return await services.assign(principal_of(request), conversation_id, data,
                                      bus=runtime_of(request).bus)
 
     @post("/{conversationId:str}/unassign", opt=WRITE, status_code=200)
     async def unassign_conversation(self, request: Request, conversation_id: ConversationId,
-                                    data: UnassignIn) -> ConversationOut:
+                                    data: JSONBody[UnassignIn]) -> ConversationOut:
         return await services.unassign(principal_of(request), conversation_id, data,
                                        bus=runtime_of(request).bus)
 
@@ -84,7 +84,7 @@ class ConversationController(Controller):
 
     @post("/{conversationId:str}/notes", opt={**WRITE, "audit": "note.create"}, status_code=201)
     async def add_note(self, request: Request, conversation_id: ConversationId,
-                       data: NoteCreate) -> NoteOut:
+                       data: JSONBody[NoteCreate]) -> NoteOut:
         """An internal note; ``@email`` or ``@[user id]`` notifies that teammate."""
         return await services.add_note(principal_of(request), conversation_id, data,
                                        bus=runtime_of(request).bus)
@@ -92,7 +92,7 @@ class ConversationController(Controller):
     @post("/{conversationId:str}/tags", opt={**WRITE, "audit": "conversation.tag"},
           status_code=200)
     async def tag_conversation(self, request: Request, conversation_id: ConversationId,
-                               data: TagAttach) -> ConversationOut:
+                               data: JSONBody[TagAttach]) -> ConversationOut:
         return await services.add_tag(principal_of(request), conversation_id, data,
                                       bus=runtime_of(request).bus)
 
@@ -105,7 +105,7 @@ class ConversationController(Controller):
 
     @post("/{conversationId:str}/snooze", opt=WRITE, status_code=200)
     async def snooze_conversation(self, request: Request, conversation_id: ConversationId,
-                                  data: SnoozeIn) -> ConversationOut:
+                                  data: JSONBody[SnoozeIn]) -> ConversationOut:
         """Set PENDING until *until*; the scheduler reopens it then."""
         return await services.snooze(principal_of(request), conversation_id, data,
                                      bus=runtime_of(request).bus)

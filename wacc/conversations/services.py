@@ -131,7 +131,8 @@ async def thread_many(
 ) -> dict[str, dict[str, Any]]:
     """:func:`thread_for` for many contacts of one session at once.
 
-    *wanted* maps contact id -> (latest message time, whether any message is inbound)."""
+    *wanted* maps contact id -> (latest message time, whether any message is inbound).
+    A finished conversation the customer wrote to again comes back with ``reopened``."""
     rows = await Conversation.select().where(
         (Conversation.organization == organization_id) & (Conversation.session == session_id)
         & Conversation.contact.is_in(list(wanted))
@@ -155,7 +156,8 @@ async def thread_many(
                     Conversation.status: ConversationStatus.OPEN.value,
                     Conversation.version: row["version"] + 1,
                 }).where(Conversation.id == row["id"])
-                row = {**row, "status": ConversationStatus.OPEN.value, "version": row["version"] + 1}
+                row = {**row, "status": ConversationStatus.OPEN.value, "version": row["version"] + 1,
+                       "reopened": True}
             out[contact_id] = row
         else:
             to_create.append(Conversation(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import JSONBody
 
 from wacc.customfields import services
 from wacc.customfields.schemas import (
@@ -22,14 +23,16 @@ class CustomFieldController(Controller):
         return await services.list_fields(principal_of(request))
 
     @post("/", opt={"permission": "write:settings"}, status_code=201)
-    async def create_custom_field(self, request: Request, data: CustomFieldCreate) -> CustomFieldOut:
+    async def create_custom_field(
+        self, request: Request, data: JSONBody[CustomFieldCreate]
+    ) -> CustomFieldOut:
         """Define a contact field. ``options`` is required for SELECT and MULTISELECT
         and refused for other types; the key cannot change later."""
         return await services.create(principal_of(request), data)
 
     @patch("/{fieldId:str}", opt={"permission": "write:settings"})
     async def update_custom_field(
-        self, request: Request, field_id: FieldId, data: CustomFieldUpdate
+        self, request: Request, field_id: FieldId, data: JSONBody[CustomFieldUpdate]
     ) -> CustomFieldOut:
         """Rename, change options or the required flag; key and type are fixed."""
         return await services.update(principal_of(request), field_id, data)

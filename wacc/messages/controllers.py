@@ -4,7 +4,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from wacc.conversations import services as conversations
 from wacc.http.deps import principal_of, runtime_of
@@ -40,7 +40,7 @@ class MessageController(Controller):
           opt={"permission": "write:messages", "audit": "message.send"},
           status_code=201)
     async def send_message(self, request: Request, conversation_id: ConversationId,
-                           data: MessageSend) -> Response[MessageOut]:
+                           data: JSONBody[MessageSend]) -> Response[MessageOut]:
         """Queue a message (text, media, location, contact, poll, reaction, reply-to);
         it is sent once, in order, at the session's pace. Acks update its status."""
         rt = runtime_of(request)
@@ -51,7 +51,7 @@ class MessageController(Controller):
     @post("/conversations", opt={"permission": "write:messages", "resource": "conversation",
                                  "audit": "conversation.start"}, status_code=201)
     async def start_conversation(self, request: Request,
-                                 data: ConversationStart) -> Response[ConversationStarted]:
+                                 data: JSONBody[ConversationStart]) -> Response[ConversationStarted]:
         """Write first: to ``contactId`` or to ``phone`` (E.164; the contact is created),
         through ``sessionId``, with ``message`` as in ``POST /conversations/{id}/messages``.
         The open conversation with that contact on that session is reused; otherwise a new

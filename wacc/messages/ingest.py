@@ -79,6 +79,7 @@ class _Pending:
     conversation_id: str = ""
     new_contact: bool = False
     new_conversation: bool = False
+    reopened: bool = False  # the message put a finished conversation back to OPEN
 
     @property
     def at(self) -> datetime:
@@ -198,7 +199,8 @@ class Pipeline:
                 if not item.future.done():
                     item.future.set_result(stored.get(id(item)))
             await self.bus.publish_many([
-                self._announcement(item, stored[id(item)]) for item in batch if stored.get(id(item))
+                announcement for item in batch if stored.get(id(item))
+                for announcement in self._announcements(item, stored[id(item)])
             ])
             await self._apply_kept(batch, stored)
 
@@ -277,6 +279,7 @@ class Pipeline:
             item.new_contact = bool(contact.get("is_new")) and contact["id"] not in seen
             item.new_conversation = (bool(threads[contact["id"]].get("is_new"))
                                      and contact["id"] not in seen)
+            item.reopened = bool(threads[contact["id"]].get("reopened")) and contact["id"] not in seen
             seen.add(contact["id"])
             rows.append(Message(
                 id=item.message_id, organization=org, conversation=item.conversation_id,
@@ -314,14 +317,21 @@ class Pipeline:
             newConversation=item.new_conversation))
         return out
 
-    def _announcement(self, item: _Pending, message_id: str) -> tuple[str, dict[str, Any]]:
-        ev = item.event
-        return (org_topic(item.session.organization_id), {
+    def _announcements(self, item: _Pending, message_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """What open pages hear: the new message and, when it reopened a finished
+        conversation, that its status changed (the open thread's header says Resolved
+        until it hears so)."""
+        ev, topic = item.event, org_topic(item.session.organization_id)
+        out: list[tuple[str, dict[str, Any]]] = [(topic, {
             "type": "message:new", "messageId": message_id,
             "conversationId": item.conversation_id, "sessionId": item.session.id,
             "contactId": item.contact_id, "direction": "OUTBOUND" if ev.from_me else "INBOUND",
             "messageType": ev.type, "body": ev.body, "timestamp": iso(item.at),
-        })
+        })]
+        if item.reopened:
+            out.append((topic, {"type": "conversation:updated",
+                                "conversationId": item.conversation_id, "status": "OPEN"}))
+        return out
 
     async def _store_media(self, session: SessionRef, media: Media,
                            fetch: FetchMedia | None) -> tuple[str | None, str | None]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, delete, get, patch
+from litestar.params import JSONBody
 
 from wacc.http.deps import principal_of
 from wacc.http.params import OrgId
@@ -24,13 +25,13 @@ class OrganizationController(Controller):
 
     @patch("/{orgId:str}", opt={"permission": "write:organization"})
     async def update_organization(
-        self, request: Request, org_id: OrgId, data: OrganizationUpdate
+        self, request: Request, org_id: OrgId, data: JSONBody[OrganizationUpdate]
     ) -> OrganizationOut:
         return await services.update(principal_of(request), org_id, data)
 
     @delete("/{orgId:str}", opt={"permission": "delete:organization"}, status_code=204)
     async def delete_organization(
-        self, request: Request, org_id: OrgId, data: OrganizationDelete
+        self, request: Request, org_id: OrgId, data: JSONBody[OrganizationDelete]
     ) -> None:
         """Delete the organization and everything in it; confirm with its slug."""
         await services.delete(principal_of(request), org_id, data.confirm_slug)

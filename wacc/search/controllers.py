@@ -24,9 +24,9 @@ class SearchController(Controller):
     @get("/messages", opt={"permission": "read:messages"})
     async def search_messages(
         self, request: Request, q: Q,
-        conversation_id: Annotated[str | None, QueryParameter(query="conversationId",
+        conversation_id: Annotated[str | None, QueryParameter(name="conversationId",
                                                               max_length=64)] = None,
-        session_id: Annotated[str | None, QueryParameter(query="sessionId", max_length=64)] = None,
+        session_id: Annotated[str | None, QueryParameter(name="sessionId", max_length=64)] = None,
         limit: Limit = 20,
     ) -> MessageHits:
         """Words match whole words in any case (and, where the database can, any accents);

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from wacc.contacts.schemas import ContactPage
 from wacc.http.deps import principal_of
@@ -31,7 +31,7 @@ class SegmentController(Controller):
         return await services.list_segments(principal_of(request))
 
     @post("/", opt={"permission": "write:segments"}, status_code=201)
-    async def create_segment(self, request: Request, data: SegmentCreate) -> SegmentOut:
+    async def create_segment(self, request: Request, data: JSONBody[SegmentCreate]) -> SegmentOut:
         """``conditions`` is a group ``{"all": [...]}`` or ``{"any": [...]}`` of
         conditions ``{"field", "op", "value"}`` and nested groups (see docs/segments.md);
         each bad condition is reported with its place, e.g. ``conditions.all[2].op``."""
@@ -40,7 +40,7 @@ class SegmentController(Controller):
     # A read that happens to be a POST (it takes a body): editors call it as the user
     # types, so it needs only read access, stores nothing and writes no audit row.
     @post("/preview", opt={"permission": "read:contacts", "no_audit": True}, status_code=200)
-    async def preview_segment(self, request: Request, data: SegmentPreview,
+    async def preview_segment(self, request: Request, data: JSONBody[SegmentPreview],
                               limit: Limit = 20) -> SegmentPreviewOut:
         """How many contacts the conditions match, and the first ``limit`` of them."""
         return await services.preview(principal_of(request), data, limit)
@@ -51,7 +51,7 @@ class SegmentController(Controller):
 
     @patch("/{segmentId:str}", opt={"permission": "write:segments"})
     async def update_segment(self, request: Request, segment_id: SegmentId,
-                             data: SegmentUpdate) -> SegmentOut:
+                             data: JSONBody[SegmentUpdate]) -> SegmentOut:
         return await services.update_segment(principal_of(request), segment_id, data)
 
     @delete("/{segmentId:str}", opt={"permission": "write:segments"}, status_code=204)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import segno
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 
 from wacc.bus import org_topic
@@ -40,7 +41,7 @@ class SessionController(Controller):
         return await services.list_sessions(principal_of(request))
 
     @post("/", opt={"permission": "write:sessions"}, status_code=201)
-    async def create_session(self, request: Request, data: SessionCreate) -> SessionOut:
+    async def create_session(self, request: Request, data: JSONBody[SessionCreate]) -> SessionOut:
         """Add a session (engine simulator, web or cloud); it connects unless ``connect``
         is false. Watch its QR code at /qr or on /events."""
         rt = runtime_of(request)
@@ -76,7 +77,7 @@ class SessionController(Controller):
 
     @patch("/{sessionId:str}", opt={"permission": "write:sessions"})
     async def update_session(self, request: Request, session_id: SessionId,
-                             data: SessionUpdate) -> SessionOut:
+                             data: JSONBody[SessionUpdate]) -> SessionOut:
         rt = runtime_of(request)
         return await services.update(principal_of(request), session_id, data, rt.keyring,
                                      allow_private_urls=rt.settings.whatsapp.allow_private_urls)
@@ -91,7 +92,7 @@ class SessionController(Controller):
     @get("/{sessionId:str}/qr", opt={"permission": "read:sessions", "also_returns": ("image/png",)},
          responses=None)
     async def get_qr(self, request: Request, session_id: SessionId,
-                     format: Literal["json", "png"] = "json") -> Response[QrOut | bytes]:
+                     format: FromQuery[Literal["json", "png"]] = "json") -> Response[QrOut | bytes]:
         """The current QR code: ``?format=png`` for an image, else JSON with the raw string."""
         status, code = await services.qr(principal_of(request), session_id)
         if format == "png":
@@ -129,7 +130,7 @@ class SessionController(Controller):
     @post("/{sessionId:str}/history",
           opt={"permission": "write:sessions", "audit": "session.history"}, status_code=202)
     async def import_history(self, request: Request, session_id: SessionId,
-                             data: HistoryIn) -> HistoryOut:
+                             data: JSONBody[HistoryIn]) -> HistoryOut:
         """Import the last ``days`` of one-to-one chats from the phone (web and simulator
         engines); messages already stored are skipped. Watch ``GET …/history``."""
         return await history.start(principal_of(request), session_id, data.days,
@@ -138,7 +139,7 @@ class SessionController(Controller):
     @post("/{sessionId:str}/pairing-code",
           opt={"permission": "write:sessions", "audit": "session.pairing_code"}, status_code=200)
     async def pairing_code(self, request: Request, session_id: SessionId,
-                           data: PairingIn) -> PairingOut:
+                           data: JSONBody[PairingIn]) -> PairingOut:
         """Log in by phone number: type the returned code on the phone."""
         rt = runtime_of(request)
         code = await services.command(principal_of(request), session_id, rt.rpc,
@@ -148,7 +149,7 @@ class SessionController(Controller):
     @post("/{sessionId:str}/messages", status_code=201, opt={
         "permission": "write:messages", "resource": "message", "audit": "message.send"})
     async def send_to_phone(self, request: Request, session_id: SessionId,
-                            data: SendToPhone) -> Response[MessageOut]:
+                            data: JSONBody[SendToPhone]) -> Response[MessageOut]:
         """Send to a phone number (E.164) through this session; queued, then sent once.
         Repeat a request with the same ``idempotencyKey`` safely: you get the first one."""
         rt = runtime_of(request)
@@ -160,7 +161,7 @@ class SessionController(Controller):
     @post("/{sessionId:str}/simulator", opt={"permission": "write:sessions",
                                               "audit": "session.simulate"}, status_code=200)
     async def simulate(self, request: Request, session_id: SessionId,
-                       data: SimulateIn) -> dict[str, Any]:
+                       data: JSONBody[SimulateIn]) -> dict[str, Any]:
         """The simulator's customer phone: scan, message, read, react, edit, revoke,
         logout, identity (simulator sessions only)."""
         principal = principal_of(request)
@@ -173,7 +174,7 @@ class SessionController(Controller):
     # 409: the session is not connected (the simulator holds the outbox).
     @get("/{sessionId:str}/simulator/outbox", opt={"permission": "read:sessions", "errors": (409,)})
     async def simulator_outbox(self, request: Request, session_id: SessionId,
-                               to: str | None = None) -> list[dict[str, Any]]:
+                               to: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         """What the business sent, as the simulated customers' phones received it."""
         principal = principal_of(request)
         if await services.engine_of(principal, session_id) != "simulator":

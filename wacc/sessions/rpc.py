@@ -19,6 +19,7 @@ import httpx
 import msgspec
 from litestar import Litestar, Request, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath
 
 from wacc.engines.contract import EngineError, NotConnectedError, PermanentEngineError, TransientEngineError
 from wacc.lib.clock import utcnow
@@ -41,7 +42,7 @@ def make_rpc_app(keyring: Keyring, dispatch: Dispatcher) -> Litestar:
     token = rpc_token(keyring)
 
     @post("/rpc/{session_id:str}/{method:str}", status_code=200)
-    async def call(request: Request, session_id: str, method: str) -> dict[str, Any]:
+    async def call(request: Request, session_id: FromPath[str], method: FromPath[str]) -> dict[str, Any]:
         if not hmac.compare_digest(request.headers.get(HEADER, ""), token):
             raise NotAuthorizedException()
         args = msgspec.json.decode(await request.body()) if await request.body() else {}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import FromQuery, JSONBody
 
 from wacc.http.deps import principal_of
 from wacc.tags import services
@@ -28,12 +29,12 @@ class TagController(Controller):
         return await services.list_tags(principal_of(request))
 
     @post("/", opt={"permission": "write:tags"}, status_code=201)
-    async def create_tag(self, request: Request, data: TagCreate) -> TagOut:
+    async def create_tag(self, request: Request, data: JSONBody[TagCreate]) -> TagOut:
         """Create a tag. Names are unique per organization, ignoring case."""
         return await services.create_tag(principal_of(request), data)
 
     @patch("/{tagId:str}", opt={"permission": "write:tags"})
-    async def update_tag(self, request: Request, tag_id: TagId, data: TagUpdate) -> TagOut:
+    async def update_tag(self, request: Request, tag_id: TagId, data: JSONBody[TagUpdate]) -> TagOut:
         return await services.update_tag(principal_of(request), tag_id, data)
 
     @delete("/{tagId:str}", opt={"permission": "write:tags"}, status_code=204)
@@ -49,14 +50,14 @@ class CannedResponseController(Controller):
 
     @get("/", opt={"permission": "read:conversations"})
     async def list_canned_responses(
-        self, request: Request, search: str | None = None
+        self, request: Request, search: FromQuery[str | None] = None
     ) -> list[CannedResponseOut]:
         """List canned responses; ``search`` matches shortcut or content, ignoring case."""
         return await services.list_canned(principal_of(request), search)
 
     @post("/", opt={"permission": "write:canned-responses"}, status_code=201)
     async def create_canned_response(
-        self, request: Request, data: CannedResponseCreate
+        self, request: Request, data: JSONBody[CannedResponseCreate]
     ) -> CannedResponseOut:
         """Create a canned response; ``shortcut`` is stored without its leading slash."""
         return await services.create_canned(principal_of(request), data)
@@ -65,14 +66,14 @@ class CannedResponseController(Controller):
     # /shortcut, so it needs only read access and writes no audit row.
     @post("/expand", opt={"permission": "read:conversations", "no_audit": True},
           status_code=200)
-    async def expand_canned_response(self, request: Request, data: ExpandIn) -> ExpandOut:
+    async def expand_canned_response(self, request: Request, data: JSONBody[ExpandIn]) -> ExpandOut:
         """Replace a leading ``/shortcut`` with its content and fill ``{{contact.name}}``,
         ``{{contact.phone}}`` and ``{{agent.name}}`` from ``variables``."""
         return await services.expand(principal_of(request), data)
 
     @patch("/{cannedId:str}", opt={"permission": "write:canned-responses"})
     async def update_canned_response(
-        self, request: Request, canned_id: CannedId, data: CannedResponseUpdate
+        self, request: Request, canned_id: CannedId, data: JSONBody[CannedResponseUpdate]
     ) -> CannedResponseOut:
         return await services.update_canned(principal_of(request), canned_id, data)
 

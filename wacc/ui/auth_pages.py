@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
 from wacc.auth import services as auth
@@ -78,7 +79,7 @@ class AuthPages(Controller):
         return page(request, "auth/setup.html")
 
     @post("/ui/setup", opt={**PUBLIC, "audit": "auth.register"}, guards=SETS_COOKIE)
-    async def register(self, request: Request, data: RegisterIn) -> Response[Any]:
+    async def register(self, request: Request, data: JSONBody[RegisterIn]) -> Response[Any]:
         tokens = await auth.register(runtime_of(request), data, _client(request))
         set_audit_org(request.scope, tokens.user.organization_id, tokens.user.id)
         return _signed_in(request, tokens.access_token, "/setup/session")
@@ -91,7 +92,7 @@ class AuthPages(Controller):
                     expired=bool(request.query_params.get("expired")))
 
     @post("/ui/login", opt={**PUBLIC, "audit": "auth.login"}, guards=SETS_COOKIE)
-    async def login(self, request: Request, data: LoginIn) -> Response[Any]:
+    async def login(self, request: Request, data: JSONBody[LoginIn]) -> Response[Any]:
         out, org_id, user_id = await auth.login(
             runtime_of(request), data.email, data.password, _client(request)
         )
@@ -103,7 +104,7 @@ class AuthPages(Controller):
         return _signed_in(request, out.access_token, safe_next(request.query_params.get("next")))
 
     @post("/ui/login/mfa", opt={**PUBLIC, "audit": "auth.login_mfa"}, guards=SETS_COOKIE)
-    async def login_mfa(self, request: Request, data: MfaLoginIn) -> Response[Any]:
+    async def login_mfa(self, request: Request, data: JSONBody[MfaLoginIn]) -> Response[Any]:
         tokens, org_id = await auth.login_mfa(
             runtime_of(request), data.mfa_token, data.code, _client(request)
         )
@@ -130,7 +131,7 @@ class AuthPages(Controller):
             principal.token_family or "")}
 
     @get("/invite/{token:str}", opt=PUBLIC)
-    async def invite_page(self, request: Request, token: str) -> Template:
+    async def invite_page(self, request: Request, token: FromPath[str]) -> Template:
         try:
             info = await users.invite_info(token)
         except (NotFoundError, WaccError) as exc:
@@ -139,7 +140,7 @@ class AuthPages(Controller):
         return page(request, "auth/invite.html", invite=info, token=token)
 
     @post("/ui/invite/accept", opt={**PUBLIC, "audit": "invite.accept"}, guards=SETS_COOKIE)
-    async def accept_invite(self, request: Request, data: InviteAccept) -> Response[Any]:
+    async def accept_invite(self, request: Request, data: JSONBody[InviteAccept]) -> Response[Any]:
         rt = runtime_of(request)
         user = await users.accept_invite(rt, data.token, data.password, data.name)
         set_audit_org(request.scope, user.organization_id, user.id)
@@ -153,5 +154,5 @@ class AuthPages(Controller):
         return page(request, "auth/forgot.html")
 
     @get("/reset/{token:str}", opt=PUBLIC)
-    async def reset_page(self, request: Request, token: str) -> Template:
+    async def reset_page(self, request: Request, token: FromPath[str]) -> Template:
         return page(request, "auth/reset.html", token=token)

@@ -29,9 +29,12 @@ VIEWS = ("all", "mine", "unassigned")
 # "snoozed" is not a status of its own: a snoozed conversation is PENDING with a time.
 STATUSES = ("open", "pending", "snoozed", "resolved", "closed", "spam", "any")
 MEDIA_TYPES = ("IMAGE", "VIDEO", "AUDIO", "DOCUMENT", "STICKER")
-_PREVIEW = {"IMAGE": "📷 Photo", "VIDEO": "🎥 Video", "AUDIO": "🎤 Audio",
-            "DOCUMENT": "📄 Document", "STICKER": "Sticker", "LOCATION": "📍 Location",
-            "CONTACT": "👤 Contact", "POLL": "📊 Poll", "REACTION": "Reaction"}
+_PREVIEW = {"IMAGE": "Photo", "VIDEO": "Video", "AUDIO": "Audio", "DOCUMENT": "Document",
+            "STICKER": "Sticker", "LOCATION": "Location", "CONTACT": "Contact", "POLL": "Poll",
+            "REACTION": "Reaction"}
+# The list row's icon beside those words (wacc.ui.icons; vendored in hatch_build.VENDOR).
+_PREVIEW_ICON = {"IMAGE": "camera", "VIDEO": "video", "AUDIO": "mic", "DOCUMENT": "file-text",
+                 "LOCATION": "map-pin", "CONTACT": "contact-round", "POLL": "vote"}
 
 
 def aware(value: datetime) -> datetime:
@@ -39,12 +42,19 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def preview_icon(m: MessageOut | None) -> str | None:
+    """The icon that goes before :func:`preview_of` in the list, if any."""
+    if m is None:
+        return None
+    return "ban" if m.metadata.get("revoked") else _PREVIEW_ICON.get(m.type)
+
+
 def preview_of(m: MessageOut | None) -> str:
     """One line for the list and for a quoted reply."""
     if m is None:
         return ""
     if m.metadata.get("revoked"):
-        return "🚫 This message was deleted"
+        return "This message was deleted"
     label = _PREVIEW.get(m.type, "")
     if m.type == "TEXT" or not label:
         return (m.body or "")[:140]
@@ -115,6 +125,7 @@ class Row:
     preview: str
     outbound: bool
     assignees: list[str]
+    icon: str | None = None
 
 
 async def team(principal: Principal) -> dict[str, str]:
@@ -135,7 +146,8 @@ async def rows(principal: Principal, filters: Filters, after: str | None,
         m = latest.get(c.id)
         out.append(Row(conversation=c, preview=preview_of(m),
                        outbound=bool(m and m.direction == "OUTBOUND"),
-                       assignees=[names.get(u, "Former teammate") for u in c.assignees]))
+                       assignees=[names.get(u, "Former teammate") for u in c.assignees],
+                       icon=preview_icon(m)))
     return out, page.next_cursor
 
 
@@ -149,6 +161,9 @@ class Item:
     message: MessageOut | None = None
     note: NoteOut | None = None
     author: str = ""
+    # Who sent an outbound message when no person did: "ai" (the AI, by itself or in an
+    # automation) or "automation"; the bubble says so, as it names the agent who replied.
+    sent_by: str | None = None
     quoted: str | None = None
     reactions: list[str] = field(default_factory=list)
     hidden: bool = False  # a reaction shown on the message it reacts to
@@ -158,6 +173,14 @@ class Item:
     @property
     def id(self) -> str:
         return self.message.id if self.message else (self.note.id if self.note else "")
+
+
+def _machine_sender(meta: dict[str, Any]) -> str | None:
+    """"ai" for a message the AI wrote (wacc.ai.replies records ``ai`` in its metadata),
+    "automation" for one an automation sent (``automationId``), else None."""
+    if meta.get("ai"):
+        return "ai"
+    return "automation" if meta.get("automationId") else None
 
 
 def _items(batch: list[MessageOut], context: list[MessageOut],
@@ -175,7 +198,13 @@ def _items(batch: list[MessageOut], context: list[MessageOut],
             # In a group, each inbound bubble names the participant who wrote it.
             meta.get("senderName") or meta.get("senderPhone") or meta.get("sender") or ""
             if meta.get("group") else "")
+        sent_by = _machine_sender(meta) if m.direction == "OUTBOUND" else None
+        if sent_by == "ai":
+            author = "AI reply (automation)" if meta.get("automationId") else "AI reply"
+        elif sent_by == "automation":
+            author = "Automation"
         out[m.id] = Item(kind="message", at=aware(m.timestamp), message=m, author=author,
+                         sent_by=sent_by,
                          quoted=quoted, reactions=reactions,
                          size=size_label((meta.get("media") or {}).get("size")),
                          card=vcard_of(meta.get("vcard")) if m.type == "CONTACT" else {})

@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 from wacc.assets import templates_dir, vendor_manifest
 from wacc.lib.clock import utcnow
 from wacc.security.principal import Principal
+from wacc.ui.icons import icon
 
 _URL = re.compile(r"\bhttps?://[^\s<>\"']{1,2000}", re.IGNORECASE)
 
@@ -99,7 +100,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(linkify=linkify, timeago=timeago, initials=initials)
-    env.globals.update(vendor_script=vendor_script, to_plain=to_plain)
+    env.globals.update(vendor_script=vendor_script, to_plain=to_plain, icon=icon)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import JSONBody
 
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.params import InviteId, OrgId, UserId
@@ -21,7 +22,7 @@ class UserController(Controller):
     @post("/users", opt={"permission": "write:users", "audit": "user.invite", "resource": "invite"},
           status_code=201)
     async def invite_user(
-        self, request: Request, org_id: OrgId, data: InviteCreate
+        self, request: Request, org_id: OrgId, data: JSONBody[InviteCreate]
     ) -> InviteOut:
         """Invite a teammate: a one-time link, e-mailed when SMTP is set up and returned
         in ``inviteUrl`` otherwise. The account exists once they accept."""
@@ -33,7 +34,7 @@ class UserController(Controller):
 
     @patch("/users/{userId:str}", opt={"permission": "write:users"})
     async def update_user(
-        self, request: Request, org_id: OrgId, user_id: UserId, data: UserUpdate
+        self, request: Request, org_id: OrgId, user_id: UserId, data: JSONBody[UserUpdate]
     ) -> UserOut:
         """Rename, change role, or deactivate (``isActive: false``) a teammate."""
         return await services.update(principal_of(request), org_id, user_id, data)

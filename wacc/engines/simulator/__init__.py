@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import inspect
 import json
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import msgspec
 
@@ -31,6 +34,7 @@ from wacc.engines.contract import (
     InboundMessage,
     Location,
     Media,
+    MessageKind,
     NotConnectedError,
     OutboundMessage,
     PairingCode,
@@ -47,6 +51,8 @@ from wacc.engines.contract import (
     is_group_id,
 )
 from wacc.plugins.spec import hookimpl
+
+MESSAGE_KINDS: tuple[str, ...] = get_args(MessageKind)
 
 
 def _digits(seed: str, n: int) -> str:
@@ -162,7 +168,7 @@ class SimulatorEngine:
         }
         self._sent[wa_id] = record
         await self.host.emit(Ack(id=wa_id, chat=message.to, ack=1))
-        self._later(self.ack_delay, self._ack(wa_id, message.to, 2))
+        self._later(self.ack_delay, partial(self._ack, wa_id, message.to, 2))
         return SendResult(id=wa_id, timestamp=now)
 
     async def _ack(self, wa_id: str, chat: Peer, ack: int) -> None:
@@ -172,10 +178,12 @@ class SimulatorEngine:
         record["ack"] = ack
         await self.host.emit(Ack(id=wa_id, chat=chat, ack=ack))
 
-    def _later(self, delay: float, coro: Any) -> None:
+    def _later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        # The coroutine is made only after the delay: one made up front and never
+        # awaited (the session stopped first) warns "coroutine was never awaited".
         async def run() -> None:
             await asyncio.sleep(delay)
-            await coro
+            await action()
 
         task = asyncio.create_task(run())
         self._tasks.add(task)
@@ -233,6 +241,10 @@ class SimulatorEngine:
         handler = getattr(self, f"_sim_{action}", None)
         if handler is None:
             raise PermanentEngineError(f"unknown simulator action {action!r}")
+        try:  # a field the action does not take is the caller's mistake, not a crash
+            inspect.signature(handler).bind(**payload)
+        except TypeError as exc:
+            raise PermanentEngineError(f"{action}: {exc}") from None
         return await handler(**payload)
 
     async def _sim_scan(self) -> dict[str, Any]:
@@ -245,7 +257,7 @@ class SimulatorEngine:
         return {"attempt": self._qr_attempt}
 
     async def _sim_message(
-        self, phone: str, type: str = "TEXT", body: str | None = None, name: str | None = None,
+        self, phone: str, type: MessageKind = "TEXT", body: str | None = None, name: str | None = None,
         id: str | None = None, timestamp: float | None = None, media: dict[str, Any] | None = None,
         location: dict[str, Any] | None = None, vcard: str | None = None,
         poll: dict[str, Any] | None = None, quoted_id: str | None = None,
@@ -257,6 +269,9 @@ class SimulatorEngine:
         id, "@g.us" added when missing) whose subject is ``subject``; ``chat``: any
         other chat id (such as "status@broadcast"); ``offline``: the phone has it but
         this linked device missed it (a network gap), so only a history read finds it."""
+        if type not in MESSAGE_KINDS:  # stored as given, a lowercase kind never renders
+            raise PermanentEngineError(
+                f"unknown message type {type!r}: one of {', '.join(MESSAGE_KINDS)}")
         if not offline:
             self._require_ready()
         self._counter += 1
@@ -271,7 +286,7 @@ class SimulatorEngine:
         message_id = id or f"SIMIN{self._counter:08d}"
         event = InboundMessage(
             id=message_id, chat=where, sender=self.me if from_me else who, from_me=from_me,
-            type=type,  # type: ignore[arg-type]
+            type=type,
             timestamp=timestamp if timestamp is not None else time.time(), body=body,
             media=_media(media), location=Location(**location) if location else None,
             vcard=vcard,
