@@ -90,7 +90,11 @@ async def test_a_message_sent_while_the_queue_is_away_is_sent_once_when_it_retur
         # The dispatcher tried, was refused, and keeps the job for later.
         row = await until(lambda: _failed_attempt(mid), timeout=45)
         assert row["job"] == SEND_JOB and row["args"] and "Connection" in row["last_error"]
-        assert dispatcher.outage is True
+
+        async def outage() -> bool:  # set by the same pass, just after the row
+            return bool(dispatcher.outage)
+
+        await until(outage)
         # A client retrying with its key gets the same message and no second job.
         r = await client.post(f"{API}/conversations/{cid}/messages", headers=head, json=body)
         assert r.status_code == 200, r.text

@@ -151,7 +151,7 @@ class Dispatcher:
             more = False
             try:
                 moved = await self.dispatch_once()
-                if self.outage:
+                if self.outage and moved:  # a pass with nothing to move proves nothing
                     log.info("outbox dispatching again")
                     self.outage = False
                 backoff = 0.0
