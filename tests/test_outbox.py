@@ -12,6 +12,7 @@ listens on), then given its own storage back. The worker keeps reading the real 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +96,9 @@ async def test_a_message_sent_while_the_queue_is_away_is_sent_once_when_it_retur
             return bool(dispatcher.outage)
 
         await until(outage)
+        # /health/ready shows the backlog (delayed work is not a failure).
+        ready = (await client.get("/health/ready")).json()["checks"]["outbox"]
+        assert ready["ok"] is True and re.fullmatch(r"[1-9]\d* waiting, oldest \d+s", ready["detail"])
         # A client retrying with its key gets the same message and no second job.
         r = await client.post(f"{API}/conversations/{cid}/messages", headers=head, json=body)
         assert r.status_code == 200, r.text

@@ -59,6 +59,17 @@ async def waiting(job: str, subject: str) -> bool:
         (Outbox.job == job) & (Outbox.subject == subject) & Outbox.dispatched_at.is_null())
 
 
+async def backlog() -> tuple[int, float]:
+    """How many recorded jobs wait for the queue, and the age of the oldest in seconds
+    (0 when none wait): what /health/ready shows while the queue is away."""
+    rows = await Outbox.select(Outbox.created_at).where(
+        Outbox.dispatched_at.is_null()).order_by(Outbox.id).limit(1)
+    if not rows:
+        return 0, 0.0
+    count = await Outbox.count().where(Outbox.dispatched_at.is_null())
+    return count, max(0.0, (utcnow() - rows[0]["created_at"]).total_seconds())
+
+
 def nudge() -> None:
     """Tell this process's dispatchers that rows were committed."""
     for dispatcher in list(_dispatchers):

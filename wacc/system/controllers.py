@@ -3,7 +3,7 @@ from __future__ import annotations
 from litestar import Controller, Request, Response, get
 from litestar.openapi import ResponseSpec
 
-from wacc import __version__
+from wacc import __version__, outbox
 from wacc.http.deps import runtime_of
 from wacc.system import services
 from wacc.system.schemas import Check, Health, Readiness
@@ -32,6 +32,11 @@ class HealthController(Controller):
             redis_error = await services.check_redis(rt.settings.redis.url)
             checks["redis"] = Check(ok=redis_error is None, detail=redis_error)
         if db_error is None:
+            # Work recorded but not yet on the queue (the outbox): it grows while Redis
+            # is away and drains when it answers. Delayed, never lost: not a failure.
+            waiting, oldest = await outbox.backlog()
+            checks["outbox"] = Check(ok=True, detail=f"{waiting} waiting" + (
+                f", oldest {oldest:.0f}s" if waiting else ""))
             window = rt.settings.worker.heartbeat_seconds * 3
             workers = await services.alive("worker", window)
             checks["worker"] = Check(
