@@ -48,15 +48,7 @@ async def receive_upload(request: Request[Any, Any, Any], field: str, limit: int
 
 async def read_upload(request: Request[Any, Any, Any], field: str, limit: int,
                       what: str = "a file") -> tuple[UploadFile, bytes, Any]:
-    """The form's file *field*, its bytes, and the whole form (for the other fields)."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + MULTIPART_SLACK:
-        raise ValidationError.field(field, too_large(limit))
-    form = await request.form()
-    upload = form.get(field)
-    if not isinstance(upload, UploadFile):
-        raise ValidationError.field(field, f"required: {what} in a multipart form")
-    data = await upload.read()
-    if len(data) > limit:
-        raise ValidationError.field(field, too_large(limit))
-    return upload, data, form
+    """The form's file *field*, its bytes (for a file small enough to hold), and the
+    whole form (for the other fields)."""
+    upload, _, form = await receive_upload(request, field, limit, what)
+    return upload, await upload.read(), form
