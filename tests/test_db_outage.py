@@ -5,8 +5,6 @@ database is never touched. Skipped where the PostgreSQL server binaries are miss
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import contextlib
 import os
 import shutil
@@ -17,16 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.helpers import API, PASSWORD, assert_error, bearer, register
-from tests.support.env import TEST_KEY, free_port, server_env
-from wacc.app import create_app
-from wacc.config import load_settings
-from wacc.db.engine import bind, bound_engine
+from tests.support.env import free_port
+from tests.support.serving import serve_app
+from wacc.db.engine import bound_engine
 from wacc.db.migrate import apply_migrations
-from wacc.schema import ALL_TABLES
-from wacc.security.crypto import Keyring
 
 _BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
 
@@ -81,27 +75,11 @@ def private_pg() -> Iterator[PrivatePostgres]:
 
 @contextlib.asynccontextmanager
 async def served(data_dir: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on *database_url*, served by uvicorn in this event loop (the pool must
-    live in the loop the test runs in); the session server's engine is bound again after."""
-    original = bound_engine()
-    settings = load_settings(server_env(data_dir, database_url))
-    app = create_app(settings, keyring=Keyring((base64.b64decode(TEST_KEY),)))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
-                                        log_config=None, access_log=False))
-    task = asyncio.create_task(srv.serve())
-    try:
-        while not srv.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
+    """The app on *database_url*, migrated, with a client."""
+    async with serve_app(data_dir, database_url) as (url, settings):
         await apply_migrations(bound_engine(), settings.data_path)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
             yield c
-    finally:
-        srv.should_exit = True
-        await task
-        bind(original, ALL_TABLES)
 
 
 async def test_postgres_away_answers_503_with_retry_after_then_recovers(server, private_pg,

@@ -6,7 +6,6 @@ WebSockets, with WACC_REDIS_URL at a port nobody listens on."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -14,39 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from websockets.asyncio.client import connect
 
 from tests.helpers import API, add_member, bearer, register
-from tests.support.env import TEST_KEY, free_port, server_env
-from wacc.app import create_app
-from wacc.config import load_settings
-from wacc.db.engine import bind, bound_engine
-from wacc.schema import ALL_TABLES
-from wacc.security.crypto import Keyring
+from tests.support.env import free_port
+from tests.support.serving import serve_app
 
 
 @contextlib.asynccontextmanager
 async def redis_away(data_dir: Path, database_url: str) -> AsyncIterator[str]:
     """The app on the suite's database with its Redis at a closed port; yields its URL."""
-    original = bound_engine()
-    settings = load_settings(server_env(data_dir, database_url,
-                                        WACC_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
-    app = create_app(settings, keyring=Keyring((base64.b64decode(TEST_KEY),)))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
-                                        log_config=None, access_log=False))
-    task = asyncio.create_task(srv.serve())
-    try:
-        while not srv.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        await task
-        bind(original, ALL_TABLES)
+    async with serve_app(data_dir, database_url,
+                         WACC_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0") as (url, _):
+        yield url
 
 
 async def signed_in_socket(url: str, token: str) -> Any:
