@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
+from wacc import outbox
 from wacc.ai import knowledge_services as services
 from wacc.ai.assistant_schemas import (
     ArticleCreate,
@@ -79,7 +80,7 @@ class KnowledgeBaseController(Controller):
         provider, in the background (after adding or changing an embedding provider)."""
         principal = principal_of(request)
         articles = await services.count_articles(principal)
-        runtime_of(request).jobs.enqueue(services.REINDEX_JOB, principal.organization_id)
+        await outbox.add(services.REINDEX_JOB, principal.organization_id)
         return ReindexOut(articles=articles)
 
     @get("/search", opt=READ)

@@ -316,11 +316,12 @@ async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: i
             logs.append(_log(pc, step["_path"], "wait", {"seconds": step["seconds"]},
                              "waiting", None))
             state.update(waiting=True, started=None, attempts=0)
-            await _save(execution_id, pc + 1, state, logs, wake)
-            try:
-                rt.jobs.enqueue(RUN_JOB, execution_id, delay=step["seconds"])
-            except Exception:
-                log.exception("automation wait not scheduled", execution=execution_id)
+            # The wait and its wake-up commit together; the outbox holds the wake-up until
+            # it is due (wacc.outbox), so a Redis restart cannot lose it.
+            async with transaction():
+                await _save(execution_id, pc + 1, state, logs, wake)
+                await outbox.add(RUN_JOB, execution_id, subject=execution_id,
+                                 delay=step["seconds"])
             return ExecutionStatus.RUNNING.value
         state.update(started=pc, attempts=state.get("attempts", 1) if state.get("started") == pc
                      else 1)
@@ -360,7 +361,7 @@ async def resume_due(rt: Any, now: datetime | None = None) -> int:
         (AutomationExecution.status == ExecutionStatus.RUNNING.value)
         & (AutomationExecution.resume_at <= (now or utcnow()) - GRACE)).limit(1000)
     for row in due:
-        rt.jobs.enqueue(RUN_JOB, row["id"])
+        await outbox.add(RUN_JOB, row["id"], subject=row["id"])
     return len(due)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from piccolo.utils.encoding import dump_json
 
+from wacc import outbox
 from wacc.bus import org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
@@ -445,7 +446,7 @@ async def resume_stale(jobs: Any) -> int:
         | ((ContactImport.status == ImportStatus.PENDING)
            & (ContactImport.created_at < now - timedelta(minutes=10))))
     for r in rows:
-        jobs.enqueue(IMPORT_JOB, r["id"])
+        await outbox.add(IMPORT_JOB, r["id"], subject=r["id"])
     return len(rows)
 
 

@@ -14,7 +14,7 @@ from piccolo.engine.base import Engine
 from wacc.config import Settings
 from wacc.db.engine import close_engine
 from wacc.features import make_plugin_manager
-from wacc.outbox import Dispatcher
+from wacc.outbox import Dispatcher, track
 from wacc.queue import AsyncBridge
 from wacc.roles.common import Heartbeat, connect
 from wacc.runtime import Runtime
@@ -32,6 +32,7 @@ def main(settings: Settings) -> None:
     heartbeat = Heartbeat("worker", settings.worker.heartbeat_seconds)
     # Jobs record jobs too (an automation's send): this process moves them to the queue.
     dispatcher = Dispatcher(runtime.jobs)
+    track(runtime.jobs)  # finished outbox jobs are marked done
     engine: Engine | None = None
 
     async def startup() -> None:

@@ -24,7 +24,9 @@ from typing import Any
 
 import msgspec
 
+from wacc import outbox
 from wacc.bus import Bus, org_topic
+from wacc.db.engine import transaction
 from wacc.engines.contract import (
     EngineError,
     InboundMessage,
@@ -74,9 +76,13 @@ def _json(value: Any) -> Any:
 
 
 async def _create(organization_id: str, session_id: str, kind: str, since: datetime) -> str:
+    """Record a history read and its job together (wacc.outbox)."""
     import_id = new_id()
-    await HistoryImport.insert(HistoryImport(
-        id=import_id, organization=organization_id, session=session_id, kind=kind, since=since))
+    async with transaction():
+        await HistoryImport.insert(HistoryImport(
+            id=import_id, organization=organization_id, session=session_id, kind=kind,
+            since=since))
+        await outbox.add(HISTORY_JOB, import_id, subject=import_id)
     return import_id
 
 
@@ -88,7 +94,7 @@ async def after_ready(jobs: Any, session_id: str) -> str | None:
         (HistoryImport.session == session_id) & HistoryImport.status.is_in(list(UNFINISHED))
     ).order_by(HistoryImport.created_at).first()
     if unfinished is not None:
-        jobs.enqueue(HISTORY_JOB, unfinished["id"])
+        await outbox.add(HISTORY_JOB, unfinished["id"], subject=unfinished["id"])
         return str(unfinished["id"])
     if await HistoryImport.exists().where(
             (HistoryImport.session == session_id) & (HistoryImport.status == "FAILED")
@@ -113,7 +119,6 @@ async def after_ready(jobs: Any, session_id: str) -> str | None:
     else:
         return None
     import_id = await _create(session["organization"], session_id, kind, since)
-    jobs.enqueue(HISTORY_JOB, import_id)
     return import_id
 
 
@@ -129,7 +134,6 @@ async def start(principal: Principal, session_id: str, days: int, jobs: Any) -> 
         raise ConflictError("A history import of this session is already running")
     import_id = await _create(principal.organization_id, session_id, "import",
                               utcnow() - timedelta(days=days))
-    jobs.enqueue(HISTORY_JOB, import_id)
     return await get(principal, session_id, import_id)
 
 
