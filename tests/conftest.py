@@ -176,6 +176,7 @@ async def worker(server: Server) -> AsyncIterator[Any]:
     jobs = Jobs(make_huey(server.settings))
     jobs.huey.flush()
 
+    @outbox.retry_when_away
     def run(coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 

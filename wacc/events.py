@@ -76,14 +76,17 @@ async def deliver(runtime: Any, events: list[Event]) -> int:
     for found in runtime.plugins.call("wacc_event_handlers") if runtime.plugins else []:
         handlers.update(found)
     failed: set[str] = set()
+    cause: Exception | None = None
     for ev in events:
         for name, handler in handlers.items():
             try:
                 await handler(ev, runtime)
-            except Exception:
+            except Exception as exc:
                 log.exception("event handler failed", handler=name, kind=ev.get("kind"),
                               event=ev.get("id"))
                 failed.add(name)
+                cause = cause or exc
     if failed:
-        raise RuntimeError(f"event handlers failed: {', '.join(sorted(failed))}")
+        # Chained, so a database outage is seen as one and the job waits it out.
+        raise RuntimeError(f"event handlers failed: {', '.join(sorted(failed))}") from cause
     return len(events)

@@ -30,6 +30,7 @@ from wacc.automations.tables import Automation, AutomationExecution, ExecutionSt
 from wacc.contacts.tables import Contact, ContactTag
 from wacc.conversations.tables import Conversation, ConversationAssignment, ConversationTag
 from wacc.db.engine import transaction
+from wacc.db.outage import database_unavailable
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import WaccError
 from wacc.lib.ids import new_id
@@ -337,6 +338,8 @@ async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: i
             await _finish(execution_id, ExecutionStatus.FAILED, logs, str(exc)[:500])
             return ExecutionStatus.FAILED.value
         except Exception as exc:
+            if database_unavailable(exc):
+                raise  # not the step's fault: the job is retried once the database is back
             log.exception("automation step crashed", execution=execution_id, step=pc)
             logs.append(_log(pc, step["_path"], kind, _summary(step), "failed",
                              type(exc).__name__))

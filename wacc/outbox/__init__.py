@@ -27,15 +27,20 @@ import asyncio
 import collections
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+from huey.exceptions import RetryTask
 
 from wacc.db.engine import after_commit
+from wacc.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from wacc.lib.clock import utcnow
 from wacc.logs import get_logger
 from wacc.outbox.tables import Outbox
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 BATCH = 100
 POLL_SECONDS = 1.0
@@ -87,6 +92,22 @@ def nudge() -> None:
     """Tell this process's dispatchers that rows were committed."""
     for dispatcher in list(_dispatchers):
         dispatcher.wake()
+
+
+def retry_when_away(run: Callable[..., T]) -> Callable[..., T]:
+    """Wrap a worker's ``run(coro)`` so a job that failed because the database is away is
+    retried (Huey's RetryTask, every RETRY_AFTER_SECONDS, for as long as the outage
+    lasts) instead of failing for good: an outage delays jobs, it never loses them."""
+
+    def run_or_retry(coro: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return run(coro, *args, **kwargs)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise RetryTask(delay=RETRY_AFTER_SECONDS) from exc
+            raise
+
+    return run_or_retry
 
 
 def track(jobs: Any) -> None:
