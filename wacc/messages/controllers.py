@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
@@ -9,7 +9,7 @@ from litestar.params import JSONBody, QueryParameter
 from wacc.conversations import services as conversations
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.params import ConversationId, MessageId
-from wacc.http.uploads import UPLOAD_BODY_CAP, read_upload
+from wacc.http.uploads import UPLOAD_BODY_CAP, receive_upload
 from wacc.lib.errors import ValidationError
 from wacc.messages import services
 from wacc.messages.schemas import (
@@ -74,7 +74,8 @@ class MessageController(Controller):
         rt = runtime_of(request)
         principal = principal_of(request)
         await conversations.visible(principal, conversation_id)  # 404 before reading a file
-        upload, data, form = await read_upload(request, "file", rt.media.max_bytes)
+        # Kept in the file the server spooled to disk: a 100 MB video is never in memory.
+        upload, _, form = await receive_upload(request, "file", rt.media.max_bytes)
         mime = upload.content_type or "application/octet-stream"
         fields = {"type": form.get("type") or services.media_type_for(mime),
                   "body": form.get("caption") or None, "replyTo": form.get("replyTo") or None,
@@ -88,7 +89,8 @@ class MessageController(Controller):
             raise ValidationError.field("type", "must be a media type for an upload")
         out, created = await services.queue(
             principal, conversation_id, message, jobs=rt.jobs, bus=rt.bus,
-            media=rt.media, upload=services.Upload(data, mime, upload.filename or None))
+            media=rt.media, upload=services.Upload(cast(BinaryIO, upload.file), mime,
+                                          upload.filename or None))
         return Response(out, status_code=201 if created else 200)
 
     @get("/messages/{messageId:str}", opt={"permission": "read:messages"})

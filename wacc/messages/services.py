@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from wacc import events, outbox
 from wacc.bus import Bus, org_topic
@@ -62,11 +63,29 @@ def message_out(row: dict[str, Any]) -> MessageOut:
 
 @dataclass(frozen=True)
 class Upload:
-    """A media file as received (multipart upload or decoded base64)."""
+    """A media file as received: decoded base64 (bytes), or a multipart upload the web
+    server spooled to disk (a seekable file, never read into memory whole)."""
 
-    data: bytes
+    data: bytes | BinaryIO
     mime_type: str
     filename: str | None = None
+
+    @property
+    def size(self) -> int:
+        if isinstance(self.data, bytes):
+            return len(self.data)
+        end = self.data.seek(0, io.SEEK_END)
+        self.data.seek(0)
+        return end
+
+    def head(self, n: int = 64) -> bytes:
+        """The first *n* bytes (enough to tell a file's kind)."""
+        if isinstance(self.data, bytes):
+            return self.data[:n]
+        self.data.seek(0)
+        first = self.data.read(n)
+        self.data.seek(0)
+        return first
 
 
 def media_type_for(mime_type: str) -> str:
@@ -115,7 +134,7 @@ async def _check_for_engine(session_id: str, message_type: str, upload: Upload) 
     # The cloud engine's own rule (a pure function), so the API and the engine agree.
     from wacc.engines.cloud.outbound import check_media
 
-    problem = check_media(message_type, upload.mime_type, upload.data)
+    problem = check_media(message_type, upload.mime_type, upload.head(), upload.size)
     if problem:
         raise ValidationError.field("media", problem)
 
@@ -151,10 +170,10 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
     metadata: dict[str, Any] = {}
     media_key = None
     if upload is not None:
-        media.check(upload.mime_type, len(upload.data))
+        media.check(upload.mime_type, upload.size)
         await _check_for_engine(conversation["session"], data.type, upload)
         media_key = await media.put(org, upload.data, upload.mime_type, upload.filename)
-        metadata["media"] = {"filename": upload.filename, "size": len(upload.data)}
+        metadata["media"] = {"filename": upload.filename, "size": upload.size}
     metadata.update(content_meta(data.location, data.vcard, data.poll))
     if data.template:
         metadata["template"] = data.template
