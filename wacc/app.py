@@ -46,7 +46,7 @@ from wacc.runtime import Runtime
 from wacc.schema import ALL_TABLES
 from wacc.security.crypto import Keyring, load_keyring
 from wacc.security.limits import per_minute
-from wacc.system.controllers import HealthController
+from wacc.system.controllers import HealthController, MetricsController
 from wacc.ui import session as ui_session
 from wacc.ui.render import template_config
 
@@ -146,6 +146,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
             api,
             pages,
             create_static_files_router(path="/static/vendor", directories=[vendor_dir()],
