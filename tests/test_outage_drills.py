@@ -19,6 +19,7 @@ in the embedded pass, on a private PostgreSQL and Redis.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -28,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.helpers import API, PASSWORD, bearer, register
 from tests.support.cli import wacc_env
@@ -206,6 +208,11 @@ async def test_redis_stopped_under_traffic_loses_no_send_and_no_automation_run(t
 
 async def _redis_drill(traffic: Traffic, redis: PrivateRedis, supervisor: int, log: Path) -> None:
     await traffic.setup()
+    socket = await connect(str(traffic.client.base_url).replace("http://", "ws://").rstrip("/")
+                           + f"{API}/ws")
+    await socket.send(json.dumps({"type": "authenticate", "ref": "a1",
+                                  "token": traffic.head["Authorization"].split()[1]}))
+    await _event(socket, lambda e: e["type"] == "authenticated")
     for i in range(1, 5):
         await traffic.round(i)
     # Jobs pile up in Redis while the worker is frozen...
@@ -236,6 +243,19 @@ async def _redis_drill(traffic: Traffic, redis: PrivateRedis, supervisor: int, l
         await traffic.round(j)
     await traffic.assert_exactly_once()
     assert traffic.refused == 0  # Redis away is no reason for a 5xx
+    # The socket opened before the outage stayed open, and live events from the wa
+    # process reach it across processes again.
+    await traffic.customer_writes("back online")
+    await _event(socket, lambda e: e["type"] == "message:new" and "back online" in json.dumps(e))
+    await socket.close()
+
+
+async def _event(socket: Any, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async with asyncio.timeout(30):  # a missed event fails the test, never hangs it
+        while True:
+            event = json.loads(await socket.recv())
+            if wanted(event):
+                return event
 
 
 async def test_postgres_stopped_under_traffic_loses_no_send_and_no_automation_run(tmp_path):
