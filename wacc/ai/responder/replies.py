@@ -22,8 +22,8 @@ import msgspec
 
 from wacc.ai import guardrails, prompts, services
 from wacc.ai.contract import ChatMessage, CompletionRequest, ProviderConfig
-from wacc.ai.pricing import PriceTable
-from wacc.ai.router import AllProvidersFailed, Attempt, Routed
+from wacc.ai.providers.pricing import PriceTable
+from wacc.ai.providers.router import AllProvidersFailed, Attempt, Routed
 from wacc.ai.schemas import AiSettings
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage, ReplyResult
