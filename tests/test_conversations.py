@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register_other_org
-from wacc.conversations import services
+from wacc.conversations import inbox as services
 from wacc.conversations.tables import Conversation, ConversationAssignment, ConversationTag, Note
 from wacc.lib.ids import new_id
 from wacc.tags.tables import Tag

@@ -20,8 +20,8 @@ from wacc.automations import signing
 from wacc.automations.definition import _VARIABLE
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactUpdate
+from wacc.conversations import inbox as conversations
 from wacc.conversations import routing
-from wacc.conversations import services as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
 from wacc.lib.errors import ConflictError
 from wacc.messages import services as messages

@@ -11,7 +11,7 @@ from piccolo.columns.combination import WhereRaw
 from wacc import events
 from wacc.contacts.schemas import ContactConversation, ContactOut, ContactPage
 from wacc.contacts.tables import Contact, ContactSegment, ContactTag
-from wacc.conversations import services as conversations
+from wacc.conversations import threading as conversations
 from wacc.conversations.tables import Conversation
 from wacc.customfields import services as customfields
 from wacc.db import fulltext

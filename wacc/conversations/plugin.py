@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.conversations import services
+from wacc.conversations import inbox
 from wacc.plugins.spec import hookimpl
 
 REOPEN_JOB = "conversations.reopen_snoozed"
@@ -22,7 +22,7 @@ def wacc_controllers() -> list[Any]:
 def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
     @jobs.register(REOPEN_JOB)
     def reopen_snoozed() -> int:
-        return run(services.reopen_due_snoozes(runtime.bus))
+        return run(inbox.reopen_due_snoozes(runtime.bus))
 
 
 @hookimpl

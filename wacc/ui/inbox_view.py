@@ -12,7 +12,7 @@ from typing import Any, get_args
 from wacc.ai import services as ai
 from wacc.ai.assist.schemas import Tone
 from wacc.contacts import services as contacts
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.conversations.schemas import ConversationOut, NoteOut
 from wacc.customfields import services as customfields
 from wacc.lib import cursor as cursors

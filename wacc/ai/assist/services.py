@@ -13,7 +13,7 @@ from wacc.ai.knowledge import services as knowledge_services
 from wacc.ai.responder.replies import generate_reply
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import ReplyResult
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.lib.errors import (
     ConflictError,
     RateLimitError,
