@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.conversations import inbox
+from wacc.contacts import links
+from wacc.conversations import contact_links, inbox
 from wacc.plugins.spec import hookimpl
 
 REOPEN_JOB = "conversations.reopen_snoozed"
+
+# Merges, erasures and a contact's page reach conversations through this (contacts
+# cannot import conversations: they build on contacts).
+links.register(contact_links.LINKS)
 
 
 @hookimpl
