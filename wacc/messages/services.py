@@ -432,3 +432,18 @@ async def last_inbound_for_contacts(session_id: str, people: list[str]) -> float
         return None
     when = row["timestamp"]
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+async def mark_ai_generated(organization_id: str, message_id: str, metadata: dict[str, Any], *,
+                            provider: str | None = None, model: str | None = None,
+                            prompt_tokens: int | None = None,
+                            completion_tokens: int | None = None) -> None:
+    """Mark a queued message as the AI's answer: its *metadata* (reason, citations) and,
+    for a model's answer, the provider, model and tokens (the AI's replies, wacc.ai)."""
+    values: dict[Any, Any] = {Message.is_ai_generated: True, Message.metadata: metadata}
+    if provider is not None:
+        values.update({Message.ai_provider: provider, Message.ai_model: model,
+                       Message.ai_prompt_tokens: prompt_tokens,
+                       Message.ai_completion_tokens: completion_tokens})
+    await Message.update(values).where(
+        (Message.id == message_id) & (Message.organization == organization_id))
