@@ -27,7 +27,9 @@ BUILTIN_PLUGINS = [
     "wacc.segments.plugin",
     "wacc.automations.plugin",
     "wacc.ai.plugin",
-    "wacc.ai.assistant_plugin",
+    "wacc.ai.knowledge.plugin",
+    "wacc.ai.responder.plugin",
+    "wacc.ai.assist.plugin",
     "wacc.ui.plugin",
 ]
 

@@ -20,8 +20,8 @@ from wacc.automations import signing
 from wacc.automations.definition import _VARIABLE
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactUpdate
+from wacc.conversations import inbox as conversations
 from wacc.conversations import routing
-from wacc.conversations import services as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
 from wacc.lib.errors import ConflictError
 from wacc.messages import services as messages
@@ -133,13 +133,13 @@ async def _ai_reply(rt: Any, org: str, step: dict[str, Any], ctx: Context,
                     run: dict[str, Any]) -> dict[str, Any]:
     cid = _need(ctx, "conversation")
     try:
-        from wacc.ai import replies
+        from wacc.ai.responder import replies
     except ImportError:
         raise StepError("AI is not configured (no AI reply feature installed)") from None
     knowledge = None
     if step.get("useKnowledge"):
         try:
-            from wacc.ai import knowledge_services as kb
+            from wacc.ai.knowledge import services as kb
 
             question = (ctx.get("message") or {}).get("body") or ""
             # With the organization's embeddings when it has them, as the responder does.

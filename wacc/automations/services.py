@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wacc.automations import actions, conditions, definition, engine, signing, triggers
+from wacc.automations import actions, conditions, definition, engine, queries, signing, triggers
 from wacc.automations.conditions import Catalog
 from wacc.automations.schemas import (
     AutomationCreate,
@@ -329,7 +329,7 @@ async def dry_run(principal: Principal, data: DryRunIn, trigger: Any, conds: Any
                                            await catalog(principal.organization_id))
     cases = []
     for event in await _sample_events(principal, data, trig):
-        ctx = await engine.load_context(principal.organization_id, event)
+        ctx = await queries.load_context(principal.organization_id, event)
         ctx["automationId"] = event.get("automationId")
         fired = triggers.matches(trig, event, ctx)
         held = fired and conditions.matches(cond, ctx)

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from wacc.conversations import services
+from wacc.conversations import inbox as services
 from wacc.conversations.schemas import (
     AssignIn,
     ConversationOut,

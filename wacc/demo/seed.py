@@ -23,7 +23,7 @@ from wacc.automations import services as automations
 from wacc.automations.schemas import AutomationCreate
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactCreate, ContactUpdate
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
 from wacc.customfields import services as customfields
 from wacc.customfields.schemas import CustomFieldCreate

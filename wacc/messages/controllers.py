@@ -6,7 +6,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.params import ConversationId, MessageId
 from wacc.http.uploads import UPLOAD_BODY_CAP, receive_upload

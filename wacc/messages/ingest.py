@@ -19,7 +19,7 @@ from typing import Any
 from wacc import events, outbox
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
-from wacc.conversations import services as conversations
+from wacc.conversations import threading as conversations
 from wacc.db.engine import transaction
 from wacc.engines.contract import (
     Ack,

@@ -20,8 +20,7 @@ import msgspec
 
 from wacc import outbox
 from wacc.bus import Bus, org_topic
-from wacc.contacts.tables import Contact
-from wacc.conversations.tables import Conversation
+from wacc.conversations import inbox as conversations
 from wacc.db.engine import transaction
 from wacc.engines.contract import (
     EngineError,
@@ -106,12 +105,7 @@ async def _waits_behind_earlier(row: dict[str, Any]) -> bool:
 
 
 async def _build(row: dict[str, Any], media_store: MediaStore) -> OutboundMessage:
-    conversation = await Conversation.select(Conversation.contact).where(
-        Conversation.id == row["conversation"]).first()
-    assert conversation is not None
-    contact = await Contact.select(Contact.whatsapp_id, Contact.phone_number, Contact.lid).where(
-        Contact.id == conversation["contact"]).first()
-    assert contact is not None
+    contact = await conversations.contact_peer(row["conversation"])
     meta = row["metadata"] or {}
     media = None
     if row["media_url"]:

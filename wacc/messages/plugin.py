@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from wacc import outbox
-from wacc.messages import media_jobs, outbound
+from wacc.contacts import links
+from wacc.messages import media_jobs, outbound, queries
 from wacc.messages.services import SEND_JOB
 from wacc.plugins.spec import hookimpl
+
+# Erasures and the GDPR export of a contact reach messages through this (contacts cannot
+# import messages: messages build on contacts).
+links.register(queries.LINKS)
 
 
 @hookimpl

@@ -15,7 +15,8 @@ from wacc import events, outbox
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.tables import Contact
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
+from wacc.conversations import threading as threads
 from wacc.conversations.tables import Conversation
 from wacc.db.engine import transaction
 from wacc.engines.cloud.outbound import window_open
@@ -242,7 +243,7 @@ async def queue_to_phone(principal: Principal, session_id: str, phone: str, data
         raise ValidationError.field("to", f"not a valid phone number: {phone!r}") from None
     async with transaction():
         contact = await contacts.resolve(org, contacts.wa_id_for(e164), e164, None)
-        conversation = await conversations.thread_for(org, session_id, contact["id"], utcnow(),
+        conversation = await threads.thread_for(org, session_id, contact["id"], utcnow(),
                                                       inbound=False)
     await conversations.claim_if_unassigned(principal, conversation["id"])
     return await queue(principal, conversation["id"], data, jobs=jobs, bus=bus, media=media)
@@ -296,7 +297,7 @@ async def start_conversation(principal: Principal, data: ConversationStart, *, j
         if contact is None:
             assert e164 is not None
             contact = await contacts.resolve(org, contacts.wa_id_for(e164), e164, None)
-        thread, created = await conversations.open_thread(org, session["id"], contact["id"],
+        thread, created = await threads.open_thread(org, session["id"], contact["id"],
                                                           utcnow())
     await conversations.claim_if_unassigned(principal, thread["id"])
     out, queued = await queue(principal, thread["id"], message, jobs=jobs, bus=bus, media=media)
@@ -450,3 +451,18 @@ async def last_inbound_for_contacts(session_id: str, people: list[str]) -> float
         return None
     when = row["timestamp"]
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+async def mark_ai_generated(organization_id: str, message_id: str, metadata: dict[str, Any], *,
+                            provider: str | None = None, model: str | None = None,
+                            prompt_tokens: int | None = None,
+                            completion_tokens: int | None = None) -> None:
+    """Mark a queued message as the AI's answer: its *metadata* (reason, citations) and,
+    for a model's answer, the provider, model and tokens (the AI's replies, wacc.ai)."""
+    values: dict[Any, Any] = {Message.is_ai_generated: True, Message.metadata: metadata}
+    if provider is not None:
+        values.update({Message.ai_provider: provider, Message.ai_model: model,
+                       Message.ai_prompt_tokens: prompt_tokens,
+                       Message.ai_completion_tokens: completion_tokens})
+    await Message.update(values).where(
+        (Message.id == message_id) & (Message.organization == organization_id))

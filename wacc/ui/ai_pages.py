@@ -14,10 +14,11 @@ from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 from litestar.response import Template
 
-from wacc.ai import guardrails, responder
-from wacc.ai import knowledge_services as knowledge
+from wacc.ai import guardrails
 from wacc.ai import services as ai
-from wacc.ai.assistant_schemas import ArticleId
+from wacc.ai.knowledge import services as knowledge
+from wacc.ai.knowledge.schemas import ArticleId
+from wacc.ai.responder import services as responder
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.params import SessionId
 from wacc.lib.errors import ValidationError

@@ -16,7 +16,7 @@ from litestar.response import Template
 from wacc.contacts import services as contacts
 from wacc.contacts import transfer
 from wacc.contacts.schemas import ContactId
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.customfields import services as customfields
 from wacc.http.deps import principal_of
 from wacc.security.principal import Principal

@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get
 from litestar.params import PathParameter
 from litestar.response import Template
 
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.http.deps import principal_of, runtime_of
 from wacc.lib.errors import NotFoundError
 from wacc.messages import services as messages

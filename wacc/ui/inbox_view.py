@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from wacc.ai import services as ai
-from wacc.ai.assistant_schemas import Tone
+from wacc.ai.assist.schemas import Tone
 from wacc.contacts import services as contacts
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.conversations.schemas import ConversationOut, NoteOut
 from wacc.customfields import services as customfields
 from wacc.lib import cursor as cursors
@@ -176,7 +176,7 @@ class Item:
 
 
 def _machine_sender(meta: dict[str, Any]) -> str | None:
-    """"ai" for a message the AI wrote (wacc.ai.replies records ``ai`` in its metadata),
+    """"ai" for a message the AI wrote (wacc.ai.responder.replies records ``ai`` in its metadata),
     "automation" for one an automation sent (``automationId``), else None."""
     if meta.get("ai"):
         return "ai"

@@ -1,20 +1,19 @@
-"""The AI features built on the providers: knowledge base, auto-responder, agent assist."""
+"""The knowledge base's hooks: its API and the background job that cuts articles again."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wacc.ai import knowledge_services
+from wacc.ai.knowledge import services as knowledge_services
 from wacc.plugins.spec import hookimpl
 
 
 @hookimpl
 def wacc_controllers() -> list[Any]:
     # Imported here: processes that serve no HTTP (worker, scheduler) never load them.
-    from wacc.ai.knowledge_controllers import KnowledgeBaseController
-    from wacc.ai.responder_controllers import AssistController, ResponderController
+    from wacc.ai.knowledge.controllers import KnowledgeBaseController
 
-    return [KnowledgeBaseController, ResponderController, AssistController]
+    return [KnowledgeBaseController]
 
 
 @hookimpl
@@ -22,10 +21,3 @@ def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
     @jobs.register(knowledge_services.REINDEX_JOB, retries=2, retry_delay=60)
     def reindex_knowledge_base(organization_id: str) -> int:
         return int(run(knowledge_services.reindex(runtime, organization_id)))
-
-
-@hookimpl
-def wacc_event_handlers() -> dict[str, Any]:
-    from wacc.ai import responder
-
-    return {"ai.responder": responder.on_event}

@@ -23,9 +23,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from wacc.ai import knowledge, knowledge_services, prompts
-from wacc.ai.assistant_schemas import ResponderIn, ResponderOut
-from wacc.ai.replies import generate_reply, send_ai_message
+from wacc.ai import prompts
+from wacc.ai.knowledge import passages as knowledge
+from wacc.ai.knowledge import services as knowledge_services
+from wacc.ai.responder.replies import generate_reply, send_ai_message
+from wacc.ai.responder.schemas import ResponderIn, ResponderOut
 from wacc.ai.tables import AiResponder
 from wacc.ai.types import ReplyReason, ReplyResult
 from wacc.conversations import routing

@@ -1,36 +1,17 @@
-"""The auto-responder of a session, and agent assist in a conversation."""
+"""Agent assist in a conversation."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, post
 from litestar.params import JSONBody
 
-from wacc.ai import assist, responder
-from wacc.ai.assistant_schemas import AssistOut, ResponderIn, ResponderOut, RewriteIn, SuggestIn
+from wacc.ai.assist import services as assist
+from wacc.ai.assist.schemas import AssistOut, RewriteIn, SuggestIn
 from wacc.http.deps import principal_of, runtime_of
-from wacc.http.params import ConversationId, SessionId
+from wacc.http.params import ConversationId
 
 # Assist changes nothing (usage is recorded as AiUsage): no audit row per draft.
 USE = {"permission": "use:ai", "no_audit": True}
-
-
-class ResponderController(Controller):
-    path = "/whatsapp/sessions"
-    tags = ["AI"]
-    opt = {"resource": "ai_responder"}
-
-    @get("/{sessionId:str}/ai-responder", opt={"permission": "read:ai"})
-    async def get_ai_responder(self, request: Request, session_id: SessionId) -> ResponderOut:
-        """The session's auto-responder (disabled defaults when never configured)."""
-        return await responder.get_config(principal_of(request), session_id)
-
-    @put("/{sessionId:str}/ai-responder", opt={"permission": "write:ai"})
-    async def put_ai_responder(self, request: Request, session_id: SessionId,
-                               data: JSONBody[ResponderIn]) -> ResponderOut:
-        """Replace the configuration. ``businessHours``: ``{"timezone": "Europe/Berlin",
-        "days": {"mon": [["09:00", "17:00"]], …}}`` (null: always); ``systemPrompt`` is a
-        template (docs/ai.md); ``minConfidence`` from 0 to 1 (0: off)."""
-        return await responder.put_config(principal_of(request), session_id, data)
 
 
 class AssistController(Controller):

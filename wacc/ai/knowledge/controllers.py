@@ -9,8 +9,8 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
 from wacc import outbox
-from wacc.ai import knowledge_services as services
-from wacc.ai.assistant_schemas import (
+from wacc.ai.knowledge import services
+from wacc.ai.knowledge.schemas import (
     ArticleCreate,
     ArticleId,
     ArticleOut,
