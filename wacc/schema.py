@@ -22,6 +22,7 @@ from wacc.broadcasts import tables as broadcasts
 from wacc.bus import tables as bus
 from wacc.contacts import tables as contacts
 from wacc.conversations import tables as conversations
+from wacc.customfields import tables as customfields
 from wacc.db.columns import Index
 from wacc.messages import tables as messages
 from wacc.orgs import tables as orgs
@@ -33,7 +34,7 @@ from wacc.users import tables as users
 from wacc.webhooks import tables as webhooks
 
 _MODULES = [
-    orgs, users, auth, apikeys, audit, sessions, tags, contacts, conversations, messages,
+    orgs, users, auth, apikeys, audit, sessions, tags, customfields, contacts, conversations, messages,
     automations, ai, broadcasts, webhooks,
     analytics, system, bus, outbox,
 ]

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from wacc.contacts.tables import CustomField
+from wacc.customfields.tables import CustomField
 from wacc.lib.errors import ValidationError
 
 VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")

@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from wacc.contacts.tables import FieldType
 from wacc.conversations.tables import ConversationStatus, Priority
+from wacc.customfields.tables import FieldType
 from wacc.lib.errors import ValidationError
 from wacc.messages.tables import MessageType
 from wacc.segments.conditions import (

@@ -30,8 +30,8 @@ from wacc.automations.schemas import (
     StepLog,
 )
 from wacc.automations.tables import Automation, AutomationExecution
-from wacc.contacts.tables import CustomField
 from wacc.customfields import services as customfields
+from wacc.customfields.tables import CustomField
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import NotFoundError, ValidationError

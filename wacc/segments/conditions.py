@@ -19,8 +19,8 @@ from typing import Any
 
 from piccolo.querystring import QueryString
 
-from wacc.contacts.tables import FieldType
 from wacc.conversations.tables import ConversationStatus
+from wacc.customfields.tables import FieldType
 from wacc.lib.errors import ValidationError
 
 MAX_DEPTH = 5

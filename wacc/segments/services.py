@@ -14,8 +14,9 @@ from piccolo.columns.combination import WhereRaw
 
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactPage
-from wacc.contacts.tables import Contact, CustomField, Segment
+from wacc.contacts.tables import Contact, Segment
 from wacc.conversations import services as conversations
+from wacc.customfields.tables import CustomField
 from wacc.db.engine import is_sqlite
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError

@@ -15,8 +15,8 @@ from litestar.response import Redirect, Template
 
 from wacc.apikeys import services as apikeys
 from wacc.audit import services as audit
-from wacc.contacts.tables import FieldType
 from wacc.customfields import services as customfields
+from wacc.customfields.tables import FieldType
 from wacc.http.deps import principal_of
 from wacc.lib.errors import ValidationError
 from wacc.orgs import services as orgs
