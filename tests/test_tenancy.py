@@ -11,7 +11,7 @@ from tests.support.tenancy import second_org
 from wacc.ai.tables import AiKnowledgeBase, AiProvider, AiResponder
 from wacc.apikeys.tables import ApiKey
 from wacc.automations.tables import Automation, AutomationExecution
-from wacc.contacts.tables import Contact, Segment
+from wacc.contacts.tables import Contact
 from wacc.conversations.tables import (
     Conversation,
     ConversationAssignment,
@@ -22,6 +22,7 @@ from wacc.conversations.tables import (
 from wacc.customfields.tables import CustomField
 from wacc.messages.tables import Message
 from wacc.orgs.tables import Organization
+from wacc.segments.tables import Segment
 from wacc.sessions.tables import WhatsAppSession
 from wacc.tags.tables import CannedResponse, Tag
 from wacc.users.tables import Invite, User

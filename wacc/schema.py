@@ -27,6 +27,7 @@ from wacc.db.columns import Index
 from wacc.messages import tables as messages
 from wacc.orgs import tables as orgs
 from wacc.outbox import tables as outbox
+from wacc.segments import tables as segments
 from wacc.sessions import tables as sessions
 from wacc.system import tables as system
 from wacc.tags import tables as tags
@@ -34,8 +35,8 @@ from wacc.users import tables as users
 from wacc.webhooks import tables as webhooks
 
 _MODULES = [
-    orgs, users, auth, apikeys, audit, sessions, tags, customfields, contacts, conversations, messages,
-    automations, ai, broadcasts, webhooks,
+    orgs, users, auth, apikeys, audit, sessions, tags, customfields, contacts, segments,
+    conversations, messages, automations, ai, broadcasts, webhooks,
     analytics, system, bus, outbox,
 ]
 

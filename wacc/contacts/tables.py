@@ -36,21 +36,6 @@ class ContactTag(Table, tablename="contact_tag"):
     tag = ForeignKey(Tag, on_delete=OnDelete.cascade, null=False)
 
 
-class Segment(Table, tablename="segment"):
-    id = id_column()
-    organization = org_fk(Organization)
-    name = Varchar(length=120)
-    conditions = JSONB(default={})
-    created_at = created_at()
-    updated_at = updated_at()
-
-
-class ContactSegment(Table, tablename="contact_segment"):
-    id = id_column()
-    contact = ForeignKey(Contact, on_delete=OnDelete.cascade, null=False)
-    segment = ForeignKey(Segment, on_delete=OnDelete.cascade, null=False)
-
-
 class ImportStatus(StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -90,9 +75,7 @@ INDEXES = [
     Index(Contact, "organization", "lid"),
     Index(Contact, "organization", "whatsapp_id", unique=True),
     Index(ContactTag, "contact", "tag", unique=True),
-    Index(ContactSegment, "contact", "segment", unique=True),
     Index(Contact, "organization", "phone_number"),
-    Index(Segment, "organization"),
     Index(ContactTag, "tag"),
     Index(ContactImport, "organization", "created_at"),
 ]

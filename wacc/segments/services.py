@@ -14,7 +14,7 @@ from piccolo.columns.combination import WhereRaw
 
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactPage
-from wacc.contacts.tables import Contact, Segment
+from wacc.contacts.tables import Contact
 from wacc.conversations import services as conversations
 from wacc.customfields.tables import CustomField
 from wacc.db.engine import is_sqlite
@@ -31,6 +31,7 @@ from wacc.segments.schemas import (
     SegmentPreviewOut,
     SegmentUpdate,
 )
+from wacc.segments.tables import Segment
 from wacc.tags.tables import Tag
 
 
