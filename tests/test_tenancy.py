@@ -11,6 +11,7 @@ from tests.support.tenancy import second_org
 from wacc.ai.tables import AiKnowledgeBase, AiProvider, AiResponder
 from wacc.apikeys.tables import ApiKey
 from wacc.automations.tables import Automation, AutomationExecution
+from wacc.canned.tables import CannedResponse
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import (
     Conversation,
@@ -24,7 +25,7 @@ from wacc.messages.tables import Message
 from wacc.orgs.tables import Organization
 from wacc.segments.tables import Segment
 from wacc.sessions.tables import WhatsAppSession
-from wacc.tags.tables import CannedResponse, Tag
+from wacc.tags.tables import Tag
 from wacc.users.tables import Invite, User
 
 # Valid bodies for request types with required fields (the rest accept {}).

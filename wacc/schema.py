@@ -20,6 +20,7 @@ from wacc.auth import tables as auth
 from wacc.automations import tables as automations
 from wacc.broadcasts import tables as broadcasts
 from wacc.bus import tables as bus
+from wacc.canned import tables as canned
 from wacc.contacts import tables as contacts
 from wacc.conversations import tables as conversations
 from wacc.customfields import tables as customfields
@@ -35,7 +36,7 @@ from wacc.users import tables as users
 from wacc.webhooks import tables as webhooks
 
 _MODULES = [
-    orgs, users, auth, apikeys, audit, sessions, tags, customfields, contacts, segments,
+    orgs, users, auth, apikeys, audit, sessions, tags, canned, customfields, contacts, segments,
     conversations, messages, automations, ai, broadcasts, webhooks,
     analytics, system, bus, outbox,
 ]

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from wacc.apikeys import services as apikeys
 from wacc.audit import services as audit
+from wacc.canned import services as canned
 from wacc.customfields import services as customfields
 from wacc.customfields.tables import FieldType
 from wacc.http.deps import principal_of
@@ -87,7 +88,7 @@ class SettingsPages(Controller):
 
     @get("/settings/canned", opt={"permission": "read:conversations"})
     async def canned_list(self, request: Request) -> Template:
-        items = await tags.list_canned(principal_of(request))
+        items = await canned.list_canned(principal_of(request))
         return _settings_page(request, "canned", "canned.html", canned=items)
 
     @get("/settings/api-keys", opt={"permission": "read:api-keys"})
