@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from wacc.automations import conditions
 from wacc.automations.conditions import Catalog, _Bad, _shown
+from wacc.lib import placeholders
 from wacc.lib.errors import ValidationError
 
 MAX_STEPS = 50
@@ -51,7 +52,6 @@ NEEDS_SUBJECT = NEEDS_CONVERSATION | {"add_tag", "remove_tag", "set_field"}
 STATUSES = ("OPEN", "PENDING", "RESOLVED", "CLOSED", "SPAM")
 PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
 MATCH_MODES = ("contains", "exact", "startsWith", "word")
-_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
 class _Checker:
@@ -242,9 +242,9 @@ def _template(c: _Checker, value: Any, part: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEMPLATE \
             or "\x00" in value:
         raise _Bad(part, f"must be text of 1 to {MAX_TEMPLATE} characters")
-    for name in _VARIABLE.findall(value):
-        if not _known_variable(c, name):
-            raise _Bad(part, f"unknown variable {{{{{name}}}}}")
+    bad = placeholders.unknown(value, lambda name: _known_variable(c, name))
+    if bad:
+        raise _Bad(part, f"unknown variable {{{{{bad[0]}}}}}")
     return value
 
 

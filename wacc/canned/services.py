@@ -20,13 +20,13 @@ from wacc.canned.schemas import (
 )
 from wacc.canned.tables import CannedResponse
 from wacc.db.errors import UNIQUE_VIOLATIONS
+from wacc.lib import placeholders
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.security.principal import Principal
 
 # A /shortcut only counts at the very start, followed by whitespace or the end.
 _LEADING_SHORTCUT = re.compile(r"^/([a-z0-9_-]{1,48})(?=\s|$)")
-_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 VARIABLES = ("contact.name", "contact.phone", "agent.name")
 
 
@@ -115,28 +115,22 @@ async def delete_canned(principal: Principal, canned_id: str) -> None:
 
 
 def _fill_variables(text: str, values: dict[str, str]) -> str:
+    """Checked on use (canned responses are not checked on save, and the composer gives
+    the values): a value for a name that is no variable, and a placeholder without a
+    value, are a 400; then wacc.lib.placeholders fills the text."""
     unknown = sorted(k for k in values if k not in VARIABLES)
     if unknown:
         raise ValidationError("Unknown variable", [
             {"field": f"variables.{k}", "message": f"unknown variable {k}"} for k in unknown])
-    missing: list[str] = []
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in values:
-            return values[name]
-        missing.append(name)
-        return match.group(0)
-
-    filled = _VARIABLE.sub(fill, text)
+    # An unfilled {{…}} must not reach a customer, whether misspelt or just not given.
+    missing = placeholders.unknown(text, lambda name: name in values)
     if missing:
-        # An unfilled {{…}} must not reach a customer, whether misspelt or just not given.
         details = []
-        for name in dict.fromkeys(missing):
+        for name in missing:
             reason = "no value given for" if name in VARIABLES else "unknown variable"
             details.append({"field": "text", "message": f"{reason} {{{{{name}}}}}"})
         raise ValidationError(f"Cannot fill variable {{{{{missing[0]}}}}}", details)
-    return filled
+    return placeholders.render(text, values)
 
 
 async def expand(principal: Principal, data: ExpandIn) -> ExpandOut:
