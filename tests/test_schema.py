@@ -38,7 +38,7 @@ SEED_ENUMS = {
                                                "CANCELLED"],
     "wacc.broadcasts.tables.RecipientStatus": ["PENDING", "SENT", "DELIVERED", "READ", "FAILED"],
     "wacc.webhooks.tables.DeliveryStatus": ["PENDING", "SUCCESS", "FAILED", "RETRYING"],
-    "wacc.contacts.tables.FieldType": ["TEXT", "NUMBER", "EMAIL", "PHONE", "DATE", "SELECT",
+    "wacc.customfields.tables.FieldType": ["TEXT", "NUMBER", "EMAIL", "PHONE", "DATE", "SELECT",
                                        "MULTISELECT", "URL"],
 }
 

@@ -16,6 +16,7 @@ BUILTIN_PLUGINS = [
     "wacc.users.plugin",
     "wacc.apikeys.plugin",
     "wacc.tags.plugin",
+    "wacc.canned.plugin",
     "wacc.customfields.plugin",
     "wacc.contacts.plugin",
     "wacc.audit.plugin",

@@ -10,19 +10,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import time
 from typing import Any
 
 import httpx
 
 from wacc.automations import signing
-from wacc.automations.definition import _VARIABLE
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactUpdate
 from wacc.conversations import inbox as conversations
 from wacc.conversations import routing
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
+from wacc.lib import placeholders
 from wacc.lib.errors import ConflictError
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageSend
@@ -44,12 +43,7 @@ def system_principal(organization_id: str) -> Principal:
 
 def render(template: str, ctx: Context) -> str:
     """Fill ``{{variables}}`` (checked on save); a value the run does not have is empty."""
-
-    def value(match: re.Match[str]) -> str:
-        found = lookup(match.group(1), ctx)
-        return "" if found is None else str(found)
-
-    return _VARIABLE.sub(value, template)
+    return placeholders.render(template, lambda name: lookup(name, ctx))
 
 
 def lookup(name: str, ctx: Context) -> Any:

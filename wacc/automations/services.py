@@ -30,8 +30,9 @@ from wacc.automations.schemas import (
     StepLog,
 )
 from wacc.automations.tables import Automation, AutomationExecution
-from wacc.contacts.tables import CustomField
+from wacc.conditions.language import Bad
 from wacc.customfields import services as customfields
+from wacc.customfields.tables import CustomField
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
@@ -61,7 +62,7 @@ async def catalog(organization_id: str) -> Catalog:
     if hours is not None:
         try:
             hours = conditions.check_hours(hours, "businessHours")
-        except conditions._Bad:
+        except Bad:
             hours = None
     return Catalog(fields=fields, tag_ids=tag_ids, user_ids=user_ids,
                    timezone=settings.get("timezone") or "UTC", hours=hours, org_name=org.name)

@@ -21,8 +21,9 @@ from wacc import outbox
 from wacc.bus import org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
-from wacc.contacts.tables import Contact, ContactImport, ContactTag, CustomField, FieldType, ImportStatus
+from wacc.contacts.tables import Contact, ContactImport, ContactTag, ImportStatus
 from wacc.customfields import services as customfields
+from wacc.customfields.tables import CustomField, FieldType
 from wacc.db.engine import is_sqlite, transaction
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.clock import utcnow

@@ -11,7 +11,7 @@ from piccolo.columns.combination import WhereRaw
 from wacc import events
 from wacc.contacts import links
 from wacc.contacts.schemas import ContactConversation, ContactOut, ContactPage
-from wacc.contacts.tables import Contact, ContactSegment, ContactTag
+from wacc.contacts.tables import Contact, ContactTag
 from wacc.customfields import services as customfields
 from wacc.db import fulltext
 from wacc.db.bulk import raise_timestamps
@@ -20,6 +20,7 @@ from wacc.lib import cursor
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.segments.tables import ContactSegment
 from wacc.tags.tables import Tag
 
 

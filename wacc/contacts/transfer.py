@@ -17,7 +17,8 @@ from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import csv_header, escape, utf8_problem
 from wacc.contacts.importer import IMPORT_JOB, REPORT_HEAD
 from wacc.contacts.schemas import ImportOut, ImportRowError
-from wacc.contacts.tables import ContactImport, CustomField
+from wacc.contacts.tables import ContactImport
+from wacc.customfields.tables import CustomField
 from wacc.db.engine import transaction
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id

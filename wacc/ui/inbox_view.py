@@ -11,6 +11,7 @@ from typing import Any, get_args
 
 from wacc.ai import services as ai
 from wacc.ai.assist.schemas import Tone
+from wacc.canned import services as canned_responses
 from wacc.contacts import services as contacts
 from wacc.conversations import inbox as conversations
 from wacc.conversations.schemas import ConversationOut, NoteOut
@@ -334,7 +335,7 @@ async def choices(principal: Principal) -> dict[str, Any]:
 
 async def canned(principal: Principal) -> list[dict[str, str]]:
     return [{"shortcut": c.shortcut, "content": c.content}
-            for c in await tags.list_canned(principal)]
+            for c in await canned_responses.list_canned(principal)]
 
 
 # The rewrite tones the API accepts, in the words the menu shows.

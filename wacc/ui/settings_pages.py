@@ -15,8 +15,9 @@ from litestar.response import Redirect, Template
 
 from wacc.apikeys import services as apikeys
 from wacc.audit import services as audit
-from wacc.contacts.tables import FieldType
+from wacc.canned import services as canned
 from wacc.customfields import services as customfields
+from wacc.customfields.tables import FieldType
 from wacc.http.deps import principal_of
 from wacc.lib.errors import ValidationError
 from wacc.orgs import services as orgs
@@ -87,7 +88,7 @@ class SettingsPages(Controller):
 
     @get("/settings/canned", opt={"permission": "read:conversations"})
     async def canned_list(self, request: Request) -> Template:
-        items = await tags.list_canned(principal_of(request))
+        items = await canned.list_canned(principal_of(request))
         return _settings_page(request, "canned", "canned.html", canned=items)
 
     @get("/settings/api-keys", opt={"permission": "read:api-keys"})
