@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, get, post, put
 from litestar.params import JSONBody
 
 from wacc.ai import assist, responder
 from wacc.ai.assistant_schemas import AssistOut, ResponderIn, ResponderOut, RewriteIn, SuggestIn
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import ConversationId, SessionId
 
 # Assist changes nothing (usage is recorded as AiUsage): no audit row per draft.
@@ -20,17 +20,17 @@ class ResponderController(Controller):
     opt = {"resource": "ai_responder"}
 
     @get("/{sessionId:str}/ai-responder", opt={"permission": "read:ai"})
-    async def get_ai_responder(self, request: Request, session_id: SessionId) -> ResponderOut:
+    async def get_ai_responder(self, principal: PrincipalDep, session_id: SessionId) -> ResponderOut:
         """The session's auto-responder (disabled defaults when never configured)."""
-        return await responder.get_config(principal_of(request), session_id)
+        return await responder.get_config(principal, session_id)
 
     @put("/{sessionId:str}/ai-responder", opt={"permission": "write:ai"})
-    async def put_ai_responder(self, request: Request, session_id: SessionId,
+    async def put_ai_responder(self, principal: PrincipalDep, session_id: SessionId,
                                data: JSONBody[ResponderIn]) -> ResponderOut:
         """Replace the configuration. ``businessHours``: ``{"timezone": "Europe/Berlin",
         "days": {"mon": [["09:00", "17:00"]], …}}`` (null: always); ``systemPrompt`` is a
         template (docs/ai.md); ``minConfidence`` from 0 to 1 (0: off)."""
-        return await responder.put_config(principal_of(request), session_id, data)
+        return await responder.put_config(principal, session_id, data)
 
 
 class AssistController(Controller):
@@ -39,23 +39,23 @@ class AssistController(Controller):
     opt = {"resource": "ai_assist"}
 
     @post("/{conversationId:str}/ai/suggest", opt=USE, status_code=200)
-    async def suggest_reply(self, request: Request, conversation_id: ConversationId,
+    async def suggest_reply(self, principal: PrincipalDep, rt: RuntimeDep, conversation_id: ConversationId,
                             data: JSONBody[SuggestIn | None] = None) -> AssistOut:
         """A draft reply to the customer (not sent), from the knowledge base; ``hint``
         says in a few words what it should say."""
-        return await assist.suggest(runtime_of(request), principal_of(request),
+        return await assist.suggest(rt, principal,
                                     conversation_id, data.hint if data else None)
 
     @post("/{conversationId:str}/ai/summarize", opt=USE, status_code=200)
-    async def summarize_conversation(self, request: Request,
+    async def summarize_conversation(self, principal: PrincipalDep, rt: RuntimeDep,
                                      conversation_id: ConversationId) -> AssistOut:
         """A few bullet points for a teammate taking the conversation over."""
-        return await assist.summarize(runtime_of(request), principal_of(request), conversation_id)
+        return await assist.summarize(rt, principal, conversation_id)
 
     @post("/{conversationId:str}/ai/rewrite", opt=USE, status_code=200)
-    async def rewrite_reply(self, request: Request, conversation_id: ConversationId,
+    async def rewrite_reply(self, principal: PrincipalDep, rt: RuntimeDep, conversation_id: ConversationId,
                             data: JSONBody[RewriteIn]) -> AssistOut:
         """The agent's draft ``text`` in another ``tone``: friendly, formal, short,
         apologetic, confident or empathetic."""
-        return await assist.rewrite(runtime_of(request), principal_of(request),
+        return await assist.rewrite(rt, principal,
                                     conversation_id, data.text, data.tone)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.openapi import ResponseSpec
 
 from wacc import __version__, outbox
-from wacc.http.deps import runtime_of
+from wacc.http.deps import RuntimeDep
 from wacc.system import services
 from wacc.system.schemas import Check, Health, Readiness
 
@@ -21,10 +21,9 @@ class HealthController(Controller):
 
     @get("/ready", responses={503: ResponseSpec(
         Readiness, description="Not ready: the failing checks", generate_examples=False)})
-    async def ready(self, request: Request) -> Response[Readiness]:
+    async def ready(self, rt: RuntimeDep) -> Response[Readiness]:
         """Ready: the database answers, Redis answers (when configured), and a worker
         has reported in recently. 503 with the failing checks otherwise."""
-        rt = runtime_of(request)
         checks: dict[str, Check] = {}
         db_error = await services.check_database()
         checks["database"] = Check(ok=db_error is None, detail=db_error)
