@@ -24,7 +24,7 @@ Kinds and payloads (all carry ``organizationId``, an ``id`` and ``at``):
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from wacc import outbox
 from wacc.lib.clock import iso, utcnow
@@ -36,6 +36,13 @@ log = get_logger(__name__)
 
 EVENT_JOB = "events.dispatch"
 Event = dict[str, Any]
+
+
+class Host(Protocol):
+    """What delivery needs of the process's wacc.runtime.Runtime (a layer above this
+    module): the plugins whose handlers get each event, the runtime itself handed on."""
+
+    plugins: Any
 
 # Set while an automation acts: what it emits carries ``causedBy`` (the automation id)
 # and ``depth``, so an automation is not started by its own doing and chains stop.
@@ -63,14 +70,14 @@ async def emit_many(events: list[Event]) -> None:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Host) -> None:
     # Retried as a whole when a handler fails; handlers are idempotent per event id.
     @jobs.register(EVENT_JOB, retries=5, retry_delay=10)
     def dispatch(events: list[Event]) -> int:
         return int(run(deliver(runtime, events)))
 
 
-async def deliver(runtime: Any, events: list[Event]) -> int:
+async def deliver(runtime: Host, events: list[Event]) -> int:
     """Hand each event to every handler; one failing handler spoils no other."""
     handlers: dict[str, Any] = {}
     for found in runtime.plugins.call("wacc_event_handlers") if runtime.plugins else []:

@@ -40,6 +40,7 @@ from wacc.lib.errors import ValidationError, WaccError
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
 from wacc.messages.tables import Message, MessageDirection
+from wacc.runtime import Runtime
 from wacc.security.principal import Principal
 from wacc.sessions import services as sessions
 
@@ -230,7 +231,7 @@ async def silenced(organization_id: str, conversation_id: str, message_id: str) 
     return None
 
 
-async def _hand_off(rt: Any, organization_id: str, conversation_id: str, config: dict[str, Any],
+async def _hand_off(rt: Runtime, organization_id: str, conversation_id: str, config: dict[str, Any],
                     reason: ReplyReason, result: ReplyResult | None = None) -> None:
     """Assign round-robin, note it in the history, tell the customer. In that order: the
     assignment matters most, and once it is noted a retried event does nothing again."""
@@ -249,7 +250,7 @@ async def _hand_off(rt: Any, organization_id: str, conversation_id: str, config:
             text, reason, handoff=True, usage_id=result.usage_id if result else None))
 
 
-async def answer(rt: Any, event: dict[str, Any]) -> str:
+async def answer(rt: Runtime, event: dict[str, Any]) -> str:
     """Handle one ``message.received`` event; returns what was done (for logs and tests)."""
     if event.get("kind") != "message.received" or event.get("fromMe"):
         return "ignored"
@@ -298,7 +299,7 @@ async def answer(rt: Any, event: dict[str, Any]) -> str:
     return failed
 
 
-async def on_event(event: dict[str, Any], rt: Any) -> None:
+async def on_event(event: dict[str, Any], rt: Runtime) -> None:
     """The ``wacc_event_handlers`` entry: every durable event passes here."""
     if event.get("kind") == "message.received":
         await answer(rt, event)

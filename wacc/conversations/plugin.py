@@ -6,6 +6,7 @@ from typing import Any
 
 from wacc.conversations import services
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 REOPEN_JOB = "conversations.reopen_snoozed"
 
@@ -19,7 +20,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     @jobs.register(REOPEN_JOB)
     def reopen_snoozed() -> int:
         return run(services.reopen_due_snoozes(runtime.bus))

@@ -8,6 +8,7 @@ from wacc import outbox
 from wacc.messages import media_jobs, outbound
 from wacc.messages.services import SEND_JOB
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 
 @hookimpl
@@ -19,7 +20,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     retry_hours = runtime.settings.whatsapp.send_retry_hours
 
     @jobs.register(SEND_JOB)
