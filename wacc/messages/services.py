@@ -179,9 +179,9 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         )).on_conflict(action="DO NOTHING").returning(Message.id)
         if inserted:
             await outbox.add(SEND_JOB, message_id, subject=message_id)
-            await events.emit("message.queued", org, messageId=message_id,
-                              conversationId=conversation_id, sentBy=principal.user_id,
-                              aiGenerated=ai_generated)
+            await events.emit(events.MessageQueued(
+                organization_id=org, message_id=message_id, conversation_id=conversation_id,
+                sent_by=principal.user_id, ai_generated=ai_generated))
     if not inserted:  # the same idempotency key raced us
         existing = await Message.select().where(
             (Message.organization == org) & (Message.idempotency_key == data.idempotency_key)).first()
