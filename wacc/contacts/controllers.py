@@ -18,6 +18,7 @@ from wacc.contacts.schemas import (
     MergeIn,
     TagId,
 )
+from wacc.engines.contract import Peer, SetBlocked
 from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.logs import get_logger
 
@@ -66,8 +67,8 @@ class ContactController(Controller):
         async def sync_block(row: dict[str, Any], blocked: bool) -> None:
             for conversation in await services.conversations_of(row["organization"], row["id"]):
                 try:
-                    await rt.rpc.call(conversation.session_id, "set_blocked",
-                                      peer={"wa_id": row["whatsapp_id"]}, blocked=blocked)
+                    await rt.rpc.call(conversation.session_id, SetBlocked(
+                        peer=Peer(wa_id=row["whatsapp_id"]), blocked=blocked))
                 except Exception as exc:  # recorded here either way; the phone follows later
                     log.warning("block not synced to WhatsApp", error=type(exc).__name__)
 

@@ -10,6 +10,7 @@ from litestar.params import FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 
 from wacc.bus import org_topic
+from wacc.engines.contract import RequestPairingCode
 from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import SessionId
 from wacc.lib.errors import NotFoundError, ValidationError
@@ -138,7 +139,7 @@ class SessionController(Controller):
                            data: JSONBody[PairingIn]) -> PairingOut:
         """Log in by phone number: type the returned code on the phone."""
         code = await services.command(principal, session_id, rt.rpc,
-                                      "request_pairing_code", phone=data.phone)
+                                      RequestPairingCode(phone=data.phone))
         return PairingOut(code=code)
 
     @post("/{sessionId:str}/messages", status_code=201, opt={
