@@ -52,8 +52,7 @@ class AutomationController(Controller):
         """A trigger, optional conditions and steps (docs/automations.md); every bad
         node is reported with its place, e.g. ``actions[1].text``. A webhook trigger's
         URL and token are in this answer only."""
-        return await services.create_automation(principal, data, _base_url(rt),
-                                               rt.keyring)
+        return await services.create_automation(principal, data, _base_url(rt), rt.keyring)
 
     # Reads that take a body: nothing is stored and no step acts.
     @post("/dry-run", opt={**READ, "audit": "automation.dry_run"}, status_code=200)
@@ -71,8 +70,7 @@ class AutomationController(Controller):
     async def update_automation(self, principal: PrincipalDep, rt: RuntimeDep,
                                 automation_id: AutomationId,
                                 data: JSONBody[AutomationUpdate]) -> AutomationOut:
-        return await services.update_automation(principal, automation_id, data,
-                                                _base_url(rt), rt.keyring)
+        return await services.update_automation(principal, automation_id, data, _base_url(rt), rt.keyring)
 
     @delete("/{automationId:str}", opt=WRITE, status_code=204)
     async def delete_automation(self, principal: PrincipalDep, automation_id: AutomationId) -> None:

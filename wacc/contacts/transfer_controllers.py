@@ -82,8 +82,7 @@ class ContactTransferController(Controller):
     async def import_errors(self, principal: PrincipalDep, rt: RuntimeDep,
                             import_id: ImportId) -> Response[bytes]:
         """Every rejected row as CSV: row, column, message and the row's original cells."""
-        data = await transfer.error_report(rt.media,
-                                           principal.organization_id, import_id)
+        data = await transfer.error_report(rt.media, principal.organization_id, import_id)
         return Response(data, media_type="text/csv; charset=utf-8",
                         headers=_attachment(f"import-{import_id}-errors.csv"))
 
@@ -120,8 +119,7 @@ class ContactTransferController(Controller):
     async def erase_contact(self, principal: PrincipalDep, rt: RuntimeDep, contact_id: ContactId) -> EraseOut:
         """GDPR erasure: the contact, its conversations, messages, notes and media files
         are deleted for good. The audit log keeps the contact id and nothing personal."""
-        return await gdpr.erase_contact(rt.media,
-                                        principal.organization_id, contact_id)
+        return await gdpr.erase_contact(rt.media, principal.organization_id, contact_id)
 
 
 async def _audit(request: Request, principal: Principal, action: str,

@@ -63,22 +63,19 @@ class ConversationController(Controller):
                                   conversation_id: ConversationId,
                                   data: JSONBody[ConversationPatch]) -> ConversationOut:
         """Change status or priority. ``version`` is the one you read; a stale one is 409."""
-        return await services.update(principal, conversation_id, data,
-                                     bus=rt.bus)
+        return await services.update(principal, conversation_id, data, bus=rt.bus)
 
     @post("/{conversationId:str}/assign", opt=WRITE, status_code=200)
     async def assign_conversation(self, principal: PrincipalDep, rt: RuntimeDep,
                                   conversation_id: ConversationId,
                                   data: JSONBody[AssignIn]) -> ConversationOut:
-        return await services.assign(principal, conversation_id, data,
-                                     bus=rt.bus)
+        return await services.assign(principal, conversation_id, data, bus=rt.bus)
 
     @post("/{conversationId:str}/unassign", opt=WRITE, status_code=200)
     async def unassign_conversation(self, principal: PrincipalDep, rt: RuntimeDep,
                                     conversation_id: ConversationId,
                                     data: JSONBody[UnassignIn]) -> ConversationOut:
-        return await services.unassign(principal, conversation_id, data,
-                                       bus=rt.bus)
+        return await services.unassign(principal, conversation_id, data, bus=rt.bus)
 
     @get("/{conversationId:str}/notes", opt=READ)
     async def list_notes(self, principal: PrincipalDep,
@@ -89,31 +86,27 @@ class ConversationController(Controller):
     async def add_note(self, principal: PrincipalDep, rt: RuntimeDep, conversation_id: ConversationId,
                        data: JSONBody[NoteCreate]) -> NoteOut:
         """An internal note; ``@email`` or ``@[user id]`` notifies that teammate."""
-        return await services.add_note(principal, conversation_id, data,
-                                       bus=rt.bus)
+        return await services.add_note(principal, conversation_id, data, bus=rt.bus)
 
     @post("/{conversationId:str}/tags", opt={**WRITE, "audit": "conversation.tag"},
           status_code=200)
     async def tag_conversation(self, principal: PrincipalDep, rt: RuntimeDep, conversation_id: ConversationId,
                                data: JSONBody[TagAttach]) -> ConversationOut:
-        return await services.add_tag(principal, conversation_id, data,
-                                      bus=rt.bus)
+        return await services.add_tag(principal, conversation_id, data, bus=rt.bus)
 
     @delete("/{conversationId:str}/tags/{tagId:str}",
             opt={**WRITE, "audit": "conversation.untag"}, status_code=204)
     async def untag_conversation(self, principal: PrincipalDep, rt: RuntimeDep,
                                  conversation_id: ConversationId,
                                  tag_id: TagId) -> None:
-        await services.remove_tag(principal, conversation_id, tag_id,
-                                  bus=rt.bus)
+        await services.remove_tag(principal, conversation_id, tag_id, bus=rt.bus)
 
     @post("/{conversationId:str}/snooze", opt=WRITE, status_code=200)
     async def snooze_conversation(self, principal: PrincipalDep, rt: RuntimeDep,
                                   conversation_id: ConversationId,
                                   data: JSONBody[SnoozeIn]) -> ConversationOut:
         """Set PENDING until *until*; the scheduler reopens it then."""
-        return await services.snooze(principal, conversation_id, data,
-                                     bus=rt.bus)
+        return await services.snooze(principal, conversation_id, data, bus=rt.bus)
 
     @post("/{conversationId:str}/read", opt=READ, status_code=204)
     async def mark_read(self, principal: PrincipalDep, conversation_id: ConversationId) -> None:

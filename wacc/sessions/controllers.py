@@ -130,16 +130,14 @@ class SessionController(Controller):
                              data: JSONBody[HistoryIn]) -> HistoryOut:
         """Import the last ``days`` of one-to-one chats from the phone (web and simulator
         engines); messages already stored are skipped. Watch ``GET …/history``."""
-        return await history.start(principal, session_id, data.days,
-                                   rt.jobs)
+        return await history.start(principal, session_id, data.days, rt.jobs)
 
     @post("/{sessionId:str}/pairing-code",
           opt={"permission": "write:sessions", "audit": "session.pairing_code"}, status_code=200)
     async def pairing_code(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                            data: JSONBody[PairingIn]) -> PairingOut:
         """Log in by phone number: type the returned code on the phone."""
-        code = await services.command(principal, session_id, rt.rpc,
-                                      RequestPairingCode(phone=data.phone))
+        code = await services.command(principal, session_id, rt.rpc, RequestPairingCode(phone=data.phone))
         return PairingOut(code=code)
 
     @post("/{sessionId:str}/messages", status_code=201, opt={
