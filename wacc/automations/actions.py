@@ -26,6 +26,7 @@ from wacc.lib.errors import ConflictError
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageSend
 from wacc.messages.tables import Message
+from wacc.runtime import Runtime
 from wacc.security.destinations import refused_destination
 from wacc.security.principal import Principal
 from wacc.security.roles import Role
@@ -67,7 +68,7 @@ def _need(ctx: Context, what: str) -> str:
     return str(found)
 
 
-async def execute(rt: Any, step: dict[str, Any], ctx: Context, run: dict[str, Any]) -> dict[str, Any]:
+async def execute(rt: Runtime, step: dict[str, Any], ctx: Context, run: dict[str, Any]) -> dict[str, Any]:
     """Do *step*; returns the log's input summary. Raises StepError (or a service's
     WaccError) when it cannot."""
     kind, org = step["type"], ctx["org"]["id"]
@@ -108,7 +109,7 @@ async def execute(rt: Any, step: dict[str, Any], ctx: Context, run: dict[str, An
     raise StepError(f"unknown step {kind}")
 
 
-async def _send(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context,
+async def _send(rt: Runtime, principal: Principal, step: dict[str, Any], ctx: Context,
                 run: dict[str, Any]) -> dict[str, Any]:
     text = render(step["text"], ctx).strip()
     if not text:
@@ -123,7 +124,7 @@ async def _send(rt: Any, principal: Principal, step: dict[str, Any], ctx: Contex
     return {"text": text[:200], "messageId": out.id}
 
 
-async def _ai_reply(rt: Any, org: str, step: dict[str, Any], ctx: Context,
+async def _ai_reply(rt: Runtime, org: str, step: dict[str, Any], ctx: Context,
                     run: dict[str, Any]) -> dict[str, Any]:
     cid = _need(ctx, "conversation")
     try:
@@ -162,7 +163,7 @@ async def _mark(message_id: str, run: dict[str, Any]) -> None:
     await Message.update({Message.metadata: meta}).where(Message.id == message_id)
 
 
-async def _tag(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context) -> dict[str, Any]:
+async def _tag(rt: Runtime, principal: Principal, step: dict[str, Any], ctx: Context) -> dict[str, Any]:
     tag_id, add = step["tagId"], step["type"] == "add_tag"
     if step["on"] == "contact":
         contact_id = _need(ctx, "contact")
@@ -179,7 +180,7 @@ async def _tag(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context
     return {"tagId": tag_id, "on": step["on"]}
 
 
-async def _patch(rt: Any, principal: Principal, cid: str, field: str, value: str) -> None:
+async def _patch(rt: Runtime, principal: Principal, cid: str, field: str, value: str) -> None:
     for _ in range(3):  # an agent may change it between our read and write
         row = await conversations.get(principal, cid)
         try:
@@ -195,7 +196,7 @@ async def _patch(rt: Any, principal: Principal, cid: str, field: str, value: str
 # -- webhooks --------------------------------------------------------------------------
 
 
-async def check_destination(rt: Any, url: str) -> None:
+async def check_destination(rt: Runtime, url: str) -> None:
     """Refuse an address inside the network wacc runs in, unless the operator allows it
     (WACC_AUTOMATION_ALLOW_PRIVATE_URLS)."""
     if rt.settings.automation.allow_private_urls:
@@ -210,7 +211,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + digest.hexdigest()
 
 
-async def call_webhook(rt: Any, step: dict[str, Any], ctx: Context,
+async def call_webhook(rt: Runtime, step: dict[str, Any], ctx: Context,
                        run: dict[str, Any]) -> dict[str, Any]:
     url = step["url"]
     await check_destination(rt, url)

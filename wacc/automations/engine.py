@@ -34,6 +34,7 @@ from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import WaccError
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
+from wacc.runtime import Runtime
 
 log = get_logger(__name__)
 
@@ -71,7 +72,7 @@ async def _enabled(organization_id: str, kind: str) -> list[dict[str, Any]]:
             if triggers.LISTENS.get(str((r["trigger"] or {}).get("type"))) == kind]
 
 
-async def on_event(event: dict[str, Any], rt: Any) -> None:
+async def on_event(event: dict[str, Any], rt: Runtime) -> None:
     """The ``wacc_event_handlers`` handler: start every automation the event matches."""
     if event.get("kind") not in triggers.DURABLE_KINDS:
         return
@@ -80,7 +81,7 @@ async def on_event(event: dict[str, Any], rt: Any) -> None:
         await consider(rt, found, event)
 
 
-async def consider(rt: Any, automations: list[dict[str, Any]], event: dict[str, Any],
+async def consider(rt: Runtime, automations: list[dict[str, Any]], event: dict[str, Any],
                    ctx: Context | None = None) -> list[str]:
     """Start the runs *event* calls for; returns their execution ids."""
     ctx = ctx or await load_context(event["organizationId"], event)
@@ -99,7 +100,7 @@ async def consider(rt: Any, automations: list[dict[str, Any]], event: dict[str, 
     return started
 
 
-async def start(rt: Any, automation: dict[str, Any], event: dict[str, Any],
+async def start(rt: Runtime, automation: dict[str, Any], event: dict[str, Any],
                 ctx: Context) -> str | None:
     """Insert the run (once per automation and event) and queue it."""
     depth = int(event.get("depth") or 0)
@@ -186,7 +187,7 @@ async def _claim(execution_id: str) -> dict[str, Any] | None:
         AutomationExecution.id == execution_id).output(load_json=True).first()
 
 
-async def run(rt: Any, execution_id: str) -> str | None:
+async def run(rt: Runtime, execution_id: str) -> str | None:
     """Run (or resume) one execution as far as it goes; returns its status, or None
     when another runner holds it or it is finished."""
     row = await _claim(execution_id)
@@ -223,7 +224,7 @@ async def _save(execution_id: str, pc: int, state: dict[str, Any], logs: list[di
     }).where(AutomationExecution.id == execution_id)
 
 
-async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: int,
+async def _steps(rt: Runtime, row: dict[str, Any], flat: list[dict[str, Any]], pc: int,
                  state: dict[str, Any], logs: list[dict[str, Any]],
                  event: dict[str, Any]) -> str:
     execution_id = row["id"]
@@ -290,7 +291,7 @@ async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: i
 # -- the sweep -------------------------------------------------------------------------
 
 
-async def resume_due(rt: Any, now: datetime | None = None) -> int:
+async def resume_due(rt: Runtime, now: datetime | None = None) -> int:
     """Queue every run due for a while whose job has not taken it (lost, or its runner
     vanished); returns how many."""
     due = await AutomationExecution.select(AutomationExecution.id).where(
@@ -301,7 +302,7 @@ async def resume_due(rt: Any, now: datetime | None = None) -> int:
     return len(due)
 
 
-async def sweep(rt: Any, now: datetime | None = None) -> int:
+async def sweep(rt: Runtime, now: datetime | None = None) -> int:
     """Every minute: resume due runs, then start no-reply and scheduled automations."""
     now = now or utcnow()
     resumed = await resume_due(rt, now)

@@ -39,6 +39,7 @@ from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs import services as orgs
+from wacc.runtime import Runtime
 from wacc.security.crypto import Keyring
 from wacc.security.principal import Principal
 from wacc.tags.tables import Tag
@@ -279,7 +280,7 @@ async def get_execution(principal: Principal, automation_id: str,
 # -- the inbound webhook ---------------------------------------------------------------
 
 
-async def receive_hook(rt: Any, token: str, payload: Any) -> HookAccepted:
+async def receive_hook(rt: Runtime, token: str, payload: Any) -> HookAccepted:
     """Start a webhook-triggered automation. An unknown token is a 404, as for any
     missing resource: a caller learns nothing about which tokens exist."""
     row = await Automation.select().where(

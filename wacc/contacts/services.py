@@ -322,7 +322,8 @@ async def create_contact(organization_id: str, data: Any) -> Any:
             name=(data.name or "").strip() or None, email=data.email, language=data.language,
             timezone=data.timezone, custom_fields=fields,
         ))
-        await events.emit("contact.created", organization_id, contactId=contact_id)
+        await events.emit(events.ContactCreated(organization_id=organization_id,
+                                                contact_id=contact_id))
     return await get_contact(organization_id, contact_id)
 
 
@@ -424,7 +425,8 @@ async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
         added = await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
             action="DO NOTHING").returning(ContactTag.id)
         if added:
-            await events.emit("tag.added", organization_id, tagId=tag_id, contactId=contact_id)
+            await events.emit(events.TagAdded(organization_id=organization_id, tag_id=tag_id,
+                                              contact_id=contact_id))
     return await get_contact(organization_id, contact_id)
 
 

@@ -40,6 +40,7 @@ from wacc.conversations.tables import (
 )
 from wacc.db import fulltext
 from wacc.db.engine import transaction
+from wacc.events import ConversationAssigned, ConversationStatusChanged, TagAdded
 from wacc.events import emit as emit_event
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
@@ -304,9 +305,9 @@ async def update(principal: Principal, conversation_id: str, data: ConversationP
         if events:
             await ConversationEvent.insert(*events)
         if Conversation.status in changes:
-            await emit_event("conversation.status_changed", principal.organization_id,
-                             conversationId=conversation_id, **{"from": row["status"]},
-                             to=data.status, by=principal.user_id)
+            await emit_event(ConversationStatusChanged(
+                organization_id=principal.organization_id, conversation_id=conversation_id,
+                from_=row["status"], to=changes[Conversation.status], by=principal.user_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,
@@ -343,9 +344,9 @@ async def assign(principal: Principal, conversation_id: str, data: AssignIn, *,
         if events:
             await ConversationEvent.insert(*events)
         if added or removed:
-            await emit_event("conversation.assigned", principal.organization_id,
-                             conversationId=conversation_id, added=added, removed=removed,
-                             by=principal.user_id)
+            await emit_event(ConversationAssigned(
+                organization_id=principal.organization_id, conversation_id=conversation_id,
+                added=added, removed=removed, by=principal.user_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
@@ -371,9 +372,9 @@ async def unassign(principal: Principal, conversation_id: str, data: UnassignIn,
                 & ConversationAssignment.user.is_in(removed))
             await ConversationEvent.insert(
                 *[_event(conversation_id, principal, "unassigned", u, None) for u in removed])
-            await emit_event("conversation.assigned", principal.organization_id,
-                             conversationId=conversation_id, added=[], removed=removed,
-                             by=principal.user_id)
+            await emit_event(ConversationAssigned(
+                organization_id=principal.organization_id, conversation_id=conversation_id,
+                added=[], removed=removed, by=principal.user_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
@@ -454,8 +455,8 @@ async def add_tag(principal: Principal, conversation_id: str, data: TagAttach, *
             id=new_id(), conversation=conversation_id, tag=data.tag_id,
         )).on_conflict(action="DO NOTHING").returning(ConversationTag.id)
         if added:
-            await emit_event("tag.added", principal.organization_id, tagId=data.tag_id,
-                             conversationId=conversation_id)
+            await emit_event(TagAdded(organization_id=principal.organization_id,
+                                      tag_id=data.tag_id, conversation_id=conversation_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,

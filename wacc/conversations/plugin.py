@@ -7,6 +7,7 @@ from typing import Any
 from wacc.contacts import links
 from wacc.conversations import contact_links, inbox
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 REOPEN_JOB = "conversations.reopen_snoozed"
 
@@ -24,7 +25,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     @jobs.register(REOPEN_JOB)
     def reopen_snoozed() -> int:
         return run(inbox.reopen_due_snoozes(runtime.bus))

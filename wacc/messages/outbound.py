@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import msgspec
-
 from wacc import outbox
 from wacc.bus import Bus, org_topic
 from wacc.conversations import inbox as conversations
@@ -30,6 +28,7 @@ from wacc.engines.contract import (
     OutboundMessage,
     Peer,
     Poll,
+    Send,
 )
 from wacc.lib.clock import utcnow
 from wacc.logs import get_logger
@@ -79,8 +78,7 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
         return Outcome("skipped", detail="another sender has it")
     try:
         outbound = await _build(row, media)
-        result = await rpc.call(row["session"], "send",
-                                message=msgspec.to_builtins(outbound))
+        result = await rpc.call(row["session"], Send(message=outbound))
     except NotConnectedError as exc:
         return await _retry_or_fail(bus, row, attempt, retry_hours, f"session offline: {exc}")
     except EngineError as exc:

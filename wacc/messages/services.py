@@ -20,6 +20,7 @@ from wacc.conversations import threading as threads
 from wacc.conversations.tables import Conversation
 from wacc.db.engine import transaction
 from wacc.engines.cloud.outbound import window_open
+from wacc.engines.contract import Peer, Revoke
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
@@ -199,9 +200,9 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         )).on_conflict(action="DO NOTHING").returning(Message.id)
         if inserted:
             await outbox.add(SEND_JOB, message_id, subject=message_id)
-            await events.emit("message.queued", org, messageId=message_id,
-                              conversationId=conversation_id, sentBy=principal.user_id,
-                              aiGenerated=ai_generated)
+            await events.emit(events.MessageQueued(
+                organization_id=org, message_id=message_id, conversation_id=conversation_id,
+                sent_by=principal.user_id, ai_generated=ai_generated))
     if not inserted:  # the same idempotency key raced us
         existing = await Message.select().where(
             (Message.organization == org) & (Message.idempotency_key == data.idempotency_key)).first()
@@ -396,8 +397,8 @@ async def revoke(principal: Principal, message_id: str, *, rpc: SessionRpc,
                 raise ValidationError.field(
                     "messageId", "WhatsApp allows deleting for everyone only within 60 hours")
             chat = await _chat_of(row["conversation"])
-            await sessions.command(principal, row["session"], rpc, "revoke", chat=chat,
-                                   message_id=row["whatsapp_message_id"])
+            await sessions.command(principal, row["session"], rpc,
+                                   Revoke(chat=chat, message_id=row["whatsapp_message_id"]))
         await Message.update({Message.metadata: meta}).where(Message.id == message_id)
     await bus.publish(org_topic(principal.organization_id), {
         "type": "message:deleted", "messageId": message_id,
@@ -414,9 +415,9 @@ def _meta(row: dict[str, Any]) -> dict[str, Any]:
     return dict(meta or {})
 
 
-async def _chat_of(conversation_id: str) -> dict[str, Any]:
+async def _chat_of(conversation_id: str) -> Peer:
     row = await conversations.contact_peer(conversation_id)
-    return {"wa_id": row["whatsapp_id"], "phone": row["phone_number"] or None}
+    return Peer(wa_id=row["whatsapp_id"], phone=row["phone_number"] or None)
 
 
 async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> float | None:

@@ -28,7 +28,10 @@ from wacc import outbox
 from wacc.bus import Bus, org_topic
 from wacc.db.engine import transaction
 from wacc.engines.contract import (
+    DownloadMedia,
     EngineError,
+    History,
+    HistoryChats,
     InboundMessage,
     Media,
     NotConnectedError,
@@ -180,12 +183,12 @@ async def run(import_id: str, rpc: SessionRpc, bus: Bus, pipeline: Pipeline) -> 
     seen, stored = row["messages_seen"], row["messages_stored"]
 
     async def fetch(media: Media) -> bytes:
-        data = await rpc.call(ref.id, "download_media", media=msgspec.to_builtins(media))
+        data = await rpc.call(ref.id, DownloadMedia(media=media))
         return base64.b64decode(data)
 
     try:
         if chats is None:
-            found = await rpc.call(ref.id, "history_chats", since=since)
+            found = await rpc.call(ref.id, HistoryChats(since=since))
             peers = msgspec.convert(found, list[Peer])
             # Engines leave groups and feeds out; kept out here too, whatever they send.
             chats = [msgspec.to_builtins(p) for p in peers
@@ -195,7 +198,8 @@ async def run(import_id: str, rpc: SessionRpc, bus: Bus, pipeline: Pipeline) -> 
             await _progress(bus, ref, import_id, len(chats), row["chats_done"], seen, stored)
         for index in range(row["chats_done"], len(chats)):
             messages = msgspec.convert(
-                await rpc.call(ref.id, "history", chat=chats[index], since=since),
+                await rpc.call(ref.id, History(chat=msgspec.convert(chats[index], Peer),
+                                               since=since)),
                 list[InboundMessage])
             for message in messages:
                 seen += 1

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from wacc import __version__, outbox
-from wacc.http.deps import runtime_of
+from wacc.http.deps import RuntimeDep
 from wacc.system import services
 from wacc.system.schemas import Check, Health, Readiness
 
@@ -26,10 +26,9 @@ class HealthController(Controller):
 
     @get("/ready", responses={503: ResponseSpec(
         Readiness, description="Not ready: the failing checks", generate_examples=False)})
-    async def ready(self, request: Request) -> Response[Readiness]:
+    async def ready(self, rt: RuntimeDep) -> Response[Readiness]:
         """Ready: the database answers, Redis answers (when configured), and a worker
         has reported in recently. 503 with the failing checks otherwise."""
-        rt = runtime_of(request)
         checks: dict[str, Check] = {}
         db_error = await services.check_database()
         checks["database"] = Check(ok=db_error is None, detail=db_error)
@@ -67,8 +66,7 @@ class MetricsController(Controller):
     include_in_schema = False
 
     @get("/", media_type=MediaType.TEXT)
-    async def metrics(self, request: Request) -> Response[bytes]:
-        rt = runtime_of(request)
+    async def metrics(self, request: Request, rt: RuntimeDep) -> Response[bytes]:
         token = rt.settings.security.metrics_token
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not token or not hmac.compare_digest(given.encode(), token.encode()):

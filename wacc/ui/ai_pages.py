@@ -19,10 +19,11 @@ from wacc.ai import services as ai
 from wacc.ai.knowledge import services as knowledge
 from wacc.ai.knowledge.schemas import ArticleId
 from wacc.ai.responder import services as responder
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import SessionId
 from wacc.lib.errors import ValidationError
 from wacc.orgs import services as orgs
+from wacc.runtime import Runtime
 from wacc.sessions import services as sessions
 from wacc.ui.render import page
 from wacc.ui.settings_pages import _settings_page, timezones
@@ -40,9 +41,9 @@ KB_PAGE = 50
 UPLOAD_MAX_BYTES = knowledge.UPLOAD_MAX_BYTES
 
 
-def _provider_types(request: Request) -> list[tuple[str, str]]:
+def _provider_types(rt: Runtime) -> list[tuple[str, str]]:
     """The installed types: wacc's own first, then any plugin's."""
-    installed = set(runtime_of(request).ai_router.factories)
+    installed = set(rt.ai_router.factories)
     names = [t for t in BUILT_IN if t in installed] + sorted(installed - set(BUILT_IN))
     return [(t, TYPE_LABELS.get(t, t)) for t in names]
 
@@ -57,21 +58,19 @@ class AiPages(Controller):
     include_in_schema = False
 
     @get("/settings/ai", opt=READ)
-    async def ai_settings(self, request: Request) -> Template:
-        rt, principal = runtime_of(request), principal_of(request)
+    async def ai_settings(self, request: Request, principal: PrincipalDep, rt: RuntimeDep) -> Template:
         providers = await ai.list_providers(rt, principal)
         settings = await ai.settings_out(principal.organization_id)
         usage = await guardrails.usage_summary(principal.organization_id, None, None)
         return _settings_page(request, "ai", "ai.html", providers=providers,
                               settings=settings, usage=usage,
-                              provider_types=_provider_types(request))
+                              provider_types=_provider_types(rt))
 
     @get("/settings/knowledge-base", opt=READ)
     async def knowledge_base(
-        self, request: Request,
+        self, request: Request, principal: PrincipalDep,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        principal = principal_of(request)
         notice = ""
         try:
             result = await knowledge.list_articles(principal, None, cursor, KB_PAGE)
@@ -86,15 +85,16 @@ class AiPages(Controller):
                               max_bytes=UPLOAD_MAX_BYTES)
 
     @get("/settings/knowledge-base/{articleId:str}", opt=READ)
-    async def knowledge_article(self, request: Request, article_id: ArticleId) -> Template:
-        article = await knowledge.get_article(principal_of(request), article_id)
+    async def knowledge_article(self, request: Request, principal: PrincipalDep,
+                                article_id: ArticleId) -> Template:
+        article = await knowledge.get_article(principal, article_id)
         return _settings_page(request, "knowledge-base", "knowledge_article.html",
                               article=article)
 
     @get("/ui/ai/responder/{sessionId:str}", opt=READ)
-    async def responder_panel(self, request: Request, session_id: SessionId) -> Template:
+    async def responder_panel(self, request: Request, principal: PrincipalDep,
+                              session_id: SessionId) -> Template:
         """The session page's auto-responder form (loaded by htmx from the page)."""
-        principal = principal_of(request)
         session = await sessions.get(principal, session_id)  # 404 for another org's
         config = await responder.get_config(principal, session_id)
         # New hours start in the organization's time zone.

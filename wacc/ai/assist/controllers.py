@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, post
+from litestar import Controller, post
 from litestar.params import JSONBody
 
 from wacc.ai.assist import services as assist
 from wacc.ai.assist.schemas import AssistOut, RewriteIn, SuggestIn
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import ConversationId
 
 # Assist changes nothing (usage is recorded as AiUsage): no audit row per draft.
@@ -20,23 +20,23 @@ class AssistController(Controller):
     opt = {"resource": "ai_assist"}
 
     @post("/{conversationId:str}/ai/suggest", opt=USE, status_code=200)
-    async def suggest_reply(self, request: Request, conversation_id: ConversationId,
+    async def suggest_reply(self, principal: PrincipalDep, rt: RuntimeDep, conversation_id: ConversationId,
                             data: JSONBody[SuggestIn | None] = None) -> AssistOut:
         """A draft reply to the customer (not sent), from the knowledge base; ``hint``
         says in a few words what it should say."""
-        return await assist.suggest(runtime_of(request), principal_of(request),
+        return await assist.suggest(rt, principal,
                                     conversation_id, data.hint if data else None)
 
     @post("/{conversationId:str}/ai/summarize", opt=USE, status_code=200)
-    async def summarize_conversation(self, request: Request,
+    async def summarize_conversation(self, principal: PrincipalDep, rt: RuntimeDep,
                                      conversation_id: ConversationId) -> AssistOut:
         """A few bullet points for a teammate taking the conversation over."""
-        return await assist.summarize(runtime_of(request), principal_of(request), conversation_id)
+        return await assist.summarize(rt, principal, conversation_id)
 
     @post("/{conversationId:str}/ai/rewrite", opt=USE, status_code=200)
-    async def rewrite_reply(self, request: Request, conversation_id: ConversationId,
+    async def rewrite_reply(self, principal: PrincipalDep, rt: RuntimeDep, conversation_id: ConversationId,
                             data: JSONBody[RewriteIn]) -> AssistOut:
         """The agent's draft ``text`` in another ``tone``: friendly, formal, short,
         apologetic, confident or empathetic."""
-        return await assist.rewrite(runtime_of(request), principal_of(request),
+        return await assist.rewrite(rt, principal,
                                     conversation_id, data.text, data.tone)

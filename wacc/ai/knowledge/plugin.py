@@ -6,6 +6,7 @@ from typing import Any
 
 from wacc.ai.knowledge import services as knowledge_services
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 
 @hookimpl
@@ -17,7 +18,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     @jobs.register(knowledge_services.REINDEX_JOB, retries=2, retry_delay=60)
     def reindex_knowledge_base(organization_id: str) -> int:
         return int(run(knowledge_services.reindex(runtime, organization_id)))
