@@ -230,7 +230,9 @@ class Dispatcher:
             try:
                 if Outbox._meta.db is self._engine:
                     await mark_finished()
-                    await self.check_epoch()
+                    with contextlib.suppress(Exception):
+                        # The queue away: the pass below says so, with the row's error.
+                        await self.check_epoch()
                 moved = await self.dispatch_once()
                 if self.outage and moved:  # a pass with nothing to move proves nothing
                     log.info("outbox dispatching again")
@@ -269,7 +271,7 @@ class Dispatcher:
         # each lost row over once; rows handed to this epoch already are left alone.
         lost = await Outbox.update({Outbox.dispatched_at: None, Outbox.claimed_until: None}).where(
             Outbox.dispatched_at.is_not_null() & Outbox.done_at.is_null()
-            & Outbox.epoch.is_not_null() & (Outbox.epoch != epoch)
+            & (Outbox.epoch.is_null() | (Outbox.epoch != epoch))
         ).returning(Outbox.id)
         if lost:
             log.warning("job queue came back empty; unfinished jobs handed over again",
