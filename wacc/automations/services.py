@@ -323,7 +323,7 @@ async def _sample_events(principal: Principal, data: DryRunIn,
 
 # A sample message comes from nobody: without a stand-in every step said "would fail:
 # this run has no conversation to act on" and {{contact.name}} rendered empty ("Hi !").
-SAMPLE_CONTACT = {"id": "sample", "name": "Sample Customer", "phone": "+15550100000",
+SAMPLE_CONTACT: dict[str, Any] = {"id": "sample", "name": "Sample Customer", "phone": "+15550100000",
                   "email": "sample.customer@example.com", "language": None, "custom": {},
                   "tags": []}
 

@@ -37,8 +37,11 @@ async def _list_context(request: Request, names: dict[str, str],
     filters = view.Filters.of(request.query_params)
     rows, next_cursor = await view.rows(principal_of(request), filters,
                                         request.query_params.get("cursor") or None, names)
+    # An empty first page points somewhere a message can come from.
+    empty = not rows and not request.query_params.get("cursor")
     return {"rows": rows, "next_cursor": next_cursor, "filters": filters,
-            "selected": selected or request.query_params.get("selected") or ""}
+            "selected": selected or request.query_params.get("selected") or "",
+            "first_steps": await view.first_steps(principal_of(request)) if empty else None}
 
 
 async def _conversation_context(request: Request, conversation_id: str,
