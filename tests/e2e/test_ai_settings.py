@@ -165,7 +165,8 @@ def test_provider_form_offers_a_model_and_last_check_follows_a_test(pages, wacc,
     expect(last).to_have_text("just now: OK")
     page.reload()
     expect(last).to_have_text("just now: OK")
-    expect(row.locator('td[data-label="Provider"]')).to_contain_text("Custom (OpenAI-compatible")
+    kind = row.locator('td[data-label="Provider"]')
+    expect(kind).to_have_text(re.compile(r"^Ollama box\s*OpenAI-compatible"))
     # A provider named after its type: the name once, the type not again.
     cell = page.locator(f'tr[data-provider-id="{named_as_type}"] td[data-label="Provider"]')
     expect(cell).to_have_text("OpenAI")

@@ -44,6 +44,8 @@ MODEL_HINTS = {
     "gemini": "Google's everyday model; gemini-2.5-pro answers better for more.",
     "custom": "The name your server gives the model, e.g. llama3.2 for Ollama.",
 }
+# The provider list names the type under the provider's name, in fewer words.
+SHORT_LABELS = {"custom": "OpenAI-compatible"}
 DAYS = (("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"),
         ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday"))
 KB_PAGE = 50
@@ -88,7 +90,7 @@ class AiPages(Controller):
         return _settings_page(request, "ai", "ai.html", providers=providers,
                               settings=settings, usage=usage,
                               provider_types=types,
-                              type_labels={t.value: t.label for t in types},
+                              type_labels={t.value: SHORT_LABELS.get(t.value, t.label) for t in types},
                               model_hints={t.value: t.hint for t in types})
 
     @get("/settings/knowledge-base", opt=READ)
