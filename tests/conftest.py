@@ -37,6 +37,7 @@ from tests.support.env import (
 from tests.support.polling import until
 from tests.support.responder import ANSWER, ARTICLE
 from tests.support.whatsapp import CARLA, DAN, connected_session, simulate
+from wacc import outbox
 from wacc.app import create_app
 from wacc.bus.tables import BusEvent
 from wacc.config import Settings, load_settings
@@ -175,10 +176,12 @@ async def worker(server: Server) -> AsyncIterator[Any]:
     jobs = Jobs(make_huey(server.settings))
     jobs.huey.flush()
 
+    @outbox.retry_when_away
     def run(coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 
     make_plugin_manager(server.settings).call("wacc_tasks", jobs=jobs, run=run, runtime=runtime)
+    outbox.track(jobs)
     stop = threading.Event()
     done: list[Any] = []
 

@@ -87,6 +87,9 @@ async def test_provider_crud_keeps_the_key_sealed_and_write_only(client, server,
     ({"temperature": 3}, None, 400, "VALIDATION_ERROR"),
     ({"config": {"k" * 70: 1}}, None, 400, "VALIDATION_ERROR"),
     ({"surprise": True}, None, 400, "VALIDATION_ERROR"),
+    # Sent in a header: a pasted key with a non-ASCII character would fail every call.
+    ({"apiKey": "sk-ключ"}, "apiKey", 400, "VALIDATION_ERROR"),
+    ({"apiKey": "sk-abc def"}, "apiKey", 400, "VALIDATION_ERROR"),
 ])
 async def test_bad_provider_input_is_refused_and_stores_nothing(client, owner, fakes, changes, field,
                                                                status, code):

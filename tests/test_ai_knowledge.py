@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import API, add_member, assert_error, bearer, register
 from tests.support.polling import until
 from tests.support.tenancy import second_org
-from wacc.ai import knowledge
+from wacc.ai.knowledge import passages as knowledge
 from wacc.ai.tables import AiKnowledgeBase, AiKnowledgeChunk
 
 SHIPPING = """# Shipping

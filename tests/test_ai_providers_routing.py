@@ -21,9 +21,9 @@ from wacc.ai.contract import (
     CompletionRequest,
     ProviderConfig,
 )
-from wacc.ai.pricing import PriceTable
-from wacc.ai.registry import provider_factories
-from wacc.ai.router import AiRouter, AllProvidersFailed, BreakerPolicy, CircuitBreaker
+from wacc.ai.providers.pricing import PriceTable
+from wacc.ai.providers.registry import provider_factories
+from wacc.ai.providers.router import AiRouter, AllProvidersFailed, BreakerPolicy, CircuitBreaker
 from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins.manager import PluginManager
 from wacc.plugins.spec import hookimpl

@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.ai_providers import count_tokens
 from tests.helpers import API, bearer, register
-from wacc.ai.replies import generate_reply, send_ai_message
+from wacc.ai.responder.replies import generate_reply, send_ai_message
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage
 from wacc.lib.clock import utcnow

@@ -26,7 +26,7 @@ from tests.support.tenancy import second_org
 from tests.support.whatsapp import simulate
 from tests.ui_support import ui_login
 from wacc import events
-from wacc.ai import responder
+from wacc.ai.responder import services as responder
 from wacc.ai.tables import AiUsage
 from wacc.conversations.tables import ConversationAssignment, ConversationEvent
 from wacc.messages.tables import Message

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
+from wacc.canned import services
+from wacc.canned.schemas import CannedResponseCreate
+from wacc.canned.tables import CannedResponse
 from wacc.lib.errors import ConflictError
 from wacc.security.principal import Principal
 from wacc.security.roles import Role
-from wacc.tags import services
-from wacc.tags.schemas import CannedResponseCreate
-from wacc.tags.tables import CannedResponse
 
 CANNED = f"{API}/canned-responses"
 EXPAND = f"{CANNED}/expand"

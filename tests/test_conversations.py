@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register_other_org
-from wacc.conversations import services
+from wacc.conversations import inbox as services
+from wacc.conversations import threading
 from wacc.conversations.tables import Conversation, ConversationAssignment, ConversationTag, Note
 from wacc.lib.ids import new_id
 from wacc.tags.tables import Tag
@@ -248,3 +249,21 @@ def test_snooze_job_is_scheduled():
     from wacc.conversations import plugin
 
     assert plugin.wacc_schedule() == [("* * * * *", "conversations.reopen_snoozed")]
+
+
+@pytest.mark.parametrize(("status", "inbound", "reopen", "expected"), [
+    (None, True, "reopen", "new"),  # no conversation yet
+    ("OPEN", True, "new", "same"),
+    ("PENDING", True, "new", "same"),
+    ("SPAM", True, "reopen", "same"),  # SPAM stays SPAM
+    ("RESOLVED", False, "new", "same"),  # the business's own message leaves it finished
+    ("CLOSED", False, "reopen", "same"),
+    ("RESOLVED", True, "reopen", "reopen"),
+    ("CLOSED", True, "reopen", "reopen"),
+    ("RESOLVED", True, "new", "new"),
+    ("CLOSED", True, "new", "new"),
+])
+def test_the_reopen_rule(status, inbound, reopen, expected):
+    """The one rule thread_for, thread_many and open_thread follow (threading.placement)."""
+    row = None if status is None else {"status": status}
+    assert threading.placement(row, inbound=inbound, reopen=reopen) == expected

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
-from wacc.contacts.tables import CustomField, FieldType
 from wacc.customfields import services
 from wacc.customfields.schemas import CustomFieldCreate
 from wacc.customfields.services import validate_values
+from wacc.customfields.tables import CustomField, FieldType
 from wacc.lib.errors import ConflictError, ValidationError
 from wacc.security.principal import Principal
 from wacc.security.roles import Role

@@ -6,10 +6,6 @@ database is never touched. Skipped where the PostgreSQL server binaries are miss
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,60 +13,16 @@ import httpx
 import pytest
 
 from tests.helpers import API, PASSWORD, assert_error, bearer, register
-from tests.support.env import free_port
+from tests.support.servers import PrivatePostgres, private_postgres
 from tests.support.serving import serve_app
 from wacc.db.engine import bound_engine
 from wacc.db.migrate import apply_migrations
 
-_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    # initdb refuses to run as root; the server then runs as the postgres user.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *args]
-    return args
-
-
-class PrivatePostgres:
-    def __init__(self, root: Path) -> None:
-        self.bin = Path(_BIN[-1]).parent
-        self.data = root / "data"
-        self.port = free_port()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def run(self, *args: str) -> None:
-        subprocess.run(_as_postgres(list(args)), check=True, capture_output=True, timeout=60)
-
-    def init(self) -> None:
-        self.run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-                 "--auth=trust", "-E", "UTF8", "--no-sync")
-
-    def start(self) -> None:
-        self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l",
-                 str(self.data / "log"), "-o", f"-p {self.port} -k {self.data} -c fsync=off",
-                 "start")
-
-    def stop(self) -> None:
-        self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
-
 
 @pytest.fixture
 def private_pg() -> Iterator[PrivatePostgres]:
-    if not _BIN:
-        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql")
-    root = Path(tempfile.mkdtemp(prefix="wacc-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-    pg = PrivatePostgres(root)
-    pg.init()
-    pg.start()
-    try:
+    with private_postgres() as pg:
         yield pg
-    finally:
-        subprocess.run(_as_postgres([str(pg.bin / "pg_ctl"), "-D", str(pg.data), "-m",
-                                     "immediate", "stop"]), capture_output=True, check=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import API, bearer, register
 from tests.support.polling import until
 from tests.support.whatsapp import connected_session, simulate
+from wacc import events
 from wacc.plugins.spec import hookimpl
 
 
@@ -113,3 +114,35 @@ async def test_a_failing_handler_gets_the_event_again(client, wa, worker, record
 
     # The first delivery fails; Huey retries the job (retry_delay) and it arrives once.
     await until(delivered, timeout=40)
+
+
+def test_typed_events_keep_the_stored_format():
+    """Rows recorded before events were typed decode, and typed events store the same
+    JSON object, keys in the same order."""
+    old = [
+        events.event("message.received", "o1", messageId="m", conversationId="c",
+                     contactId="k", sessionId="s", type="TEXT", body=None, fromMe=False,
+                     newContact=True, newConversation=False),
+        events.event("message.queued", "o1", messageId="m", conversationId="c", sentBy=None,
+                     aiGenerated=True),
+        events.event("conversation.created", "o1", conversationId="c", contactId="k",
+                     sessionId="s"),
+        events.event("conversation.status_changed", "o1", conversationId="c",
+                     **{"from": "OPEN"}, to="RESOLVED", by="u"),
+        events.event("conversation.assigned", "o1", conversationId="c", added=["u"],
+                     removed=[], by=None),
+        events.event("contact.created", "o1", contactId="k"),
+        events.event("tag.added", "o1", tagId="t", conversationId="c"),
+    ]
+    token = events.cause.set({"causedBy": "a", "depth": 1})  # as while an automation acts
+    try:
+        old.append(events.event("tag.added", "o1", tagId="t", contactId="k"))
+    finally:
+        events.cause.reset(token)
+    for stored in old:
+        typed = events.from_stored(stored)
+        assert typed is not None, stored["kind"]
+        assert list(events.to_stored(typed).items()) == list(stored.items())
+    assert events.from_stored({"kind": "something.new", "organizationId": "o1"}) is None
+    status = events.from_stored(old[3])
+    assert isinstance(status, events.ConversationStatusChanged) and status.from_ == "OPEN"

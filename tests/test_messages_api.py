@@ -203,3 +203,32 @@ async def _stored_type(whatsapp_id: str) -> str | None:
     row = await Message.select(Message.type).where(
         Message.whatsapp_message_id == whatsapp_id).first()
     return row and row["type"]
+
+
+async def test_a_large_media_upload_is_streamed_not_held_in_memory(client, wa, server, tmp_path):
+    """A 15 MB video goes from the request to the media store in pieces (issue 14: uploads
+    streamed to disk): the web process never holds the file whole."""
+    import tracemalloc
+
+    tokens = await register(client)
+    head = bearer(tokens["accessToken"])
+    _, cid = await _thread(client, head, wa)
+    path = tmp_path / "clip.mp4"
+    with path.open("wb") as f:
+        for i in range(15):
+            f.write(bytes([i]) * (1024 * 1024))
+    size = path.stat().st_size
+    assert size < server.settings.media.max_bytes
+    tracemalloc.start()
+    try:
+        with path.open("rb") as f:  # the client streams it too
+            r = await client.post(f"{API}/conversations/{cid}/messages/media", headers=head,
+                                  files={"file": ("clip.mp4", f, "video/mp4")})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.status_code == 201, r.text
+    assert r.json()["type"] == "VIDEO" and r.json()["metadata"]["media"]["size"] == size
+    assert peak < size / 4, f"peak {peak / 1e6:.1f} MB while uploading {size / 1e6:.1f} MB"
+    stored = await server.app.state["runtime"].media.get(r.json()["mediaUrl"])
+    assert stored == path.read_bytes()

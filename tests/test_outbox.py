@@ -245,3 +245,54 @@ async def test_sign_in_works_while_redis_is_away(client, make_client):
         assert_error(r, 401, "AUTHENTICATION_ERROR")
     r = await away.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD})
     assert_error(r, 429, "RATE_LIMIT_EXCEEDED")
+
+
+async def _handed_over(subject: str) -> dict[str, Any] | bool:
+    row = await Outbox.select().where(Outbox.subject == subject).first()
+    return bool(row and row["dispatched_at"] and row["epoch"]) and row
+
+
+async def test_jobs_a_queue_lost_are_handed_over_again_and_finished_ones_are_not(server):
+    """A Redis restarted without its data is a new queue (a new epoch); a job handed to
+    the old one that never ran is handed over again, once. (Flushing the queue here is
+    the same loss, on both backends.)"""
+    dispatcher = server.app.state["outbox"]
+    huey = dispatcher.jobs.huey
+    await until(lambda: _healthy(dispatcher), timeout=45)
+    huey.flush()  # what earlier tests left (no worker runs here)
+    await dispatcher.check_epoch(force=True)
+    await outbox.add("system.prune_heartbeats", subject="lost-job")
+    first = await until(lambda: _handed_over("lost-job"), timeout=20)
+    assert huey.pending_count() == 1 and first["done_at"] is None
+    assert await dispatcher.check_epoch(force=True) == 0  # same queue: nothing to do
+
+    huey.flush()  # the queue forgets everything
+    assert await dispatcher.check_epoch(force=True) >= 1
+    assert await dispatcher.check_epoch(force=True) == 0  # once, not on every check
+
+    async def again() -> dict[str, Any] | bool:
+        row = await _handed_over("lost-job")
+        return row and row["epoch"] != first["epoch"] and row
+
+    await until(again, timeout=20)
+    assert huey.pending_count() == 1
+    huey.flush()
+
+
+async def test_a_job_the_worker_finished_is_marked_done_and_never_handed_over_again(
+        server, worker):
+    dispatcher = server.app.state["outbox"]
+    await until(lambda: _healthy(dispatcher), timeout=45)
+    before = len(worker.done)
+    await outbox.add("system.prune_heartbeats", subject="finished-job")
+
+    async def done() -> dict[str, Any] | bool:
+        row = await Outbox.select().where(Outbox.subject == "finished-job").first()
+        return bool(row and row["done_at"]) and row
+
+    row = await until(done, timeout=20)
+    assert len(worker.done) == before + 1
+    dispatcher.jobs.huey.flush()
+    await dispatcher.check_epoch(force=True)  # a new queue: unfinished rows go again
+    after = await Outbox.select().where(Outbox.subject == "finished-job").first()
+    assert after["dispatched_at"] == row["dispatched_at"] and after["epoch"] == row["epoch"]

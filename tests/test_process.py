@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import inspect
 import json
 import os
 import signal
@@ -17,16 +16,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.cli import query, wacc_env, write_test_plugin
 from tests.support.env import PG_URL, REDIS_URL, create_pg_database, drop_pg_database, free_port
+from tests.support.processes import eventually, role_pids, running, status
 from wacc.config import Settings, load_settings
 from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins.manager import PluginManager
@@ -84,59 +83,6 @@ async def deployment(request: pytest.FixtureRequest, tmp_path: Path,
         await drop_pg_database(url)
 
 
-@contextlib.contextmanager
-def running(env: dict[str, str], log: Path, *args: str) -> Any:
-    """`wacc run ARGS` in the background; killed with its roles if a test fails."""
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "wacc.cli.main", "run", *args],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            roles = role_pids(process.pid)
-            process.kill()
-            for pid in roles.values():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-            process.wait()
-
-
-def role_pids(supervisor: int) -> dict[str, int]:
-    """The supervisor's children by role, from /proc (their command lines name it)."""
-    try:
-        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    except OSError:
-        return {}
-    found = {}
-    for pid in map(int, children):
-        with contextlib.suppress(OSError):
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if b"--role" in argv:
-                found[argv[argv.index(b"--role") + 1].decode()] = pid
-    return found
-
-
-async def eventually(check: Callable[[], Any], timeout: float, what: str, log: Path) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; log:\n{log.read_text()[-4000:]}")
-        await asyncio.sleep(0.05)
-
-
-def status(url: str) -> int | None:
-    try:
-        return httpx.get(url, timeout=2).status_code
-    except httpx.HTTPError:
-        return None
-
-
 def jobs_of(settings: Settings, plugin_dir: Path) -> Jobs:
     """The job queue as another process (the web role, say) sees it: wacc's own jobs and
     the test plugin's, registered under the names the worker knows them by."""
@@ -182,7 +128,8 @@ async def test_run_supervises_roles(deployment: Deployment, plugin_dir: Path, tm
 
         # A job enqueued outside the worker (as the web role would) runs on the worker.
         jobs = jobs_of(d.settings, plugin_dir)
-        assert jobs.enqueue("system.prune_heartbeats").get(blocking=True, timeout=30) == 0
+        jobs.enqueue("test.sleep", 0.0, str(tmp_path / "quick"))
+        await eventually((tmp_path / "quick.done").exists, 30, "the job to run", d.log)
 
         # A killed role is started again, and the new process reports in.
         worker = role_pids(supervisor.pid)["worker"]
@@ -201,7 +148,7 @@ async def test_run_supervises_roles(deployment: Deployment, plugin_dir: Path, tm
 
         # SIGTERM while a request and a job are in flight: both finish, then all exit 0.
         job_started, request_started = tmp_path / "job-started", tmp_path / "request-started"
-        job = jobs.enqueue("test.sleep", 3.0, str(job_started))
+        jobs.enqueue("test.sleep", 3.0, str(job_started))
         responses: list[httpx.Response] = []
         request = threading.Thread(target=lambda: responses.append(httpx.get(
             f"{d.url}/api/v1/test/slow", params={"seconds": 3, "started": str(request_started)},
@@ -219,7 +166,7 @@ async def test_run_supervises_roles(deployment: Deployment, plugin_dir: Path, tm
     assert stopped_in < STOP_SECONDS, stopped_in
     assert responses and responses[0].status_code == 200, responses
     assert responses[0].json() == {"slept": 3}
-    assert job.get(blocking=True, timeout=10) == "slept 3.0"
+    assert (tmp_path / "job-started.done").read_text() == "slept 3.0"  # drained, not cut
     for pid in roles.values():
         assert not Path(f"/proc/{pid}").exists(), f"role process {pid} outlived the supervisor"
     # Every line the process tree wrote is a structured (JSON) log line.

@@ -64,3 +64,27 @@ async def test_sockets_stay_open_and_live_while_redis_is_away(client, data_dir, 
         gone = await next_event(first, "presence:update", userId=agent["user"]["id"])
         assert gone["status"] == "offline"
         await first.close()
+
+
+async def test_metrics_show_which_parts_run_on_their_fallback(client, data_dir, database_url):
+    """Beside each "Redis away" log line, a figure a scraper can alert on (GET /metrics,
+    Prometheus text, behind WACC_METRICS_TOKEN)."""
+    async with serve_app(data_dir, database_url, WACC_METRICS_TOKEN="scrape-me",
+                         WACC_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0") as (url, _), \
+            httpx.AsyncClient(base_url=url, timeout=30) as away:
+        assert (await away.get("/metrics")).status_code == 404  # no token: no such page
+        assert (await away.get("/metrics", headers=bearer("wrong"))).status_code == 404
+        owner = await register(away)  # the sign-up's rate limit falls back
+        socket = await signed_in_socket(url, owner["accessToken"])
+        await next_event(socket, "authenticated")  # presence falls back
+        r = await away.get("/metrics", headers=bearer("scrape-me"))
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        figures = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                   for line in r.text.splitlines() if line and not line.startswith("#")}
+        assert figures['wacc_redis_fallback{part="rate_limits"}'] == 1
+        assert figures['wacc_redis_fallback{part="presence"}'] == 1
+        assert "wacc_outbox_waiting" in figures and "wacc_outbox_oldest_seconds" in figures
+        await socket.close()
+    # The suite's own server (Redis reachable, or none configured) falls back on nothing.
+    r = await client.get("/metrics")
+    assert r.status_code == 404

@@ -4,10 +4,13 @@ declared indexes present, unique constraints enforced, SQLite in WAL mode."""
 from __future__ import annotations
 
 import os
+import sqlite3
+from pathlib import Path
 
 import pytest
 
 from tests.support.env import backend
+from wacc.db import migrations
 from wacc.db.engine import bound_engine, is_sqlite
 from wacc.schema import ALL_INDEXES, ALL_TABLES, APP_CONFIG
 
@@ -35,7 +38,7 @@ SEED_ENUMS = {
                                                "CANCELLED"],
     "wacc.broadcasts.tables.RecipientStatus": ["PENDING", "SENT", "DELIVERED", "READ", "FAILED"],
     "wacc.webhooks.tables.DeliveryStatus": ["PENDING", "SUCCESS", "FAILED", "RETRYING"],
-    "wacc.contacts.tables.FieldType": ["TEXT", "NUMBER", "EMAIL", "PHONE", "DATE", "SELECT",
+    "wacc.customfields.tables.FieldType": ["TEXT", "NUMBER", "EMAIL", "PHONE", "DATE", "SELECT",
                                        "MULTISELECT", "URL"],
 }
 
@@ -113,3 +116,17 @@ async def test_sqlite_uses_wal(client):
 
     rows = await RoleHeartbeat.raw("PRAGMA journal_mode")
     assert rows[0]["journal_mode"] == "wal"
+
+
+def test_a_start_knows_when_nothing_is_left_to_migrate(server, database_url, tmp_path):
+    """`wacc run` skips the migration process when the database has every shipped
+    migration (wacc.db.pending), and runs it when one is missing."""
+    from wacc.db.pending import committed_ids, pending_count
+
+    shipped = committed_ids()
+    assert len(shipped) == len(list(Path(migrations.__file__).parent.glob("wacc_*.py")))
+    assert pending_count(database_url) == 0  # the suite's database is migrated
+    assert pending_count(f"sqlite:///{tmp_path / 'new.db'}") == len(shipped)
+    empty = tmp_path / "other.db"
+    sqlite3.connect(empty).execute("CREATE TABLE migration (name TEXT, app_name TEXT)")
+    assert pending_count(f"sqlite:///{empty}") == len(shipped)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.helpers import API, add_member, assert_error, bearer, register, register_other_org
-from wacc.contacts.tables import Contact, Segment
+from wacc.contacts.tables import Contact
+from wacc.segments.tables import Segment
 
 SEGMENTS = f"{API}/segments"
 

@@ -11,7 +11,8 @@ from tests.support.tenancy import second_org
 from wacc.ai.tables import AiKnowledgeBase, AiProvider, AiResponder
 from wacc.apikeys.tables import ApiKey
 from wacc.automations.tables import Automation, AutomationExecution
-from wacc.contacts.tables import Contact, CustomField, Segment
+from wacc.canned.tables import CannedResponse
+from wacc.contacts.tables import Contact
 from wacc.conversations.tables import (
     Conversation,
     ConversationAssignment,
@@ -19,10 +20,12 @@ from wacc.conversations.tables import (
     ConversationTag,
     Note,
 )
+from wacc.customfields.tables import CustomField
 from wacc.messages.tables import Message
 from wacc.orgs.tables import Organization
+from wacc.segments.tables import Segment
 from wacc.sessions.tables import WhatsAppSession
-from wacc.tags.tables import CannedResponse, Tag
+from wacc.tags.tables import Tag
 from wacc.users.tables import Invite, User
 
 # Valid bodies for request types with required fields (the rest accept {}).

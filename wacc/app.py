@@ -28,6 +28,7 @@ from wacc.config import Settings
 from wacc.db.engine import bind, close_engine, make_engine, open_engine
 from wacc.features import make_plugin_manager
 from wacc.http.cleaning import TextCleaningMiddleware
+from wacc.http.deps import DEPENDENCIES
 from wacc.http.errors import EXCEPTION_HANDLERS
 from wacc.http.guards import require_permission
 from wacc.http.middleware import (
@@ -46,7 +47,7 @@ from wacc.runtime import Runtime
 from wacc.schema import ALL_TABLES
 from wacc.security.crypto import Keyring, load_keyring
 from wacc.security.limits import per_minute
-from wacc.system.controllers import HealthController
+from wacc.system.controllers import HealthController, MetricsController
 from wacc.ui import session as ui_session
 from wacc.ui.render import template_config
 
@@ -146,6 +147,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             HealthController,
+            MetricsController,
             api,
             pages,
             create_static_files_router(path="/static/vendor", directories=[vendor_dir()],
@@ -153,6 +155,8 @@ def create_app(
             create_static_files_router(path="/static", directories=[static_dir()],
                                        include_in_schema=False),
         ],
+        # `principal` and `rt`, for every handler that declares them (wacc/http/deps.py).
+        dependencies=DEPENDENCIES,
         middleware=[RequestContextMiddleware(),
                     TextCleaningMiddleware(settings.security.max_body_bytes)],
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: ui_session.on_ui_http_error},

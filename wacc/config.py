@@ -134,6 +134,11 @@ class SecuritySettings:
         "WACC_CORS_ORIGINS", [], "Origins allowed to call the API from a browser "
         "(comma-separated); empty allows none but our own.",
     )
+    metrics_token: str = setting(
+        "WACC_METRICS_TOKEN", "",
+        "Bearer token a Prometheus scraper sends to GET /metrics; empty turns /metrics off.",
+        secret=True,
+    )
     trusted_proxies: list[str] = setting(
         "WACC_TRUSTED_PROXIES", [],
         "Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated).",

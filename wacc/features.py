@@ -16,6 +16,7 @@ BUILTIN_PLUGINS = [
     "wacc.users.plugin",
     "wacc.apikeys.plugin",
     "wacc.tags.plugin",
+    "wacc.canned.plugin",
     "wacc.customfields.plugin",
     "wacc.contacts.plugin",
     "wacc.audit.plugin",
@@ -27,7 +28,9 @@ BUILTIN_PLUGINS = [
     "wacc.segments.plugin",
     "wacc.automations.plugin",
     "wacc.ai.plugin",
-    "wacc.ai.assistant_plugin",
+    "wacc.ai.knowledge.plugin",
+    "wacc.ai.responder.plugin",
+    "wacc.ai.assist.plugin",
     "wacc.ui.plugin",
 ]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any, cast
 
 import structlog
@@ -28,6 +29,31 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 # Libraries whose INFO lines say nothing a person running wacc needs (job lists, "Added
 # job", "Running Sqlite version"): shown from WARNING unless WACC_LOG_LEVEL=DEBUG.
 _CHATTY = ("piccolo", "huey", "apscheduler", "uvicorn", "httpx")
+
+
+class _OncePerOutage(logging.Filter):
+    """Huey's consumer logs "Error reading from queue" (with a traceback) on every poll
+    while Redis is away, several times a second per thread. Let one through per
+    QUIET_SECONDS; the outbox's own line says what it means for the work."""
+
+    QUIET_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if not message.startswith("Error reading"):
+            return True
+        now = time.monotonic()
+        if now - self._last.get(message, -self.QUIET_SECONDS) < self.QUIET_SECONDS:
+            return False
+        self._last[message] = now
+        return True
+
+
+_QUIET_HUEY = _OncePerOutage()
 
 
 def level_of(settings: Settings, fmt: str) -> str:
@@ -84,6 +110,9 @@ def configure_logging(settings: Settings, role: str = "cli") -> None:
     for name in ("uvicorn", "uvicorn.error", "huey", "apscheduler"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    for name in ("huey.consumer.Worker", "huey.consumer.Scheduler"):
+        if _QUIET_HUEY not in logging.getLogger(name).filters:
+            logging.getLogger(name).addFilter(_QUIET_HUEY)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(role=role)
 

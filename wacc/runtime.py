@@ -6,8 +6,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from wacc.ai.registry import provider_factories
-from wacc.ai.router import AiRouter
+from wacc.ai.providers.registry import provider_factories
+from wacc.ai.providers.router import AiRouter
 from wacc.bus import Bus, make_bus
 from wacc.config import Settings
 from wacc.engines.contract import EngineFactory

@@ -20,12 +20,15 @@ from wacc.auth import tables as auth
 from wacc.automations import tables as automations
 from wacc.broadcasts import tables as broadcasts
 from wacc.bus import tables as bus
+from wacc.canned import tables as canned
 from wacc.contacts import tables as contacts
 from wacc.conversations import tables as conversations
+from wacc.customfields import tables as customfields
 from wacc.db.columns import Index
 from wacc.messages import tables as messages
 from wacc.orgs import tables as orgs
 from wacc.outbox import tables as outbox
+from wacc.segments import tables as segments
 from wacc.sessions import tables as sessions
 from wacc.system import tables as system
 from wacc.tags import tables as tags
@@ -33,8 +36,8 @@ from wacc.users import tables as users
 from wacc.webhooks import tables as webhooks
 
 _MODULES = [
-    orgs, users, auth, apikeys, audit, sessions, tags, contacts, conversations, messages,
-    automations, ai, broadcasts, webhooks,
+    orgs, users, auth, apikeys, audit, sessions, tags, canned, customfields, contacts, segments,
+    conversations, messages, automations, ai, broadcasts, webhooks,
     analytics, system, bus, outbox,
 ]
 

@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 from piccolo.query.functions.aggregate import Sum
 
-from wacc.ai.pricing import Cost
+from wacc.ai.providers.pricing import Cost
 from wacc.ai.schemas import AiSettings, UsageOut, UsageRow
 from wacc.ai.tables import AiUsage
 from wacc.db.engine import is_sqlite

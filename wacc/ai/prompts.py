@@ -1,8 +1,8 @@
 """System prompt templates: ``{{org.name}}``, ``{{contact.name}}``, ``{{contact.phone}}``,
 ``{{contact.custom.<key>}}`` and ``{{now}}``, nothing else.
 
-A template is plain substitution of named values, not a language: a regular
-expression finds ``{{ … }}`` and each name is looked up in a dict of strings. Nothing is
+A template is plain substitution of named values, not a language: wacc.lib.placeholders
+finds ``{{ … }}`` and each name is looked up in a dict of strings. Nothing is
 evaluated, so a template written by an admin (or pasted from anywhere) cannot run code
 or reach an attribute. jinja2's SandboxedEnvironment with StrictUndefined was the
 alternative; it would also accept loops, filters and attribute access that no prompt
@@ -18,34 +18,33 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from wacc.contacts.tables import CustomField
+from wacc.customfields.tables import CustomField
+from wacc.lib import placeholders
 from wacc.lib.errors import ValidationError
 
-VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 FIXED = ("org.name", "contact.name", "contact.phone", "now")
 CUSTOM = re.compile(r"^contact\.custom\.([a-z0-9_]{1,64})$")
 
 
 def variables(template: str) -> list[str]:
-    return list(dict.fromkeys(VARIABLE.findall(template)))
+    return placeholders.names(template)
 
 
 def unknown(template: str, custom_keys: Iterable[str]) -> list[str]:
     """The template's variables that are not known: fixed names, or a custom field
     of the organization by its key."""
     keys = set(custom_keys)
-    found = []
-    for name in variables(template):
+
+    def known(name: str) -> bool:
         match = CUSTOM.match(name)
-        if name in FIXED or (match and match.group(1) in keys):
-            continue
-        found.append(name)
-    return found
+        return name in FIXED or (match is not None and match.group(1) in keys)
+
+    return placeholders.unknown(template, known)
 
 
 async def validate(organization_id: str, template: str, field: str) -> None:
     """A 400 naming each unknown variable, so the admin sees it when saving."""
-    if not VARIABLE.search(template):
+    if not placeholders.names(template):
         return
     rows = await CustomField.select(CustomField.key).where(
         CustomField.organization == organization_id)
@@ -71,20 +70,18 @@ def values(org: Mapping[str, Any], contact: Mapping[str, Any] | None, now: datet
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
-    """Substitute each variable; a custom field the contact has no value for is empty.
-    A variable that is not known at all (a template saved before a custom field was
-    deleted) is a ValidationError rather than text sent to a model."""
+    """Substitute each variable (wacc.lib.placeholders); a custom field the contact has
+    no value for, or one deleted since the template was saved, is empty.
 
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in values:
-            return values[name]
-        if CUSTOM.match(name):
-            return ""
-        raise ValidationError(f"Unknown template variable {{{{{name}}}}}",
-                              [{"field": "systemPrompt", "message": f"unknown variable {{{{{name}}}}}"}])
-
-    return VARIABLE.sub(one, template)
+    Checked here first, on use: an automation's AI reply prompt is not checked when the
+    automation is saved, so a name that is no prompt variable at all (``{{contact.age}}``)
+    is a ValidationError naming it rather than text sent to a model."""
+    bad = [name for name in placeholders.names(template)
+           if name not in values and not CUSTOM.match(name)]
+    if bad:
+        raise ValidationError(f"Unknown template variable {{{{{bad[0]}}}}}",
+                              [{"field": "systemPrompt", "message": f"unknown variable {{{{{bad[0]}}}}}"}])
+    return placeholders.render(template, values)
 
 
 def used_values(template: str, values: Mapping[str, str]) -> dict[str, str]:

@@ -15,7 +15,9 @@ ProviderName = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 # checks it is installed.
 ProviderType = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=r"^[A-Za-z][\w-]*$")]
 ModelName = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-ApiKey = Annotated[str, msgspec.Meta(max_length=512)]
+# A key travels in an HTTP header: printable ASCII only (a pasted key with a stray
+# non-ASCII character would be stored and then fail every call).
+ApiKey = Annotated[str, msgspec.Meta(max_length=512, pattern=r"^[\x21-\x7e]*$")]
 BaseUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 Temperature = Annotated[float, msgspec.Meta(ge=0, le=2)]
 MaxTokens = Annotated[int, msgspec.Meta(ge=1, le=200_000)]

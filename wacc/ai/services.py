@@ -19,8 +19,8 @@ import msgspec
 
 from wacc.ai.contract import AiError, ChatMessage, CompletionRequest, ProviderConfig
 from wacc.ai.guardrails import MICROS, allow_request, cost_micros, spent_today
-from wacc.ai.pricing import PriceTable
 from wacc.ai.prompts import validate as validate_template
+from wacc.ai.providers.pricing import PriceTable
 from wacc.ai.schemas import (
     AiProviderCreate,
     AiProviderOut,

@@ -1,7 +1,7 @@
 """Values the AI features pass between them: retrieved knowledge and reply outcomes.
 
-The knowledge base (wacc.ai.knowledge) retrieves ``Passage``s; reply generation
-(wacc.ai.replies) turns a conversation and passages into a ``ReplyResult``; the
+The knowledge base (wacc.ai.knowledge.passages) retrieves ``Passage``s; reply generation
+(wacc.ai.responder.replies) turns a conversation and passages into a ``ReplyResult``; the
 auto-responder and automations act on that result.
 """
 

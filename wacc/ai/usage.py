@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 
 from wacc.ai.contract import Completion, ProviderConfig
-from wacc.ai.router import Attempt
+from wacc.ai.providers.router import Attempt
 from wacc.ai.tables import AiUsage
 from wacc.lib.ids import new_id
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from wacc.audit import services
 from wacc.audit.schemas import ActivityPage
-from wacc.http.deps import principal_of
+from wacc.http.deps import PrincipalDep
 
 
 class AuditController(Controller):
@@ -18,7 +18,7 @@ class AuditController(Controller):
     @get("/", opt={"permission": "read:audit"})
     async def list_audit_logs(
         self,
-        request: Request,
+        principal: PrincipalDep,
         user_id: Annotated[str | None, QueryParameter(name="userId", max_length=64)] = None,
         action: Annotated[str | None, QueryParameter(max_length=80)] = None,
         resource: Annotated[str | None, QueryParameter(max_length=40)] = None,
@@ -30,6 +30,6 @@ class AuditController(Controller):
     ) -> ActivityPage:
         """Newest first, filtered by user, action, resource and time; cursor-paginated."""
         return await services.list_entries(
-            principal_of(request), user_id=user_id, action=action, resource=resource,
+            principal, user_id=user_id, action=action, resource=resource,
             resource_id=resource_id, since=since, until=until, after=cursor, limit=limit,
         )

@@ -25,7 +25,7 @@ from wacc.auth.schemas import (
     TokensOut,
 )
 from wacc.http.context import request_id, set_audit_org
-from wacc.http.deps import client_of, principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep, client_of
 from wacc.users import services as users
 from wacc.users.schemas import InviteAccept, InviteInfo, UserOut
 
@@ -41,67 +41,68 @@ class AuthController(Controller):
     opt = {"resource": "auth"}
 
     @post("/register", opt={"public": True, "errors": (403,), "audit": "auth.register"}, status_code=201)
-    async def register(self, request: Request, data: JSONBody[RegisterIn]) -> TokensOut:
+    async def register(self, request: Request, rt: RuntimeDep, data: JSONBody[RegisterIn]) -> TokensOut:
         """Create the organization and its owner. Open on first run; afterwards only when
         WACC_AUTH_OPEN_SIGNUP is on (teammates join by invite)."""
-        tokens = await services.register(runtime_of(request), data, _client(request))
+        tokens = await services.register(rt, data, _client(request))
         set_audit_org(request.scope, tokens.user.organization_id, tokens.user.id)
         return tokens
 
     @post("/login", opt={"public": True, "errors": (401,), "audit": "auth.login"}, status_code=200)
-    async def login(self, request: Request, data: JSONBody[LoginIn]) -> LoginOut:
+    async def login(self, request: Request, rt: RuntimeDep, data: JSONBody[LoginIn]) -> LoginOut:
         """Sign in. With two-factor on, answers ``mfaRequired`` and an ``mfaToken`` for
         /auth/login/mfa instead of tokens. Repeated failures answer 429 (Retry-After)."""
         out, org_id, user_id = await services.login(
-            runtime_of(request), data.email, data.password, _client(request)
+            rt, data.email, data.password, _client(request)
         )
         set_audit_org(request.scope, org_id, user_id)
         return out
 
     @post("/login/mfa", opt={"public": True, "errors": (401,), "audit": "auth.login_mfa"}, status_code=200)
-    async def login_mfa(self, request: Request, data: JSONBody[MfaLoginIn]) -> TokensOut:
+    async def login_mfa(self, request: Request, rt: RuntimeDep, data: JSONBody[MfaLoginIn]) -> TokensOut:
         """Second step of sign-in: a code from the authenticator app, or a recovery code."""
         tokens, org_id = await services.login_mfa(
-            runtime_of(request), data.mfa_token, data.code, _client(request)
+            rt, data.mfa_token, data.code, _client(request)
         )
         set_audit_org(request.scope, org_id, tokens.user.id)
         return tokens
 
     @post("/refresh", opt={"public": True, "errors": (401,), "audit": "auth.refresh"}, status_code=200)
-    async def refresh(self, request: Request, data: JSONBody[RefreshIn]) -> TokensOut:
+    async def refresh(self, request: Request, rt: RuntimeDep, data: JSONBody[RefreshIn]) -> TokensOut:
         """Trade a refresh token for new tokens. Each refresh token works once."""
         tokens, org_id = await services.refresh(
-            runtime_of(request), data.refresh_token, _client(request)
+            rt, data.refresh_token, _client(request)
         )
         set_audit_org(request.scope, org_id, tokens.user.id)
         return tokens
 
     @post("/logout", opt={"permission": "authenticated", "audit": "auth.logout"}, status_code=204)
-    async def logout(self, request: Request, data: JSONBody[LogoutIn | None] = None) -> None:
+    async def logout(self, principal: PrincipalDep, data: JSONBody[LogoutIn | None] = None) -> None:
         """End this sign-in: its refresh tokens and access tokens stop working."""
-        await services.logout(principal_of(request), data.refresh_token if data else None)
+        await services.logout(principal, data.refresh_token if data else None)
 
     @get("/me", opt={"permission": "authenticated"})
-    async def me(self, request: Request) -> MeOut:
-        return await services.me(principal_of(request))
+    async def me(self, principal: PrincipalDep) -> MeOut:
+        return await services.me(principal)
 
     @post("/password", opt={"permission": "authenticated", "audit": "auth.password_change"},
           status_code=204)
-    async def change_password(self, request: Request, data: JSONBody[PasswordChangeIn]) -> None:
+    async def change_password(self, principal: PrincipalDep, rt: RuntimeDep,
+                              data: JSONBody[PasswordChangeIn]) -> None:
         """Change your password; your other sign-ins are ended."""
         await services.change_password(
-            runtime_of(request), principal_of(request), data.current_password, data.new_password
+            rt, principal, data.current_password, data.new_password
         )
 
     # Not audited by the middleware: it would hold the response until the e-mail is
     # sent. The service records the request in the account's log instead.
     @post("/password/forgot", opt={"public": True, "no_audit": True}, status_code=202)
     async def forgot_password(
-        self, request: Request, data: JSONBody[PasswordForgotIn]
+        self, request: Request, rt: RuntimeDep, data: JSONBody[PasswordForgotIn]
     ) -> Response[PasswordForgotOut]:
         """Ask for a password reset link by e-mail. Answers the same 202 whether or not the
         address has an account; too many requests per address or IP answer 429."""
-        rt, client = runtime_of(request), _client(request)
+        client = _client(request)
         email = await reset.throttle_request(rt, data.email, client)
         # The look-up and the e-mail run after the response, so its timing is the same
         # for known and unknown addresses.
@@ -111,46 +112,49 @@ class AuthController(Controller):
         )
 
     @get("/password/reset/{token:str}", opt={"public": True})
-    async def password_reset_info(self, request: Request, token: FromPath[str]) -> PasswordResetInfo:
+    async def password_reset_info(self, rt: RuntimeDep, token: FromPath[str]) -> PasswordResetInfo:
         """Whose password a reset link resets (masked e-mail) and until when it works;
         400 when it is invalid, expired or already used."""
-        return await reset.reset_info(runtime_of(request), token)
+        return await reset.reset_info(rt, token)
 
     @post("/password/reset", opt={"public": True, "audit": "auth.password_reset"},
           status_code=204)
-    async def reset_password(self, request: Request, data: JSONBody[PasswordResetIn]) -> None:
+    async def reset_password(self, request: Request, rt: RuntimeDep, data: JSONBody[PasswordResetIn]) -> None:
         """Choose a new password through a reset link; every sign-in of the account ends."""
         org_id, user_id = await reset.reset_password(
-            runtime_of(request), data.token, data.new_password
+            rt, data.token, data.new_password
         )
         set_audit_org(request.scope, org_id, user_id)
 
     @post("/mfa/setup", opt={"permission": "authenticated", "audit": "auth.mfa_setup"},
           status_code=200)
-    async def mfa_setup(self, request: Request) -> MfaSetupOut:
+    async def mfa_setup(self, principal: PrincipalDep, rt: RuntimeDep) -> MfaSetupOut:
         """Start two-factor enrolment: scan the QR code, then confirm a code at /mfa/enable."""
-        return await services.mfa_setup(runtime_of(request), principal_of(request))
+        return await services.mfa_setup(rt, principal)
 
     @post("/mfa/enable", opt={"permission": "authenticated", "audit": "auth.mfa_enable"},
           status_code=200)
-    async def mfa_enable(self, request: Request, data: JSONBody[MfaCodeIn]) -> RecoveryCodesOut:
+    async def mfa_enable(self, principal: PrincipalDep, rt: RuntimeDep,
+                         data: JSONBody[MfaCodeIn]) -> RecoveryCodesOut:
         """Confirm enrolment with a current code; returns one-time recovery codes."""
-        return await services.mfa_enable(runtime_of(request), principal_of(request), data.code)
+        return await services.mfa_enable(rt, principal, data.code)
 
     @post("/mfa/disable", opt={"permission": "authenticated", "audit": "auth.mfa_disable"},
           status_code=204)
-    async def mfa_disable(self, request: Request, data: JSONBody[MfaDisableIn]) -> None:
+    async def mfa_disable(self, principal: PrincipalDep, rt: RuntimeDep,
+                          data: JSONBody[MfaDisableIn]) -> None:
         await services.mfa_disable(
-            runtime_of(request), principal_of(request), data.password, data.code
+            rt, principal, data.password, data.code
         )
 
     @post("/mfa/recovery-codes",
           opt={"permission": "authenticated", "audit": "auth.mfa_recovery_codes"},
           status_code=200)
-    async def mfa_recovery_codes(self, request: Request, data: JSONBody[MfaCodeIn]) -> RecoveryCodesOut:
+    async def mfa_recovery_codes(self, principal: PrincipalDep, rt: RuntimeDep,
+                                 data: JSONBody[MfaCodeIn]) -> RecoveryCodesOut:
         """Replace the recovery codes (the old ones stop working)."""
         return await services.mfa_recovery_codes(
-            runtime_of(request), principal_of(request), data.code
+            rt, principal, data.code
         )
 
     @get("/invites/{token:str}", opt={"public": True})
@@ -159,8 +163,8 @@ class AuthController(Controller):
         return await users.invite_info(token)
 
     @post("/invites/accept", opt={"public": True, "audit": "invite.accept"}, status_code=201)
-    async def accept_invite(self, request: Request, data: JSONBody[InviteAccept]) -> UserOut:
+    async def accept_invite(self, request: Request, rt: RuntimeDep, data: JSONBody[InviteAccept]) -> UserOut:
         """Accept an invite by choosing a password; then sign in as usual."""
-        user = await users.accept_invite(runtime_of(request), data.token, data.password, data.name)
+        user = await users.accept_invite(rt, data.token, data.password, data.name)
         set_audit_org(request.scope, user.organization_id, user.id)
         return user

@@ -10,23 +10,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import time
 from typing import Any
 
 import httpx
 
 from wacc.automations import signing
-from wacc.automations.definition import _VARIABLE
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactUpdate
+from wacc.conversations import inbox as conversations
 from wacc.conversations import routing
-from wacc.conversations import services as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
+from wacc.lib import placeholders
 from wacc.lib.errors import ConflictError
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageSend
 from wacc.messages.tables import Message
+from wacc.runtime import Runtime
 from wacc.security.destinations import refused_destination
 from wacc.security.principal import Principal
 from wacc.security.roles import Role
@@ -44,12 +44,7 @@ def system_principal(organization_id: str) -> Principal:
 
 def render(template: str, ctx: Context) -> str:
     """Fill ``{{variables}}`` (checked on save); a value the run does not have is empty."""
-
-    def value(match: re.Match[str]) -> str:
-        found = lookup(match.group(1), ctx)
-        return "" if found is None else str(found)
-
-    return _VARIABLE.sub(value, template)
+    return placeholders.render(template, lambda name: lookup(name, ctx))
 
 
 def lookup(name: str, ctx: Context) -> Any:
@@ -73,7 +68,7 @@ def _need(ctx: Context, what: str) -> str:
     return str(found)
 
 
-async def execute(rt: Any, step: dict[str, Any], ctx: Context, run: dict[str, Any]) -> dict[str, Any]:
+async def execute(rt: Runtime, step: dict[str, Any], ctx: Context, run: dict[str, Any]) -> dict[str, Any]:
     """Do *step*; returns the log's input summary. Raises StepError (or a service's
     WaccError) when it cannot."""
     kind, org = step["type"], ctx["org"]["id"]
@@ -114,7 +109,7 @@ async def execute(rt: Any, step: dict[str, Any], ctx: Context, run: dict[str, An
     raise StepError(f"unknown step {kind}")
 
 
-async def _send(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context,
+async def _send(rt: Runtime, principal: Principal, step: dict[str, Any], ctx: Context,
                 run: dict[str, Any]) -> dict[str, Any]:
     text = render(step["text"], ctx).strip()
     if not text:
@@ -129,17 +124,17 @@ async def _send(rt: Any, principal: Principal, step: dict[str, Any], ctx: Contex
     return {"text": text[:200], "messageId": out.id}
 
 
-async def _ai_reply(rt: Any, org: str, step: dict[str, Any], ctx: Context,
+async def _ai_reply(rt: Runtime, org: str, step: dict[str, Any], ctx: Context,
                     run: dict[str, Any]) -> dict[str, Any]:
     cid = _need(ctx, "conversation")
     try:
-        from wacc.ai import replies
+        from wacc.ai.responder import replies
     except ImportError:
         raise StepError("AI is not configured (no AI reply feature installed)") from None
     knowledge = None
     if step.get("useKnowledge"):
         try:
-            from wacc.ai import knowledge_services as kb
+            from wacc.ai.knowledge import services as kb
 
             question = (ctx.get("message") or {}).get("body") or ""
             # With the organization's embeddings when it has them, as the responder does.
@@ -168,7 +163,7 @@ async def _mark(message_id: str, run: dict[str, Any]) -> None:
     await Message.update({Message.metadata: meta}).where(Message.id == message_id)
 
 
-async def _tag(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context) -> dict[str, Any]:
+async def _tag(rt: Runtime, principal: Principal, step: dict[str, Any], ctx: Context) -> dict[str, Any]:
     tag_id, add = step["tagId"], step["type"] == "add_tag"
     if step["on"] == "contact":
         contact_id = _need(ctx, "contact")
@@ -185,7 +180,7 @@ async def _tag(rt: Any, principal: Principal, step: dict[str, Any], ctx: Context
     return {"tagId": tag_id, "on": step["on"]}
 
 
-async def _patch(rt: Any, principal: Principal, cid: str, field: str, value: str) -> None:
+async def _patch(rt: Runtime, principal: Principal, cid: str, field: str, value: str) -> None:
     for _ in range(3):  # an agent may change it between our read and write
         row = await conversations.get(principal, cid)
         try:
@@ -201,7 +196,7 @@ async def _patch(rt: Any, principal: Principal, cid: str, field: str, value: str
 # -- webhooks --------------------------------------------------------------------------
 
 
-async def check_destination(rt: Any, url: str) -> None:
+async def check_destination(rt: Runtime, url: str) -> None:
     """Refuse an address inside the network wacc runs in, unless the operator allows it
     (WACC_AUTOMATION_ALLOW_PRIVATE_URLS)."""
     if rt.settings.automation.allow_private_urls:
@@ -216,7 +211,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + digest.hexdigest()
 
 
-async def call_webhook(rt: Any, step: dict[str, Any], ctx: Context,
+async def call_webhook(rt: Runtime, step: dict[str, Any], ctx: Context,
                        run: dict[str, Any]) -> dict[str, Any]:
     url = step["url"]
     await check_destination(rt, url)

@@ -1,10 +1,11 @@
 """An automation's conditions: checked on save, evaluated in Python against one run's
 context (the message, contact and conversation the event is about).
 
-The language is the segments' one (docs/segments.md): groups ``{"all": [...]}`` /
-``{"any": [...]}`` of ``{"field", "op", "value"}``, and the value checks come from
-wacc.segments.conditions. Segments compile to SQL over many contacts; an automation
-looks at one event, so here the same definitions are evaluated on loaded rows.
+The language is the one segments share, wacc.conditions.language (docs/segments.md):
+groups ``{"all": [...]}`` / ``{"any": [...]}`` of ``{"field", "op", "value"}``, with its
+operators and value checks. Segments compile it to SQL over many contacts; an
+automation looks at one event, so here the same definitions are evaluated on loaded
+rows.
 Text comparisons ignore case. Regular expressions are bounded (pattern length, no
 nested quantifiers, input cut to MAX_INPUT) because Python's ``re`` has no timeout.
 """
@@ -17,27 +18,27 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from wacc.contacts.tables import FieldType
-from wacc.conversations.tables import ConversationStatus, Priority
-from wacc.lib.errors import ValidationError
-from wacc.messages.tables import MessageType
-from wacc.segments.conditions import (
+from wacc.conditions.language import (
     CHOICE_OPS,
     CUSTOM_OPS,
     GROUPS,
     HAS_OPS,
     MAX_CONDITIONS,
-    MAX_DEPTH,
+    NEGATIONS,
     ORDER_OPS,
     TEXT_OPS,
-    _Bad,
-    _bool,
-    _custom_check,
-    _scalar_or_list,
-    _shown,
-    _text,
-    condition_node,
+    Bad,
+    check_bool,
+    check_definition,
+    check_text,
+    custom_check,
+    scalar_or_list,
+    shown,
 )
+from wacc.conversations.tables import ConversationStatus, Priority
+from wacc.customfields.tables import FieldType
+from wacc.lib.errors import ValidationError
+from wacc.messages.tables import MessageType
 
 MAX_PATTERN = 200
 MAX_INPUT = 4096
@@ -64,14 +65,14 @@ class Catalog:
 def check_regex(value: Any, part: str = "value") -> str:
     """A pattern this module will run: compiles, short, without nested repeats."""
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_PATTERN or "\x00" in value:
-        raise _Bad(part, f"must be a regular expression of 1 to {MAX_PATTERN} characters")
+        raise Bad(part, f"must be a regular expression of 1 to {MAX_PATTERN} characters")
     if _nested_repeat(value):
-        raise _Bad(part, "nested repetition such as (a+)+ is not allowed (it can take "
+        raise Bad(part, "nested repetition such as (a+)+ is not allowed (it can take "
                          "exponential time)")
     try:
         re.compile(value)
     except re.error as exc:
-        raise _Bad(part, f"not a valid regular expression: {exc}") from None
+        raise Bad(part, f"not a valid regular expression: {exc}") from None
     return value
 
 
@@ -111,24 +112,24 @@ def regex_search(pattern: str, text: str | None, case_sensitive: bool = False) -
 def check_hours(value: Any, part: str) -> dict[str, Any]:
     """Business hours: ``{"timezone"?, "days": {"mon": [["09:00", "17:00"]], ...}}``."""
     if not isinstance(value, dict) or not isinstance(value.get("days"), dict):
-        raise _Bad(part, 'must be {"timezone": ..., "days": {"mon": [["09:00", "17:00"]]}}')
+        raise Bad(part, 'must be {"timezone": ..., "days": {"mon": [["09:00", "17:00"]]}}')
     extra = sorted(set(value) - {"timezone", "days"})
     if extra:
-        raise _Bad(part, f"unknown key {_shown(extra[0])}")
+        raise Bad(part, f"unknown key {shown(extra[0])}")
     tz = value.get("timezone")
     if tz is not None:
         check_timezone(tz, f"{part}.timezone")
     days: dict[str, list[list[str]]] = {}
     for day, spans in value["days"].items():
         if day not in DAYS:
-            raise _Bad(f"{part}.days", f"unknown day {_shown(day)}; use {', '.join(DAYS)}")
+            raise Bad(f"{part}.days", f"unknown day {shown(day)}; use {', '.join(DAYS)}")
         if not isinstance(spans, list) or len(spans) > 10:
-            raise _Bad(f"{part}.days.{day}", "must be a list of at most 10 [start, end] pairs")
+            raise Bad(f"{part}.days.{day}", "must be a list of at most 10 [start, end] pairs")
         for span in spans:
             if (not isinstance(span, list) or len(span) != 2
                     or not all(isinstance(t, str) and _HHMM.match(t) for t in span)
                     or span[0] >= span[1]):
-                raise _Bad(f"{part}.days.{day}", 'each span is ["HH:MM", "HH:MM"], start first')
+                raise Bad(f"{part}.days.{day}", 'each span is ["HH:MM", "HH:MM"], start first')
         days[day] = [list(s) for s in spans]
     return {**({"timezone": tz} if tz else {}), "days": days}
 
@@ -140,7 +141,7 @@ def check_timezone(value: Any, part: str) -> str:
             return value
     except (ZoneInfoNotFoundError, ValueError):
         pass
-    raise _Bad(part, "not a known time zone name (such as Europe/Paris)")
+    raise Bad(part, "not a known time zone name (such as Europe/Paris)")
 
 
 def within_hours(hours: dict[str, Any], at: datetime, default_tz: str) -> bool:
@@ -164,74 +165,40 @@ def validate(definition: Any, catalog: Catalog, path: str = "conditions") -> dic
 def validate_into(definition: Any, catalog: Catalog, path: str,
                   details: list[dict[str, str]]) -> dict[str, Any]:
     """As :func:`validate`, adding problems to *details* (for a whole automation)."""
-    count = [0]
-    out = _group(definition, catalog, path, 1, details, count)
-    if count[0] > MAX_CONDITIONS:
-        details.insert(0, {"field": path, "message": f"at most {MAX_CONDITIONS} conditions"})
+    out = check_definition(definition, lambda n: _rules(n, catalog), path, details,
+                           empty_inner_groups=True)
     return out or {"all": []}
-
-
-def _group(node: Any, catalog: Catalog, path: str, depth: int,
-           details: list[dict[str, str]], count: list[int]) -> dict[str, Any] | None:
-    if not isinstance(node, dict) or len(node) != 1 or next(iter(node)) not in GROUPS:
-        details.append({"field": path,
-                        "message": 'must be a group: {"all": [...]} or {"any": [...]}'})
-        return None
-    kind, items = next(iter(node.items()))
-    if depth > MAX_DEPTH:
-        details.append({"field": path, "message": f"groups nest at most {MAX_DEPTH} deep"})
-        return None
-    if not isinstance(items, list):
-        details.append({"field": f"{path}.{kind}", "message": "must be a list"})
-        return None
-    out: list[dict[str, Any]] = []
-    for i, item in enumerate(items):
-        if count[0] > MAX_CONDITIONS:
-            break
-        here = f"{path}.{kind}[{i}]"
-        if isinstance(item, dict) and any(k in item for k in GROUPS):
-            sub = _group(item, catalog, here, depth + 1, details, count)
-            if sub is not None:
-                out.append(sub)
-            continue
-        count[0] += 1
-        try:
-            out.append(condition_node(item, lambda n: _rules(n, catalog)))
-        except _Bad as bad:
-            details.append({"field": f"{here}.{bad.part}" if bad.part else here,
-                            "message": str(bad)})
-    return {kind: out}
 
 
 def _choice(options: tuple[str, ...]) -> Any:
     def one(value: Any) -> str:
         if not isinstance(value, str) or value not in options:
-            raise _Bad("value", f"must be one of: {', '.join(options)}")
+            raise Bad("value", f"must be one of: {', '.join(options)}")
         return value
 
-    return _scalar_or_list(one)
+    return scalar_or_list(one)
 
 
 def _member(ids: frozenset[str], what: str) -> Any:
     def one(op: str, value: Any) -> str:
         if not isinstance(value, str) or value not in ids:
-            raise _Bad("value", f"no {what} with the id {_shown(value)} in this organization")
+            raise Bad("value", f"no {what} with the id {shown(value)} in this organization")
         return value
 
     return one
 
 
 def _text_or_regex(op: str, value: Any) -> Any:
-    return check_regex(value) if op == "regex" else _scalar_or_list(_text)(op, value)
+    return check_regex(value) if op == "regex" else scalar_or_list(check_text)(op, value)
 
 
 def _hour(op: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
-        raise _Bad("value", "must be an hour from 0 to 23")
+        raise Bad("value", "must be an hour from 0 to 23")
     return value
 
 
-_EQ_BOOL = (("eq", "neq"), lambda op, v: _bool(v))
+_EQ_BOOL = (("eq", "neq"), lambda op, v: check_bool(v))
 
 
 def _rules(name: str, catalog: Catalog) -> tuple[tuple[str, ...], Any]:
@@ -246,7 +213,7 @@ def _rules(name: str, catalog: Catalog) -> tuple[tuple[str, ...], Any]:
         "conversation.assigned": _EQ_BOOL,
         "conversation.assignee": (HAS_OPS, _member(catalog.user_ids, "user")),
         "conversation.tag": (HAS_OPS, _member(catalog.tag_ids, "tag")),
-        "conversation.session": (CHOICE_OPS, _scalar_or_list(_text)),
+        "conversation.session": (CHOICE_OPS, scalar_or_list(check_text)),
         "time.weekday": (("in", "notIn"), _choice(DAYS)),
         "time.hour": (ORDER_OPS[:-2], _hour),
         "time.hours": (("within", "outside"), lambda op, v: check_hours(v, "value")),
@@ -254,15 +221,15 @@ def _rules(name: str, catalog: Catalog) -> tuple[tuple[str, ...], Any]:
     if name in simple:
         return simple[name]
     if name in ("contact.name", "contact.phone", "contact.email", "contact.language"):
-        return TEXT_OPS, _scalar_or_list(_text)
+        return TEXT_OPS, scalar_or_list(check_text)
     if name.startswith("contact.custom."):
         key = name[len("contact.custom."):]
         definition = catalog.fields.get(key)
         if definition is None:
-            raise _Bad("field", f"no custom field with the key {_shown(key)}")
+            raise Bad("field", f"no custom field with the key {shown(key)}")
         field_type = FieldType(definition["type"])
-        return CUSTOM_OPS[field_type], _custom_check(field_type, definition["options"] or [])
-    raise _Bad("field", f"unknown field {_shown(name)}")
+        return CUSTOM_OPS[field_type], custom_check(field_type, definition["options"] or [])
+    raise Bad("field", f"unknown field {shown(name)}")
 
 
 # -- evaluation ------------------------------------------------------------------------
@@ -313,8 +280,8 @@ def _holds(cond: dict[str, Any], ctx: dict[str, Any]) -> bool:
     if op in ("exists", "notExists"):
         present = got not in (None, "", [])
         return present if op == "exists" else not present
-    if op in ("neq", "notIn", "notContains", "notHas"):
-        positive = {"neq": "eq", "notIn": "in", "notContains": "contains", "notHas": "has"}[op]
+    positive = NEGATIONS.get(op)  # notExists was answered above
+    if positive is not None:
         return not _holds({**cond, "op": positive}, ctx)
     if op in ("within", "outside"):
         inside = within_hours(want, ctx["now"], ctx.get("timezone") or "UTC")

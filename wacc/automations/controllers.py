@@ -24,16 +24,17 @@ from wacc.automations.schemas import (
     HookToken,
     Stats,
 )
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.lib.errors import ValidationError
+from wacc.runtime import Runtime
 
 READ = {"permission": "read:automations"}
 WRITE = {"permission": "write:automations"}
 HOOK_BODY_CAP = 64 * 1024
 
 
-def _base_url(request: Request) -> str:
-    return runtime_of(request).settings.public_url
+def _base_url(rt: Runtime) -> str:
+    return rt.settings.public_url
 
 
 class AutomationController(Controller):
@@ -42,67 +43,68 @@ class AutomationController(Controller):
     opt = {"resource": "automation"}
 
     @get("/", opt=READ)
-    async def list_automations(self, request: Request) -> list[AutomationOut]:
-        return await services.list_automations(principal_of(request))
+    async def list_automations(self, principal: PrincipalDep) -> list[AutomationOut]:
+        return await services.list_automations(principal)
 
     @post("/", opt=WRITE, status_code=201)
-    async def create_automation(self, request: Request, data: JSONBody[AutomationCreate]) -> AutomationOut:
+    async def create_automation(self, principal: PrincipalDep, rt: RuntimeDep,
+                                data: JSONBody[AutomationCreate]) -> AutomationOut:
         """A trigger, optional conditions and steps (docs/automations.md); every bad
         node is reported with its place, e.g. ``actions[1].text``. A webhook trigger's
         URL and token are in this answer only."""
-        return await services.create_automation(principal_of(request), data, _base_url(request),
-                                               runtime_of(request).keyring)
+        return await services.create_automation(principal, data, _base_url(rt), rt.keyring)
 
     # Reads that take a body: nothing is stored and no step acts.
     @post("/dry-run", opt={**READ, "audit": "automation.dry_run"}, status_code=200)
-    async def dry_run_definition(self, request: Request, data: JSONBody[DryRunDefinition]) -> DryRunOut:
+    async def dry_run_definition(self, principal: PrincipalDep,
+                                 data: JSONBody[DryRunDefinition]) -> DryRunOut:
         """What an unsaved automation would do for a sample ``event``, or for the
         ``recent`` N inbound messages or those ``since`` a time."""
-        return await services.dry_run_definition(principal_of(request), data)
+        return await services.dry_run_definition(principal, data)
 
     @get("/{automationId:str}", opt=READ)
-    async def get_automation(self, request: Request, automation_id: AutomationId) -> AutomationOut:
-        return await services.get_automation(principal_of(request), automation_id)
+    async def get_automation(self, principal: PrincipalDep, automation_id: AutomationId) -> AutomationOut:
+        return await services.get_automation(principal, automation_id)
 
     @patch("/{automationId:str}", opt=WRITE)
-    async def update_automation(self, request: Request, automation_id: AutomationId,
+    async def update_automation(self, principal: PrincipalDep, rt: RuntimeDep,
+                                automation_id: AutomationId,
                                 data: JSONBody[AutomationUpdate]) -> AutomationOut:
-        return await services.update_automation(principal_of(request), automation_id, data,
-                                                _base_url(request), runtime_of(request).keyring)
+        return await services.update_automation(principal, automation_id, data, _base_url(rt), rt.keyring)
 
     @delete("/{automationId:str}", opt=WRITE, status_code=204)
-    async def delete_automation(self, request: Request, automation_id: AutomationId) -> None:
-        await services.delete_automation(principal_of(request), automation_id)
+    async def delete_automation(self, principal: PrincipalDep, automation_id: AutomationId) -> None:
+        await services.delete_automation(principal, automation_id)
 
     @post("/{automationId:str}/toggle", opt=WRITE, status_code=200)
-    async def toggle_automation(self, request: Request,
+    async def toggle_automation(self, principal: PrincipalDep,
                                 automation_id: AutomationId) -> AutomationOut:
         """Enable or disable; a disabled automation's waiting runs are cancelled when due."""
-        return await services.toggle(principal_of(request), automation_id)
+        return await services.toggle(principal, automation_id)
 
     @post("/{automationId:str}/dry-run", opt=READ, status_code=200)
-    async def dry_run_automation(self, request: Request, automation_id: AutomationId,
+    async def dry_run_automation(self, principal: PrincipalDep, automation_id: AutomationId,
                                  data: JSONBody[DryRunIn]) -> DryRunOut:
-        return await services.dry_run_saved(principal_of(request), automation_id, data)
+        return await services.dry_run_saved(principal, automation_id, data)
 
     @get("/{automationId:str}/stats", opt=READ)
-    async def automation_stats(self, request: Request, automation_id: AutomationId) -> Stats:
-        return (await services.get_automation(principal_of(request), automation_id)).stats
+    async def automation_stats(self, principal: PrincipalDep, automation_id: AutomationId) -> Stats:
+        return (await services.get_automation(principal, automation_id)).stats
 
     @get("/{automationId:str}/executions", opt=READ)
     async def list_executions(
-        self, request: Request, automation_id: AutomationId,
+        self, principal: PrincipalDep, automation_id: AutomationId,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=services.MAX_PAGE)] = 50,
     ) -> ExecutionPage:
         """Newest first, cursor-paginated; each run's step log is on its own page."""
-        return await services.list_executions(principal_of(request), automation_id, cursor,
+        return await services.list_executions(principal, automation_id, cursor,
                                               limit)
 
     @get("/{automationId:str}/executions/{executionId:str}", opt=READ)
-    async def get_execution(self, request: Request, automation_id: AutomationId,
+    async def get_execution(self, principal: PrincipalDep, automation_id: AutomationId,
                             execution_id: ExecutionId) -> ExecutionOut:
-        return await services.get_execution(principal_of(request), automation_id, execution_id)
+        return await services.get_execution(principal, automation_id, execution_id)
 
 
 class AutomationHookController(Controller):
@@ -113,11 +115,11 @@ class AutomationHookController(Controller):
     opt = {"public": True, "no_audit": True}
 
     @post("/{token:str}", status_code=202, request_max_body_size=HOOK_BODY_CAP)
-    async def receive_hook(self, request: Request, token: HookToken) -> HookAccepted:
+    async def receive_hook(self, request: Request, rt: RuntimeDep, token: HookToken) -> HookAccepted:
         """Start the automation; the JSON body is ``{{trigger.<key>}}`` in its steps."""
         raw = await request.body()
         try:
             payload = json.loads(raw or b"{}")
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ValidationError("The body is not JSON") from None
-        return await services.receive_hook(runtime_of(request), token, payload)
+        return await services.receive_hook(rt, token, payload)

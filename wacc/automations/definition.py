@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from apscheduler.triggers.cron import CronTrigger
 
 from wacc.automations import conditions
-from wacc.automations.conditions import Catalog, _Bad, _shown
+from wacc.automations.conditions import Catalog
+from wacc.conditions.language import Bad, shown
+from wacc.lib import placeholders
 from wacc.lib.errors import ValidationError
 
 MAX_STEPS = 50
@@ -51,7 +53,6 @@ NEEDS_SUBJECT = NEEDS_CONVERSATION | {"add_tag", "remove_tag", "set_field"}
 STATUSES = ("OPEN", "PENDING", "RESOLVED", "CLOSED", "SPAM")
 PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
 MATCH_MODES = ("contains", "exact", "startsWith", "word")
-_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
 class _Checker:
@@ -67,7 +68,7 @@ class _Checker:
     def guard(self, path: str, check: Any, *args: Any) -> Any:
         try:
             return check(*args)
-        except _Bad as bad:
+        except Bad as bad:
             self.bad(f"{path}.{bad.part}" if bad.part else path, str(bad))
             return None
 
@@ -98,49 +99,49 @@ def validate(trigger: Any, conditions_def: Any, actions: Any,
 def _keys(node: dict[str, Any], allowed: set[str]) -> None:
     extra = sorted(set(node) - allowed - {"type"})
     if extra:
-        raise _Bad(extra[0], "unknown key")
+        raise Bad(extra[0], "unknown key")
 
 
 def _str_list(value: Any, part: str, limit: int) -> list[str]:
     if (not isinstance(value, list) or not 1 <= len(value) <= limit
             or not all(isinstance(v, str) and 0 < len(v.strip()) <= 100 and "\x00" not in v
                        for v in value)):
-        raise _Bad(part, f"must be a list of 1 to {limit} texts of up to 100 characters")
+        raise Bad(part, f"must be a list of 1 to {limit} texts of up to 100 characters")
     return list(dict.fromkeys(v.strip() for v in value))
 
 
 def _choices(value: Any, part: str, options: tuple[str, ...]) -> list[str]:
     if (not isinstance(value, list) or not 1 <= len(value) <= len(options)
             or not all(v in options for v in value)):
-        raise _Bad(part, f"must be a list of: {', '.join(options)}")
+        raise Bad(part, f"must be a list of: {', '.join(options)}")
     return list(dict.fromkeys(value))
 
 
 def _trigger(node: Any, catalog: Catalog) -> dict[str, Any]:
     if not isinstance(node, dict) or not isinstance(node.get("type"), str):
-        raise _Bad("type", f"a trigger needs a type: one of {', '.join(TRIGGERS)}")
+        raise Bad("type", f"a trigger needs a type: one of {', '.join(TRIGGERS)}")
     kind = node["type"]
     if kind not in TRIGGERS:
-        raise _Bad("type", f"unknown trigger {_shown(kind)}; use one of {', '.join(TRIGGERS)}")
+        raise Bad("type", f"unknown trigger {shown(kind)}; use one of {', '.join(TRIGGERS)}")
     out: dict[str, Any] = {"type": kind}
     if kind == "message.received":
         _keys(node, {"match", "keywords", "mode", "pattern", "caseSensitive"})
         match = node.get("match", "any")
         if match not in ("any", "keywords", "regex", "firstMessageOfNewContact"):
-            raise _Bad("match", "must be any, keywords, regex or firstMessageOfNewContact")
+            raise Bad("match", "must be any, keywords, regex or firstMessageOfNewContact")
         out["match"] = match
         if match == "keywords":
             out["keywords"] = _str_list(node.get("keywords"), "keywords", MAX_KEYWORDS)
             mode = node.get("mode", "contains")
             if mode not in MATCH_MODES:
-                raise _Bad("mode", f"must be one of: {', '.join(MATCH_MODES)}")
+                raise Bad("mode", f"must be one of: {', '.join(MATCH_MODES)}")
             out["mode"] = mode
         if match == "regex":
             out["pattern"] = conditions.check_regex(node.get("pattern"), "pattern")
         if match in ("keywords", "regex"):
             case = node.get("caseSensitive", False)
             if not isinstance(case, bool):
-                raise _Bad("caseSensitive", "must be true or false")
+                raise Bad("caseSensitive", "must be true or false")
             out["caseSensitive"] = case
     elif kind == "conversation.status_changed":
         _keys(node, {"from", "to"})
@@ -151,36 +152,36 @@ def _trigger(node: Any, catalog: Catalog) -> dict[str, Any]:
         _keys(node, {"userId"})
         if node.get("userId") is not None:
             if node["userId"] not in catalog.user_ids:
-                raise _Bad("userId", "no user with this id in this organization")
+                raise Bad("userId", "no user with this id in this organization")
             out["userId"] = node["userId"]
     elif kind == "tag.added":
         _keys(node, {"tagId"})
         if node.get("tagId") not in catalog.tag_ids:
-            raise _Bad("tagId", "no tag with this id in this organization")
+            raise Bad("tagId", "no tag with this id in this organization")
         out["tagId"] = node["tagId"]
     elif kind == "no_reply":
         _keys(node, {"minutes"})
         minutes = node.get("minutes")
         if (isinstance(minutes, bool) or not isinstance(minutes, int)
                 or not 1 <= minutes <= MAX_NO_REPLY_MINUTES):
-            raise _Bad("minutes", f"must be a whole number from 1 to {MAX_NO_REPLY_MINUTES}")
+            raise Bad("minutes", f"must be a whole number from 1 to {MAX_NO_REPLY_MINUTES}")
         out["minutes"] = minutes
     elif kind == "outside_business_hours":
         _keys(node, {"hours"})
         if node.get("hours") is not None:
             out["hours"] = conditions.check_hours(node["hours"], "hours")
         elif catalog.hours is None:
-            raise _Bad("hours", 'required: {"timezone"?, "days": {"mon": [["09:00", "17:00"]]}}')
+            raise Bad("hours", 'required: {"timezone"?, "days": {"mon": [["09:00", "17:00"]]}}')
     elif kind == "schedule":
         _keys(node, {"cron", "timezone"})
         cron = node.get("cron")
         tz = conditions.check_timezone(node.get("timezone") or catalog.timezone, "timezone")
         if not isinstance(cron, str) or not 0 < len(cron) <= 100:
-            raise _Bad("cron", "must be a cron expression such as '0 9 * * mon-fri'")
+            raise Bad("cron", "must be a cron expression such as '0 9 * * mon-fri'")
         try:
             CronTrigger.from_crontab(cron, timezone=tz)
         except (ValueError, TypeError) as exc:
-            raise _Bad("cron", f"not a valid cron expression: {exc}") from None
+            raise Bad("cron", f"not a valid cron expression: {exc}") from None
         out.update(cron=cron, **({"timezone": node["timezone"]} if node.get("timezone") else {}))
     else:  # conversation.created, contact.created, webhook
         _keys(node, set())
@@ -212,7 +213,7 @@ def _steps(c: _Checker, node: Any, path: str, depth: int) -> list[dict[str, Any]
         here = f"{path}[{i}]"
         if not isinstance(step, dict) or step.get("type") not in STEP_KEYS:
             kind = step.get("type") if isinstance(step, dict) else None
-            c.bad(f"{here}.type", f"unknown step type {_shown(kind)}; use one of "
+            c.bad(f"{here}.type", f"unknown step type {shown(kind)}; use one of "
                                   f"{', '.join(STEP_KEYS)}")
             continue
         if step["type"] == "if":
@@ -241,10 +242,10 @@ def _branch(c: _Checker, step: dict[str, Any], here: str, depth: int) -> dict[st
 def _template(c: _Checker, value: Any, part: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEMPLATE \
             or "\x00" in value:
-        raise _Bad(part, f"must be text of 1 to {MAX_TEMPLATE} characters")
-    for name in _VARIABLE.findall(value):
-        if not _known_variable(c, name):
-            raise _Bad(part, f"unknown variable {{{{{name}}}}}")
+        raise Bad(part, f"must be text of 1 to {MAX_TEMPLATE} characters")
+    bad = placeholders.unknown(value, lambda name: _known_variable(c, name))
+    if bad:
+        raise Bad(part, f"unknown variable {{{{{bad[0]}}}}}")
     return value
 
 
@@ -271,62 +272,62 @@ def _step(c: _Checker, step: dict[str, Any]) -> dict[str, Any]:
     kind = step["type"]
     _keys(step, STEP_KEYS[kind])
     if kind in NEEDS_SUBJECT and c.trigger_type == "schedule":
-        raise _Bad("type", "a scheduled run has no contact or conversation to act on")
+        raise Bad("type", "a scheduled run has no contact or conversation to act on")
     out: dict[str, Any] = {"type": kind}
     if kind in ("send_message", "add_note"):
         out["text"] = _template(c, step.get("text"), "text")
     elif kind == "ai_reply":
         prompt = step.get("systemPrompt", "")
         if not isinstance(prompt, str) or len(prompt) > MAX_TEMPLATE:
-            raise _Bad("systemPrompt", f"must be text of at most {MAX_TEMPLATE} characters")
+            raise Bad("systemPrompt", f"must be text of at most {MAX_TEMPLATE} characters")
         for flag in ("useKnowledge", "knowledgeOnly"):
             if not isinstance(step.get(flag, False), bool):
-                raise _Bad(flag, "must be true or false")
+                raise Bad(flag, "must be true or false")
         out.update(systemPrompt=prompt, useKnowledge=step.get("useKnowledge", False),
                    knowledgeOnly=step.get("knowledgeOnly", False))
     elif kind == "assign":
         if step.get("userId") is not None:
             if step["userId"] not in c.catalog.user_ids:
-                raise _Bad("userId", "no user with this id in this organization")
+                raise Bad("userId", "no user with this id in this organization")
             out["userId"] = step["userId"]
         else:
             strategy = step.get("strategy")
             if strategy not in ("round_robin", "least_busy"):
-                raise _Bad("strategy", "name a userId, or a strategy: round_robin or least_busy")
+                raise Bad("strategy", "name a userId, or a strategy: round_robin or least_busy")
             out["strategy"] = strategy
             if step.get("userIds") is not None:
                 ids = _str_list(step["userIds"], "userIds", 50)
                 unknown = [u for u in ids if u not in c.catalog.user_ids]
                 if unknown:
-                    raise _Bad("userIds", f"no user with the id {_shown(unknown[0])}")
+                    raise Bad("userIds", f"no user with the id {shown(unknown[0])}")
                 out["userIds"] = ids
     elif kind in ("add_tag", "remove_tag"):
         if step.get("tagId") not in c.catalog.tag_ids:
-            raise _Bad("tagId", "no tag with this id in this organization")
+            raise Bad("tagId", "no tag with this id in this organization")
         on = step.get("on", "conversation")
         if on not in ("conversation", "contact"):
-            raise _Bad("on", "must be conversation or contact")
+            raise Bad("on", "must be conversation or contact")
         out.update(tagId=step["tagId"], on=on)
     elif kind == "set_field":
         key = step.get("key")
         if key not in c.catalog.fields:
-            raise _Bad("key", f"no custom field with the key {_shown(key)}")
+            raise Bad("key", f"no custom field with the key {shown(key)}")
         if "value" not in step:
-            raise _Bad("value", "is required (null clears the field)")
+            raise Bad("value", "is required (null clears the field)")
         out.update(key=key, value=step["value"])  # checked against the field by services
     elif kind == "set_priority":
         if step.get("priority") not in PRIORITIES:
-            raise _Bad("priority", f"must be one of: {', '.join(PRIORITIES)}")
+            raise Bad("priority", f"must be one of: {', '.join(PRIORITIES)}")
         out["priority"] = step["priority"]
     elif kind == "set_status":
         if step.get("status") not in STATUSES:
-            raise _Bad("status", f"must be one of: {', '.join(STATUSES)}")
+            raise Bad("status", f"must be one of: {', '.join(STATUSES)}")
         out["status"] = step["status"]
     elif kind == "call_webhook":
         out["url"] = check_url(step.get("url"))
         secret = step.get("secret")
         if secret is not None and (not isinstance(secret, str) or not 16 <= len(secret) <= 200):
-            raise _Bad("secret", "must be text of 16 to 200 characters")
+            raise Bad("secret", "must be text of 16 to 200 characters")
         if secret:
             out["secret"] = secret
     elif kind == "wait":
@@ -341,10 +342,10 @@ def wait_seconds(step: dict[str, Any]) -> int:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _Bad(unit, "must be a whole, non-negative number")
+            raise Bad(unit, "must be a whole, non-negative number")
         total += value * size
     if not 1 <= total <= MAX_WAIT_SECONDS:
-        raise _Bad("", "wait from 1 second to 30 days (seconds, minutes, hours, days)")
+        raise Bad("", "wait from 1 second to 30 days (seconds, minutes, hours, days)")
     return total
 
 
@@ -352,10 +353,10 @@ def check_url(value: Any) -> str:
     """An http(s) URL; whether its address is private is decided when it is called (the
     name may resolve differently then)."""
     if not isinstance(value, str) or len(value) > 2000:
-        raise _Bad("url", "must be an http or https URL")
+        raise Bad("url", "must be an http or https URL")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        raise _Bad("url", "must be an http or https URL without credentials")
+        raise Bad("url", "must be an http or https URL without credentials")
     return value
 
 

@@ -26,16 +26,15 @@ from typing import Any
 
 from wacc import events, outbox
 from wacc.automations import actions, conditions, triggers
+from wacc.automations.queries import Context, load_context
 from wacc.automations.tables import Automation, AutomationExecution, ExecutionStatus
-from wacc.contacts.tables import Contact, ContactTag
-from wacc.conversations.tables import Conversation, ConversationAssignment, ConversationTag
 from wacc.db.engine import transaction
+from wacc.db.outage import database_unavailable
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import WaccError
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
-from wacc.messages.tables import Message
-from wacc.orgs.tables import Organization
+from wacc.runtime import Runtime
 
 log = get_logger(__name__)
 
@@ -50,70 +49,6 @@ GRACE = timedelta(seconds=30)
 MAX_DEPTH = 5
 MAX_ATTEMPTS = 3
 MAX_LOGS = 200
-Context = dict[str, Any]
-
-
-# -- context ---------------------------------------------------------------------------
-
-
-def _json(value: Any) -> Any:
-    import json
-
-    return json.loads(value) if isinstance(value, str) else value
-
-
-async def load_context(organization_id: str, event: dict[str, Any],
-                       now: datetime | None = None) -> Context:
-    """What conditions and templates see: the event's message, conversation and contact
-    (only this organization's), the organization's name, time zone and hours."""
-    org = await Organization.select(Organization.id, Organization.name,
-                                    Organization.settings).where(
-        Organization.id == organization_id).first()
-    settings = _json(org["settings"]) if org else {}
-    ctx: Context = {"event": event, "now": now or utcnow(),
-                    "org": {"id": organization_id, "name": org["name"] if org else ""},
-                    "timezone": (settings or {}).get("timezone") or "UTC",
-                    "hours": (settings or {}).get("businessHours"),
-                    "automationId": event.get("automationId"),
-                    "message": None, "conversation": None, "contact": None}
-    payload = event.get("payload") if event.get("kind") == "webhook" else event
-    payload = payload if isinstance(payload, dict) else {}
-    conversation_id = payload.get("conversationId")
-    contact_id = payload.get("contactId")
-    if isinstance(event.get("messageId"), str):
-        msg = await Message.select().where(
-            (Message.id == event["messageId"]) & (Message.organization == organization_id)).first()
-        if msg is not None:
-            meta = _json(msg["metadata"]) or {}
-            ctx["message"] = {"id": msg["id"], "body": msg["body"], "type": msg["type"],
-                              "direction": msg["direction"], "fromMe": bool(event.get("fromMe")),
-                              "metadata": meta, "idempotencyKey": msg["idempotency_key"]}
-            conversation_id = msg["conversation"]
-    if isinstance(conversation_id, str):
-        conv = await Conversation.select().where(
-            (Conversation.id == conversation_id)
-            & (Conversation.organization == organization_id)).first()
-        if conv is not None:
-            assignees = await ConversationAssignment.select(ConversationAssignment.user).where(
-                ConversationAssignment.conversation == conv["id"])
-            tags = await ConversationTag.select(ConversationTag.tag).where(
-                ConversationTag.conversation == conv["id"])
-            ctx["conversation"] = {
-                "id": conv["id"], "status": conv["status"], "priority": conv["priority"],
-                "sessionId": conv["session"], "assignees": [a["user"] for a in assignees],
-                "tags": [t["tag"] for t in tags]}
-            contact_id = conv["contact"]
-    if isinstance(contact_id, str):
-        row = await Contact.select().where(
-            (Contact.id == contact_id) & (Contact.organization == organization_id)).first()
-        if row is not None:
-            tags = await ContactTag.select(ContactTag.tag).where(ContactTag.contact == row["id"])
-            ctx["contact"] = {
-                "id": row["id"], "name": row["name"], "phone": row["phone_number"],
-                "email": row["email"], "language": row["language"],
-                "custom": _json(row["custom_fields"]) or {}, "tags": [t["tag"] for t in tags],
-                "isNew": bool(event.get("newContact"))}
-    return ctx
 
 
 def _own_output(automation_id: str, event: dict[str, Any], ctx: Context) -> bool:
@@ -137,7 +72,7 @@ async def _enabled(organization_id: str, kind: str) -> list[dict[str, Any]]:
             if triggers.LISTENS.get(str((r["trigger"] or {}).get("type"))) == kind]
 
 
-async def on_event(event: dict[str, Any], rt: Any) -> None:
+async def on_event(event: dict[str, Any], rt: Runtime) -> None:
     """The ``wacc_event_handlers`` handler: start every automation the event matches."""
     if event.get("kind") not in triggers.DURABLE_KINDS:
         return
@@ -146,7 +81,7 @@ async def on_event(event: dict[str, Any], rt: Any) -> None:
         await consider(rt, found, event)
 
 
-async def consider(rt: Any, automations: list[dict[str, Any]], event: dict[str, Any],
+async def consider(rt: Runtime, automations: list[dict[str, Any]], event: dict[str, Any],
                    ctx: Context | None = None) -> list[str]:
     """Start the runs *event* calls for; returns their execution ids."""
     ctx = ctx or await load_context(event["organizationId"], event)
@@ -165,7 +100,7 @@ async def consider(rt: Any, automations: list[dict[str, Any]], event: dict[str, 
     return started
 
 
-async def start(rt: Any, automation: dict[str, Any], event: dict[str, Any],
+async def start(rt: Runtime, automation: dict[str, Any], event: dict[str, Any],
                 ctx: Context) -> str | None:
     """Insert the run (once per automation and event) and queue it."""
     depth = int(event.get("depth") or 0)
@@ -252,7 +187,7 @@ async def _claim(execution_id: str) -> dict[str, Any] | None:
         AutomationExecution.id == execution_id).output(load_json=True).first()
 
 
-async def run(rt: Any, execution_id: str) -> str | None:
+async def run(rt: Runtime, execution_id: str) -> str | None:
     """Run (or resume) one execution as far as it goes; returns its status, or None
     when another runner holds it or it is finished."""
     row = await _claim(execution_id)
@@ -289,7 +224,7 @@ async def _save(execution_id: str, pc: int, state: dict[str, Any], logs: list[di
     }).where(AutomationExecution.id == execution_id)
 
 
-async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: int,
+async def _steps(rt: Runtime, row: dict[str, Any], flat: list[dict[str, Any]], pc: int,
                  state: dict[str, Any], logs: list[dict[str, Any]],
                  event: dict[str, Any]) -> str:
     execution_id = row["id"]
@@ -316,11 +251,12 @@ async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: i
             logs.append(_log(pc, step["_path"], "wait", {"seconds": step["seconds"]},
                              "waiting", None))
             state.update(waiting=True, started=None, attempts=0)
-            await _save(execution_id, pc + 1, state, logs, wake)
-            try:
-                rt.jobs.enqueue(RUN_JOB, execution_id, delay=step["seconds"])
-            except Exception:
-                log.exception("automation wait not scheduled", execution=execution_id)
+            # The wait and its wake-up commit together; the outbox holds the wake-up until
+            # it is due (wacc.outbox), so a Redis restart cannot lose it.
+            async with transaction():
+                await _save(execution_id, pc + 1, state, logs, wake)
+                await outbox.add(RUN_JOB, execution_id, subject=execution_id,
+                                 delay=step["seconds"])
             return ExecutionStatus.RUNNING.value
         state.update(started=pc, attempts=state.get("attempts", 1) if state.get("started") == pc
                      else 1)
@@ -336,6 +272,8 @@ async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: i
             await _finish(execution_id, ExecutionStatus.FAILED, logs, str(exc)[:500])
             return ExecutionStatus.FAILED.value
         except Exception as exc:
+            if database_unavailable(exc):
+                raise  # not the step's fault: the job is retried once the database is back
             log.exception("automation step crashed", execution=execution_id, step=pc)
             logs.append(_log(pc, step["_path"], kind, _summary(step), "failed",
                              type(exc).__name__))
@@ -353,18 +291,18 @@ async def _steps(rt: Any, row: dict[str, Any], flat: list[dict[str, Any]], pc: i
 # -- the sweep -------------------------------------------------------------------------
 
 
-async def resume_due(rt: Any, now: datetime | None = None) -> int:
+async def resume_due(rt: Runtime, now: datetime | None = None) -> int:
     """Queue every run due for a while whose job has not taken it (lost, or its runner
     vanished); returns how many."""
     due = await AutomationExecution.select(AutomationExecution.id).where(
         (AutomationExecution.status == ExecutionStatus.RUNNING.value)
         & (AutomationExecution.resume_at <= (now or utcnow()) - GRACE)).limit(1000)
     for row in due:
-        rt.jobs.enqueue(RUN_JOB, row["id"])
+        await outbox.add(RUN_JOB, row["id"], subject=row["id"])
     return len(due)
 
 
-async def sweep(rt: Any, now: datetime | None = None) -> int:
+async def sweep(rt: Runtime, now: datetime | None = None) -> int:
     """Every minute: resume due runs, then start no-reply and scheduled automations."""
     now = now or utcnow()
     resumed = await resume_due(rt, now)

@@ -7,6 +7,7 @@ from typing import Any
 
 from wacc.automations import engine
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 
 @hookimpl
@@ -18,7 +19,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     # No retries: a run that raises is failed or, if interrupted, resumed by the sweep.
     @jobs.register(engine.RUN_JOB)
     def run_automation(execution_id: str) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wacc.automations import actions, conditions, definition, engine, signing, triggers
+from wacc.automations import actions, conditions, definition, engine, queries, signing, triggers
 from wacc.automations.conditions import Catalog
 from wacc.automations.schemas import (
     AutomationCreate,
@@ -30,14 +30,16 @@ from wacc.automations.schemas import (
     StepLog,
 )
 from wacc.automations.tables import Automation, AutomationExecution
-from wacc.contacts.tables import CustomField
+from wacc.conditions.language import Bad
 from wacc.customfields import services as customfields
+from wacc.customfields.tables import CustomField
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
 from wacc.messages.tables import Message, MessageDirection
 from wacc.orgs import services as orgs
+from wacc.runtime import Runtime
 from wacc.security.crypto import Keyring
 from wacc.security.principal import Principal
 from wacc.tags.tables import Tag
@@ -61,7 +63,7 @@ async def catalog(organization_id: str) -> Catalog:
     if hours is not None:
         try:
             hours = conditions.check_hours(hours, "businessHours")
-        except conditions._Bad:
+        except Bad:
             hours = None
     return Catalog(fields=fields, tag_ids=tag_ids, user_ids=user_ids,
                    timezone=settings.get("timezone") or "UTC", hours=hours, org_name=org.name)
@@ -278,7 +280,7 @@ async def get_execution(principal: Principal, automation_id: str,
 # -- the inbound webhook ---------------------------------------------------------------
 
 
-async def receive_hook(rt: Any, token: str, payload: Any) -> HookAccepted:
+async def receive_hook(rt: Runtime, token: str, payload: Any) -> HookAccepted:
     """Start a webhook-triggered automation. An unknown token is a 404, as for any
     missing resource: a caller learns nothing about which tokens exist."""
     row = await Automation.select().where(
@@ -351,7 +353,7 @@ async def dry_run(principal: Principal, data: DryRunIn, trigger: Any, conds: Any
                                            await catalog(principal.organization_id))
     cases = []
     for event in await _sample_events(principal, data, trig):
-        ctx = await engine.load_context(principal.organization_id, event)
+        ctx = await queries.load_context(principal.organization_id, event)
         if data.event is not None:
             _with_sample_customer(ctx, event)
         ctx["automationId"] = event.get("automationId")

@@ -5,9 +5,10 @@ from enum import StrEnum
 from piccolo.columns import JSONB, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-from wacc.contacts.tables import Contact, Segment
+from wacc.contacts.tables import Contact
 from wacc.db.columns import Index, created_at, enum_column, id_column, org_fk
 from wacc.orgs.tables import Organization
+from wacc.segments.tables import Segment
 
 
 class BroadcastStatus(StrEnum):

@@ -17,11 +17,13 @@ from typing import Any
 
 from piccolo.utils.encoding import dump_json
 
+from wacc import outbox
 from wacc.bus import org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
-from wacc.contacts.tables import Contact, ContactImport, ContactTag, CustomField, FieldType, ImportStatus
+from wacc.contacts.tables import Contact, ContactImport, ContactTag, ImportStatus
 from wacc.customfields import services as customfields
+from wacc.customfields.tables import CustomField, FieldType
 from wacc.db.engine import is_sqlite, transaction
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.clock import utcnow
@@ -445,7 +447,7 @@ async def resume_stale(jobs: Any) -> int:
         | ((ContactImport.status == ImportStatus.PENDING)
            & (ContactImport.created_at < now - timedelta(minutes=10))))
     for r in rows:
-        jobs.enqueue(IMPORT_JOB, r["id"])
+        await outbox.add(IMPORT_JOB, r["id"], subject=r["id"])
     return len(rows)
 
 

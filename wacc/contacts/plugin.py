@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 
 @hookimpl
@@ -17,7 +18,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     from wacc.contacts import importer
 
     # Retried on an unexpected error: the import resumes after its last committed batch.

@@ -9,10 +9,9 @@ import phonenumbers
 from piccolo.columns.combination import WhereRaw
 
 from wacc import events
+from wacc.contacts import links
 from wacc.contacts.schemas import ContactConversation, ContactOut, ContactPage
-from wacc.contacts.tables import Contact, ContactSegment, ContactTag
-from wacc.conversations import services as conversations
-from wacc.conversations.tables import Conversation
+from wacc.contacts.tables import Contact, ContactTag
 from wacc.customfields import services as customfields
 from wacc.db import fulltext
 from wacc.db.bulk import raise_timestamps
@@ -21,6 +20,7 @@ from wacc.lib import cursor
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.segments.tables import ContactSegment
 from wacc.tags.tables import Tag
 
 
@@ -153,7 +153,9 @@ async def change_identity(organization_id: str, old_wa_id: str, old_phone: str |
 
 async def merge(organization_id: str, keep_id: str, drop_id: str) -> None:
     """Move everything of *drop* onto *keep*, then delete *drop* (nothing is lost)."""
-    await conversations.move_contact(organization_id, drop_id, keep_id)
+    for link in links.registered():  # what other features keep (conversations)
+        if link.move is not None:
+            await link.move(organization_id, drop_id, keep_id)
     kept_tags = [r["tag"] for r in await ContactTag.select(ContactTag.tag).where(
         ContactTag.contact == keep_id)]
     if kept_tags:
@@ -320,7 +322,8 @@ async def create_contact(organization_id: str, data: Any) -> Any:
             name=(data.name or "").strip() or None, email=data.email, language=data.language,
             timezone=data.timezone, custom_fields=fields,
         ))
-        await events.emit("contact.created", organization_id, contactId=contact_id)
+        await events.emit(events.ContactCreated(organization_id=organization_id,
+                                                contact_id=contact_id))
     return await get_contact(organization_id, contact_id)
 
 
@@ -422,7 +425,8 @@ async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
         added = await ContactTag.insert(ContactTag(contact=contact_id, tag=tag_id)).on_conflict(
             action="DO NOTHING").returning(ContactTag.id)
         if added:
-            await events.emit("tag.added", organization_id, tagId=tag_id, contactId=contact_id)
+            await events.emit(events.TagAdded(organization_id=organization_id, tag_id=tag_id,
+                                              contact_id=contact_id))
     return await get_contact(organization_id, contact_id)
 
 
@@ -431,14 +435,14 @@ async def remove_tag(organization_id: str, contact_id: str, tag_id: str) -> None
     await ContactTag.delete().where((ContactTag.contact == contact_id) & (ContactTag.tag == tag_id))
 
 
-async def conversations_of(organization_id: str, contact_id: str) -> list[Any]:
+async def conversations_of(organization_id: str, contact_id: str) -> list[ContactConversation]:
+    """The contact's conversations, newest first, from the conversations feature."""
     await scoped_row(organization_id, contact_id)
-    rows = await Conversation.select().where(
-        (Conversation.contact == contact_id) & (Conversation.organization == organization_id)
-    ).order_by(Conversation.last_message_at, ascending=False)
-    return [ContactConversation(id=r["id"], session_id=r["session"], status=r["status"],
-                                priority=r["priority"], last_message_at=r["last_message_at"])
-            for r in rows]
+    found: list[ContactConversation] = []
+    for link in links.registered():
+        if link.conversations is not None:
+            found.extend(await link.conversations(organization_id, contact_id))
+    return found
 
 
 async def merge_contacts(organization_id: str, keep_id: str, other_id: str) -> Any:

@@ -11,17 +11,6 @@ from wacc.tags.tables import Tag
 from wacc.users.tables import User
 
 
-class FieldType(StrEnum):
-    TEXT = "TEXT"
-    NUMBER = "NUMBER"
-    EMAIL = "EMAIL"
-    PHONE = "PHONE"
-    DATE = "DATE"
-    SELECT = "SELECT"
-    MULTISELECT = "MULTISELECT"
-    URL = "URL"
-
-
 class Contact(Table, tablename="contact"):
     id = id_column()
     organization = org_fk(Organization)
@@ -45,32 +34,6 @@ class ContactTag(Table, tablename="contact_tag"):
     id = id_column()
     contact = ForeignKey(Contact, on_delete=OnDelete.cascade, null=False)
     tag = ForeignKey(Tag, on_delete=OnDelete.cascade, null=False)
-
-
-class CustomField(Table, tablename="custom_field"):
-    id = id_column()
-    organization = org_fk(Organization)
-    name = Varchar(length=120)
-    key = Varchar(length=64)
-    type = enum_column(FieldType, FieldType.TEXT)
-    options = JSONB(null=True, default=None)
-    required = Boolean(default=False)
-    created_at = created_at()
-
-
-class Segment(Table, tablename="segment"):
-    id = id_column()
-    organization = org_fk(Organization)
-    name = Varchar(length=120)
-    conditions = JSONB(default={})
-    created_at = created_at()
-    updated_at = updated_at()
-
-
-class ContactSegment(Table, tablename="contact_segment"):
-    id = id_column()
-    contact = ForeignKey(Contact, on_delete=OnDelete.cascade, null=False)
-    segment = ForeignKey(Segment, on_delete=OnDelete.cascade, null=False)
 
 
 class ImportStatus(StrEnum):
@@ -112,10 +75,7 @@ INDEXES = [
     Index(Contact, "organization", "lid"),
     Index(Contact, "organization", "whatsapp_id", unique=True),
     Index(ContactTag, "contact", "tag", unique=True),
-    Index(CustomField, "organization", "key", unique=True),
-    Index(ContactSegment, "contact", "segment", unique=True),
     Index(Contact, "organization", "phone_number"),
-    Index(Segment, "organization"),
     Index(ContactTag, "tag"),
     Index(ContactImport, "organization", "created_at"),
 ]

@@ -12,14 +12,16 @@ from typing import Any, BinaryIO
 
 import phonenumbers
 
+from wacc import outbox
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import csv_header, escape, utf8_problem
 from wacc.contacts.importer import IMPORT_JOB, REPORT_HEAD
 from wacc.contacts.schemas import ImportOut, ImportRowError
-from wacc.contacts.tables import ContactImport, CustomField
+from wacc.contacts.tables import ContactImport
+from wacc.customfields.tables import CustomField
+from wacc.db.engine import transaction
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
-from wacc.logs import get_logger
 from wacc.tags.tables import Tag
 
 EXPORT_PAGE = 500  # contacts read per query while streaming an export
@@ -117,18 +119,17 @@ async def start_import(jobs: Any, media: Any, organization_id: str, user_id: str
     file.seek(0)
     file_key = await media.put(organization_id, file, "text/csv", "import.csv")
     import_id = new_id()
-    await ContactImport.insert(ContactImport(
-        id=import_id, organization=organization_id, user=user_id, filename=filename[:255],
-        file_key=file_key, size=size, mapping=mapping, on_duplicate=on_duplicate,
-        default_region=default_region,
-    ))
-    # The answer is the import as created (PENDING): read before the job is queued, so a
-    # quick worker does not make it say RUNNING or DONE one time in a few.
-    created = await get_import(organization_id, import_id)
-    try:
-        jobs.enqueue(IMPORT_JOB, import_id)
-    except Exception:  # the resume sweep queues a PENDING import that nobody took
-        get_logger(__name__).exception("import not queued; the sweep will", import_id=import_id)
+    # The import and its job commit together (wacc.outbox): queued once Redis answers.
+    async with transaction():
+        await ContactImport.insert(ContactImport(
+            id=import_id, organization=organization_id, user=user_id, filename=filename[:255],
+            file_key=file_key, size=size, mapping=mapping, on_duplicate=on_duplicate,
+            default_region=default_region,
+        ))
+        # The answer is the import as created (PENDING): read before the job can be
+        # queued, so a quick worker does not make it say RUNNING or DONE one time in a few.
+        created = await get_import(organization_id, import_id)
+        await outbox.add(IMPORT_JOB, import_id, subject=import_id)
     return created
 
 

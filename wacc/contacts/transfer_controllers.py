@@ -15,9 +15,10 @@ from wacc.audit import services as audit
 from wacc.contacts import gdpr, transfer
 from wacc.contacts.schemas import ContactId, EraseOut, ImportId, ImportOut
 from wacc.http.context import request_id
-from wacc.http.deps import client_of, principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep, client_of
 from wacc.http.uploads import UPLOAD_BODY_CAP, receive_upload
 from wacc.lib.errors import ValidationError
+from wacc.security.principal import Principal
 
 _MAX_MAPPING = 200
 
@@ -50,19 +51,17 @@ class ContactTransferController(Controller):
 
     @post("/import", opt={"permission": "write:contacts", "audit": "contact.import"},
           status_code=202, request_max_body_size=UPLOAD_BODY_CAP)
-    async def import_contacts(self, request: Request) -> ImportOut:
+    async def import_contacts(self, request: Request, principal: PrincipalDep, rt: RuntimeDep) -> ImportOut:
         """Multipart form: ``file`` (CSV, UTF-8), ``mapping`` (JSON: column → name, phone,
         email, language, timezone, tags or custom.<key>; by default columns named so),
         ``onDuplicate`` (skip or update) and ``defaultRegion`` (e.g. DE, for numbers
         without a country code). Checked now; imported by a job whose progress
         ``GET /contacts/imports/{importId}`` and the ``import:progress`` event show."""
-        rt = runtime_of(request)
         upload, _, form = await receive_upload(request, "file", rt.media.max_bytes, "a CSV file")
         on_duplicate = form.get("onDuplicate") or "skip"
         if on_duplicate not in ("skip", "update"):
             raise ValidationError.field("onDuplicate", "must be skip or update")
         region = form.get("defaultRegion") or None
-        principal = principal_of(request)
         return await transfer.start_import(
             rt.jobs, rt.media, principal.organization_id, principal.user_id,
             PurePath(upload.filename or "import.csv").name, cast(BinaryIO, upload.file),
@@ -70,26 +69,26 @@ class ContactTransferController(Controller):
             on_duplicate, region.strip().upper() if isinstance(region, str) else None)
 
     @get("/imports", opt={"permission": "write:contacts"})
-    async def list_imports(self, request: Request) -> list[ImportOut]:
+    async def list_imports(self, principal: PrincipalDep) -> list[ImportOut]:
         """The latest 50 imports, newest first."""
-        return await transfer.list_imports(principal_of(request).organization_id)
+        return await transfer.list_imports(principal.organization_id)
 
     @get("/imports/{importId:str}", opt={"permission": "write:contacts"})
-    async def get_import(self, request: Request, import_id: ImportId) -> ImportOut:
-        return await transfer.get_import(principal_of(request).organization_id, import_id)
+    async def get_import(self, principal: PrincipalDep, import_id: ImportId) -> ImportOut:
+        return await transfer.get_import(principal.organization_id, import_id)
 
     @get("/imports/{importId:str}/errors", opt={"permission": "write:contacts"},
          media_type="text/csv")
-    async def import_errors(self, request: Request, import_id: ImportId) -> Response[bytes]:
+    async def import_errors(self, principal: PrincipalDep, rt: RuntimeDep,
+                            import_id: ImportId) -> Response[bytes]:
         """Every rejected row as CSV: row, column, message and the row's original cells."""
-        data = await transfer.error_report(runtime_of(request).media,
-                                           principal_of(request).organization_id, import_id)
+        data = await transfer.error_report(rt.media, principal.organization_id, import_id)
         return Response(data, media_type="text/csv; charset=utf-8",
                         headers=_attachment(f"import-{import_id}-errors.csv"))
 
     @get("/export", opt={"permission": "export:contacts"}, media_type="text/csv")
     async def export_contacts(
-        self, request: Request,
+        self, request: Request, principal: PrincipalDep,
         search: Annotated[str | None, QueryParameter(max_length=120)] = None,
         tag_id: Annotated[str | None, QueryParameter(name="tagId", max_length=64)] = None,
         field: Annotated[str | None, QueryParameter(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")] = None,
@@ -99,34 +98,33 @@ class ContactTransferController(Controller):
     ) -> Stream:
         """The contacts GET /contacts would list with the same filters, as CSV, streamed.
         Cells that a spreadsheet would run as a formula start with an apostrophe."""
-        principal = principal_of(request)
         chunks = await transfer.export_csv(principal.organization_id, {
             "search": search, "tag_id": tag_id, "field": field, "field_value": field_value,
             "last_message_after": last_message_after, "last_message_before": last_message_before,
         })
-        await _audit(request, "contact.export", None)
+        await _audit(request, principal, "contact.export", None)
         return Stream(chunks, media_type="text/csv; charset=utf-8",
                       headers=_attachment("contacts.csv"))
 
     @get("/{contactId:str}/export", opt={"permission": "export:contacts"})
-    async def export_contact(self, request: Request, contact_id: ContactId) -> dict[str, Any]:
+    async def export_contact(self, request: Request, principal: PrincipalDep,
+                             contact_id: ContactId) -> dict[str, Any]:
         """GDPR export: everything stored about the contact, as JSON."""
-        data = await gdpr.export_contact(principal_of(request), contact_id)
-        await _audit(request, "contact.gdpr_export", contact_id)
+        data = await gdpr.export_contact(principal, contact_id)
+        await _audit(request, principal, "contact.gdpr_export", contact_id)
         return data
 
     @post("/{contactId:str}/erase", opt={"permission": "delete:contacts",
                                          "audit": "contact.erase"}, status_code=200)
-    async def erase_contact(self, request: Request, contact_id: ContactId) -> EraseOut:
+    async def erase_contact(self, principal: PrincipalDep, rt: RuntimeDep, contact_id: ContactId) -> EraseOut:
         """GDPR erasure: the contact, its conversations, messages, notes and media files
         are deleted for good. The audit log keeps the contact id and nothing personal."""
-        return await gdpr.erase_contact(runtime_of(request).media,
-                                        principal_of(request).organization_id, contact_id)
+        return await gdpr.erase_contact(rt.media, principal.organization_id, contact_id)
 
 
-async def _audit(request: Request, action: str, contact_id: str | None) -> None:
+async def _audit(request: Request, principal: Principal, action: str,
+                 contact_id: str | None) -> None:
     """Reads are not audited by the middleware; exports of personal data are, here."""
-    principal = principal_of(request)
     ip, agent = client_of(request)
     await audit.record_event(
         principal.organization_id, action, "contact", contact_id, user_id=principal.user_id,

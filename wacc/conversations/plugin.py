@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from wacc.conversations import services
+from wacc.contacts import links
+from wacc.conversations import contact_links, inbox
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 REOPEN_JOB = "conversations.reopen_snoozed"
+
+# Merges, erasures and a contact's page reach conversations through this (contacts
+# cannot import conversations: they build on contacts).
+links.register(contact_links.LINKS)
 
 
 @hookimpl
@@ -19,10 +25,10 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     @jobs.register(REOPEN_JOB)
     def reopen_snoozed() -> int:
-        return run(services.reopen_due_snoozes(runtime.bus))
+        return run(inbox.reopen_due_snoozes(runtime.bus))
 
 
 @hookimpl

@@ -114,8 +114,9 @@ async def assign_next(organization_id: str, conversation_id: str, *, bus: Bus,
         await ConversationEvent.insert(ConversationEvent(
             id=new_id(), conversation=conversation_id, user=by, kind="assigned",
             from_value=None, to_value=user_id))
-        await events.emit("conversation.assigned", organization_id, conversationId=conversation_id,
-                          added=[user_id], removed=[], by=by)
+        await events.emit(events.ConversationAssigned(
+            organization_id=organization_id, conversation_id=conversation_id,
+            added=[user_id], removed=[], by=by))
     assignees = [r["user"] for r in await ConversationAssignment.select(
         ConversationAssignment.user).where(ConversationAssignment.conversation == conversation_id)]
     await bus.publish(org_topic(organization_id), {

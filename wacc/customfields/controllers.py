@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody
 
 from wacc.customfields import services
@@ -10,7 +10,7 @@ from wacc.customfields.schemas import (
     CustomFieldUpdate,
     FieldId,
 )
-from wacc.http.deps import principal_of
+from wacc.http.deps import PrincipalDep
 
 
 class CustomFieldController(Controller):
@@ -19,24 +19,24 @@ class CustomFieldController(Controller):
     opt = {"resource": "custom_field"}
 
     @get("/", opt={"permission": "read:contacts"})
-    async def list_custom_fields(self, request: Request) -> list[CustomFieldOut]:
-        return await services.list_fields(principal_of(request))
+    async def list_custom_fields(self, principal: PrincipalDep) -> list[CustomFieldOut]:
+        return await services.list_fields(principal)
 
     @post("/", opt={"permission": "write:settings"}, status_code=201)
     async def create_custom_field(
-        self, request: Request, data: JSONBody[CustomFieldCreate]
+        self, principal: PrincipalDep, data: JSONBody[CustomFieldCreate]
     ) -> CustomFieldOut:
         """Define a contact field. ``options`` is required for SELECT and MULTISELECT
         and refused for other types; the key cannot change later."""
-        return await services.create(principal_of(request), data)
+        return await services.create(principal, data)
 
     @patch("/{fieldId:str}", opt={"permission": "write:settings"})
     async def update_custom_field(
-        self, request: Request, field_id: FieldId, data: JSONBody[CustomFieldUpdate]
+        self, principal: PrincipalDep, field_id: FieldId, data: JSONBody[CustomFieldUpdate]
     ) -> CustomFieldOut:
         """Rename, change options or the required flag; key and type are fixed."""
-        return await services.update(principal_of(request), field_id, data)
+        return await services.update(principal, field_id, data)
 
     @delete("/{fieldId:str}", opt={"permission": "write:settings"}, status_code=204)
-    async def delete_custom_field(self, request: Request, field_id: FieldId) -> None:
-        await services.delete(principal_of(request), field_id)
+    async def delete_custom_field(self, principal: PrincipalDep, field_id: FieldId) -> None:
+        await services.delete(principal, field_id)

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar.params import PathParameter
 
-from wacc.contacts.tables import FieldType
+from wacc.customfields.tables import FieldType
 from wacc.http.schemas import Input, Name, Output
 
 FieldId = Annotated[str, PathParameter(name="fieldId", min_length=1, max_length=64)]

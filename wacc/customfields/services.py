@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
-from wacc.contacts.tables import CustomField, FieldType
 from wacc.customfields.schemas import CustomFieldCreate, CustomFieldOut, CustomFieldUpdate
+from wacc.customfields.tables import CustomField, FieldType
 from wacc.db.errors import UNIQUE_VIOLATIONS
 from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError

@@ -21,9 +21,11 @@ import msgspec
 
 from wacc.automations import services as automations
 from wacc.automations.schemas import AutomationCreate
+from wacc.canned import services as canned
+from wacc.canned.schemas import CannedResponseCreate
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactCreate, ContactUpdate
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.conversations.schemas import AssignIn, ConversationPatch, NoteCreate, TagAttach
 from wacc.customfields import services as customfields
 from wacc.customfields.schemas import CustomFieldCreate
@@ -42,7 +44,7 @@ from wacc.sessions import services as sessions
 from wacc.sessions.manager import SessionManager
 from wacc.sessions.schemas import SessionCreate
 from wacc.tags import services as tags
-from wacc.tags.schemas import CannedResponseCreate, TagCreate
+from wacc.tags.schemas import TagCreate
 from wacc.users import services as users
 
 log = get_logger(__name__)
@@ -118,8 +120,8 @@ async def _fill(rt: Runtime, team: _Team, session_id: list[str]) -> tuple[dict[s
     for spec in data.CUSTOM_FIELDS:
         await customfields.create(owner, _valid(CustomFieldCreate, **spec))
     for shortcut, content in data.CANNED.items():
-        await tags.create_canned(owner, _valid(CannedResponseCreate, shortcut=shortcut,
-                                               content=content))
+        await canned.create_canned(owner, _valid(CannedResponseCreate, shortcut=shortcut,
+                                                 content=content))
     # Before the messages arrive, so the worker answers the customer who asks for hours.
     await automations.create_automation(owner, _valid(AutomationCreate, **data.AUTOMATION),
                                         rt.settings.public_url, rt.keyring)

@@ -353,5 +353,95 @@ class HistoryEngine(Protocol):
         """That chat's messages at or after ``since``, oldest first (both directions)."""
 
 
+# -- commands ---------------------------------------------------------------------------
+# The calls above as values, mirroring the events: what other processes ask of a running
+# session (wacc.sessions.rpc carries ``method`` in the address and the rest as JSON
+# arguments named as the Engine's parameters). Engines may offer calls of their own
+# (``rpc_methods``); those are not part of the contract and stay untyped.
+
+
+class EngineCommand(msgspec.Struct, frozen=True, kw_only=True, tag_field="method"):
+    """A call to a running session's engine."""
+
+
+class Send(EngineCommand, tag="send", kw_only=True, frozen=True):
+    message: OutboundMessage
+
+
+class Edit(EngineCommand, tag="edit", kw_only=True, frozen=True):
+    chat: Peer
+    message_id: str
+    body: str
+
+
+class Revoke(EngineCommand, tag="revoke", kw_only=True, frozen=True):
+    chat: Peer
+    message_id: str
+
+
+class MarkRead(EngineCommand, tag="mark_read", kw_only=True, frozen=True):
+    chat: Peer
+    message_ids: list[str]
+
+
+class Typing(EngineCommand, tag="typing", kw_only=True, frozen=True):
+    chat: Peer
+    on: bool
+
+
+class ProfilePicture(EngineCommand, tag="profile_picture", kw_only=True, frozen=True):
+    peer: Peer
+
+
+class SetBlocked(EngineCommand, tag="set_blocked", kw_only=True, frozen=True):
+    peer: Peer
+    blocked: bool
+
+
+class RequestPairingCode(EngineCommand, tag="request_pairing_code", kw_only=True, frozen=True):
+    phone: str
+
+
+class Logout(EngineCommand, tag="logout", kw_only=True, frozen=True):
+    pass
+
+
+class DownloadMedia(EngineCommand, tag="download_media", kw_only=True, frozen=True):
+    media: Media
+
+
+class HistoryChats(EngineCommand, tag="history_chats", kw_only=True, frozen=True):
+    """Optional (HistoryEngine)."""
+
+    since: float
+
+
+class History(EngineCommand, tag="history", kw_only=True, frozen=True):
+    """Optional (HistoryEngine)."""
+
+    chat: Peer
+    since: float
+
+
+Command = (Send | Edit | Revoke | MarkRead | Typing | ProfilePicture | SetBlocked
+           | RequestPairingCode | Logout | DownloadMedia | HistoryChats | History)
+COMMANDS = frozenset(str(t.__struct_config__.tag) for t in Command.__args__)
+# Calls an engine may lack (HistoryEngine): it answers "unsupported".
+OPTIONAL_COMMANDS = frozenset({"history_chats", "history"})
+
+
+def command_call(command: EngineCommand) -> tuple[str, dict[str, Any]]:
+    """The method name and JSON arguments a command travels as."""
+    args: dict[str, Any] = msgspec.to_builtins(command)
+    return args.pop("method"), args
+
+
+def decode_command(method: str, args: dict[str, Any]) -> Command | None:
+    """The command a call names; None for a method outside the contract."""
+    if method not in COMMANDS:
+        return None
+    return msgspec.convert({**args, "method": method}, Command)  # type: ignore[arg-type]
+
+
 EngineFactory = Callable[[EngineHost], Engine]
 Emit = Callable[[EngineEvent], Awaitable[None]]

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, BinaryIO, cast
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from wacc.conversations import services as conversations
-from wacc.http.deps import principal_of, runtime_of
+from wacc.conversations import inbox as conversations
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import ConversationId, MessageId
-from wacc.http.uploads import UPLOAD_BODY_CAP, read_upload
+from wacc.http.uploads import UPLOAD_BODY_CAP, receive_upload
 from wacc.lib.errors import ValidationError
 from wacc.messages import services
 from wacc.messages.schemas import (
@@ -28,29 +28,28 @@ class MessageController(Controller):
 
     @get("/conversations/{conversationId:str}/messages", opt={"permission": "read:messages"})
     async def list_messages(
-        self, request: Request, conversation_id: ConversationId,
+        self, principal: PrincipalDep, conversation_id: ConversationId,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> MessagePage:
         """Newest first, cursor-paginated."""
-        return await services.list_for_conversation(principal_of(request), conversation_id,
+        return await services.list_for_conversation(principal, conversation_id,
                                                     cursor, limit)
 
     @post("/conversations/{conversationId:str}/messages",
           opt={"permission": "write:messages", "audit": "message.send"},
           status_code=201)
-    async def send_message(self, request: Request, conversation_id: ConversationId,
+    async def send_message(self, principal: PrincipalDep, rt: RuntimeDep, conversation_id: ConversationId,
                            data: JSONBody[MessageSend]) -> Response[MessageOut]:
         """Queue a message (text, media, location, contact, poll, reaction, reply-to);
         it is sent once, in order, at the session's pace. Acks update its status."""
-        rt = runtime_of(request)
-        out, created = await services.queue(principal_of(request), conversation_id, data,
+        out, created = await services.queue(principal, conversation_id, data,
                                             jobs=rt.jobs, bus=rt.bus, media=rt.media)
         return Response(out, status_code=201 if created else 200)
 
     @post("/conversations", opt={"permission": "write:messages", "resource": "conversation",
                                  "audit": "conversation.start"}, status_code=201)
-    async def start_conversation(self, request: Request,
+    async def start_conversation(self, principal: PrincipalDep, rt: RuntimeDep,
                                  data: JSONBody[ConversationStart]) -> Response[ConversationStarted]:
         """Write first: to ``contactId`` or to ``phone`` (E.164; the contact is created),
         through ``sessionId``, with ``message`` as in ``POST /conversations/{id}/messages``.
@@ -58,23 +57,22 @@ class MessageController(Controller):
         one starts. On a Cloud API session a customer who has not written in 24 hours
         gets only a ``message.template``. Queued and sent once, like a reply: repeat the
         request with the same ``message.idempotencyKey`` safely (200, the first one)."""
-        rt = runtime_of(request)
         out, created = await services.start_conversation(
-            principal_of(request), data, jobs=rt.jobs, bus=rt.bus, media=rt.media)
+            principal, data, jobs=rt.jobs, bus=rt.bus, media=rt.media)
         return Response(out, status_code=201 if created else 200)
 
     @post("/conversations/{conversationId:str}/messages/media",
           opt={"permission": "write:messages", "audit": "message.send"}, status_code=201,
           request_max_body_size=UPLOAD_BODY_CAP)
-    async def send_media(self, request: Request, conversation_id: ConversationId,
+    async def send_media(self, request: Request, principal: PrincipalDep, rt: RuntimeDep,
+                         conversation_id: ConversationId,
                          ) -> Response[MessageOut]:
         """Multipart upload: ``file``, and optionally ``caption``, ``type`` (IMAGE, VIDEO,
         AUDIO, DOCUMENT or STICKER; by default from the file's MIME type), ``replyTo``
         and ``idempotencyKey``. Up to WACC_MEDIA_MAX_BYTES."""
-        rt = runtime_of(request)
-        principal = principal_of(request)
         await conversations.visible(principal, conversation_id)  # 404 before reading a file
-        upload, data, form = await read_upload(request, "file", rt.media.max_bytes)
+        # Kept in the file the server spooled to disk: a 100 MB video is never in memory.
+        upload, _, form = await receive_upload(request, "file", rt.media.max_bytes)
         mime = upload.content_type or "application/octet-stream"
         fields = {"type": form.get("type") or services.media_type_for(mime),
                   "body": form.get("caption") or None, "replyTo": form.get("replyTo") or None,
@@ -88,17 +86,18 @@ class MessageController(Controller):
             raise ValidationError.field("type", "must be a media type for an upload")
         out, created = await services.queue(
             principal, conversation_id, message, jobs=rt.jobs, bus=rt.bus,
-            media=rt.media, upload=services.Upload(data, mime, upload.filename or None))
+            media=rt.media, upload=services.Upload(cast(BinaryIO, upload.file), mime,
+                                          upload.filename or None))
         return Response(out, status_code=201 if created else 200)
 
     @get("/messages/{messageId:str}", opt={"permission": "read:messages"})
-    async def get_message(self, request: Request, message_id: MessageId) -> MessageOut:
-        return await services.get(principal_of(request), message_id)
+    async def get_message(self, principal: PrincipalDep, message_id: MessageId) -> MessageOut:
+        return await services.get(principal, message_id)
 
     @delete("/messages/{messageId:str}", opt={"permission": "write:messages",
                                                "audit": "message.revoke"}, status_code=200)
-    async def revoke_message(self, request: Request, message_id: MessageId) -> MessageOut:
+    async def revoke_message(self, principal: PrincipalDep, rt: RuntimeDep,
+                             message_id: MessageId) -> MessageOut:
         """Delete one of our messages for everyone (within WhatsApp's 60 hours), or cancel
         it if it is not sent yet. The customer's phone shows "This message was deleted"."""
-        rt = runtime_of(request)
-        return await services.revoke(principal_of(request), message_id, rpc=rt.rpc, bus=rt.bus)
+        return await services.revoke(principal, message_id, rpc=rt.rpc, bus=rt.bus)

@@ -19,7 +19,7 @@ from typing import Any
 from wacc import events, outbox
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
-from wacc.conversations import services as conversations
+from wacc.conversations import threading as conversations
 from wacc.db.engine import transaction
 from wacc.engines.contract import (
     Ack,
@@ -300,21 +300,21 @@ class Pipeline:
         await contacts.touch_many(latest)
         return {id(i): i.message_id for i in fresh if i.message_id in inserted}
 
-    def _events(self, item: _Pending, message_id: str) -> list[events.Event]:
+    def _events(self, item: _Pending, message_id: str) -> list[events.DomainEvent]:
         """Durable events for automations and the auto-responder (wacc.events)."""
         org, ev = item.session.organization_id, item.event
-        out = []
+        out: list[events.DomainEvent] = []
         if item.new_contact:
-            out.append(events.event("contact.created", org, contactId=item.contact_id))
+            out.append(events.ContactCreated(organization_id=org, contact_id=item.contact_id))
         if item.new_conversation:
-            out.append(events.event("conversation.created", org,
-                                    conversationId=item.conversation_id,
-                                    contactId=item.contact_id, sessionId=item.session.id))
-        out.append(events.event(
-            "message.received", org, messageId=message_id, conversationId=item.conversation_id,
-            contactId=item.contact_id, sessionId=item.session.id, type=ev.type, body=ev.body,
-            fromMe=ev.from_me, newContact=item.new_contact,
-            newConversation=item.new_conversation))
+            out.append(events.ConversationCreated(
+                organization_id=org, conversation_id=item.conversation_id,
+                contact_id=item.contact_id, session_id=item.session.id))
+        out.append(events.MessageReceived(
+            organization_id=org, message_id=message_id, conversation_id=item.conversation_id,
+            contact_id=item.contact_id, session_id=item.session.id, type=ev.type, body=ev.body,
+            from_me=ev.from_me, new_contact=item.new_contact,
+            new_conversation=item.new_conversation))
         return out
 
     def _announcements(self, item: _Pending, message_id: str) -> list[tuple[str, dict[str, Any]]]:

@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import msgspec
-
 from wacc import outbox
 from wacc.bus import Bus, org_topic
-from wacc.contacts.tables import Contact
-from wacc.conversations.tables import Conversation
+from wacc.conversations import inbox as conversations
 from wacc.db.engine import transaction
 from wacc.engines.contract import (
     EngineError,
@@ -31,6 +28,7 @@ from wacc.engines.contract import (
     OutboundMessage,
     Peer,
     Poll,
+    Send,
 )
 from wacc.lib.clock import utcnow
 from wacc.logs import get_logger
@@ -80,8 +78,7 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
         return Outcome("skipped", detail="another sender has it")
     try:
         outbound = await _build(row, media)
-        result = await rpc.call(row["session"], "send",
-                                message=msgspec.to_builtins(outbound))
+        result = await rpc.call(row["session"], Send(message=outbound))
     except NotConnectedError as exc:
         return await _retry_or_fail(bus, row, attempt, retry_hours, f"session offline: {exc}")
     except EngineError as exc:
@@ -106,12 +103,7 @@ async def _waits_behind_earlier(row: dict[str, Any]) -> bool:
 
 
 async def _build(row: dict[str, Any], media_store: MediaStore) -> OutboundMessage:
-    conversation = await Conversation.select(Conversation.contact).where(
-        Conversation.id == row["conversation"]).first()
-    assert conversation is not None
-    contact = await Contact.select(Contact.whatsapp_id, Contact.phone_number, Contact.lid).where(
-        Contact.id == conversation["contact"]).first()
-    assert contact is not None
+    contact = await conversations.contact_peer(row["conversation"])
     meta = row["metadata"] or {}
     media = None
     if row["media_url"]:

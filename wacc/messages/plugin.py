@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from wacc import outbox
-from wacc.messages import media_jobs, outbound
+from wacc.contacts import links
+from wacc.messages import media_jobs, outbound, queries
 from wacc.messages.services import SEND_JOB
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
+
+# Erasures and the GDPR export of a contact reach messages through this (contacts cannot
+# import messages: messages build on contacts).
+links.register(queries.LINKS)
 
 
 @hookimpl
@@ -19,7 +25,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     retry_hours = runtime.settings.whatsapp.send_retry_hours
 
     @jobs.register(SEND_JOB)

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from wacc import events, outbox
 from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.tables import Contact
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
+from wacc.conversations import threading as threads
 from wacc.conversations.tables import Conversation
 from wacc.db.engine import transaction
 from wacc.engines.cloud.outbound import window_open
+from wacc.engines.contract import Peer, Revoke
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
@@ -62,11 +65,29 @@ def message_out(row: dict[str, Any]) -> MessageOut:
 
 @dataclass(frozen=True)
 class Upload:
-    """A media file as received (multipart upload or decoded base64)."""
+    """A media file as received: decoded base64 (bytes), or a multipart upload the web
+    server spooled to disk (a seekable file, never read into memory whole)."""
 
-    data: bytes
+    data: bytes | BinaryIO
     mime_type: str
     filename: str | None = None
+
+    @property
+    def size(self) -> int:
+        if isinstance(self.data, bytes):
+            return len(self.data)
+        end = self.data.seek(0, io.SEEK_END)
+        self.data.seek(0)
+        return end
+
+    def head(self, n: int = 64) -> bytes:
+        """The first *n* bytes (enough to tell a file's kind)."""
+        if isinstance(self.data, bytes):
+            return self.data[:n]
+        self.data.seek(0)
+        first = self.data.read(n)
+        self.data.seek(0)
+        return first
 
 
 def media_type_for(mime_type: str) -> str:
@@ -115,7 +136,7 @@ async def _check_for_engine(session_id: str, message_type: str, upload: Upload) 
     # The cloud engine's own rule (a pure function), so the API and the engine agree.
     from wacc.engines.cloud.outbound import check_media
 
-    problem = check_media(message_type, upload.mime_type, upload.data)
+    problem = check_media(message_type, upload.mime_type, upload.head(), upload.size)
     if problem:
         raise ValidationError.field("media", problem)
 
@@ -151,10 +172,10 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
     metadata: dict[str, Any] = {}
     media_key = None
     if upload is not None:
-        media.check(upload.mime_type, len(upload.data))
+        media.check(upload.mime_type, upload.size)
         await _check_for_engine(conversation["session"], data.type, upload)
         media_key = await media.put(org, upload.data, upload.mime_type, upload.filename)
-        metadata["media"] = {"filename": upload.filename, "size": len(upload.data)}
+        metadata["media"] = {"filename": upload.filename, "size": upload.size}
     metadata.update(content_meta(data.location, data.vcard, data.poll))
     if data.template:
         metadata["template"] = data.template
@@ -179,9 +200,9 @@ async def queue(principal: Principal, conversation_id: str, data: MessageSend, *
         )).on_conflict(action="DO NOTHING").returning(Message.id)
         if inserted:
             await outbox.add(SEND_JOB, message_id, subject=message_id)
-            await events.emit("message.queued", org, messageId=message_id,
-                              conversationId=conversation_id, sentBy=principal.user_id,
-                              aiGenerated=ai_generated)
+            await events.emit(events.MessageQueued(
+                organization_id=org, message_id=message_id, conversation_id=conversation_id,
+                sent_by=principal.user_id, ai_generated=ai_generated))
     if not inserted:  # the same idempotency key raced us
         existing = await Message.select().where(
             (Message.organization == org) & (Message.idempotency_key == data.idempotency_key)).first()
@@ -223,7 +244,7 @@ async def queue_to_phone(principal: Principal, session_id: str, phone: str, data
         raise ValidationError.field("to", f"not a valid phone number: {phone!r}") from None
     async with transaction():
         contact = await contacts.resolve(org, contacts.wa_id_for(e164), e164, None)
-        conversation = await conversations.thread_for(org, session_id, contact["id"], utcnow(),
+        conversation = await threads.thread_for(org, session_id, contact["id"], utcnow(),
                                                       inbound=False)
     await conversations.claim_if_unassigned(principal, conversation["id"])
     return await queue(principal, conversation["id"], data, jobs=jobs, bus=bus, media=media)
@@ -277,7 +298,7 @@ async def start_conversation(principal: Principal, data: ConversationStart, *, j
         if contact is None:
             assert e164 is not None
             contact = await contacts.resolve(org, contacts.wa_id_for(e164), e164, None)
-        thread, created = await conversations.open_thread(org, session["id"], contact["id"],
+        thread, created = await threads.open_thread(org, session["id"], contact["id"],
                                                           utcnow())
     await conversations.claim_if_unassigned(principal, thread["id"])
     out, queued = await queue(principal, thread["id"], message, jobs=jobs, bus=bus, media=media)
@@ -376,8 +397,8 @@ async def revoke(principal: Principal, message_id: str, *, rpc: SessionRpc,
                 raise ValidationError.field(
                     "messageId", "WhatsApp allows deleting for everyone only within 60 hours")
             chat = await _chat_of(row["conversation"])
-            await sessions.command(principal, row["session"], rpc, "revoke", chat=chat,
-                                   message_id=row["whatsapp_message_id"])
+            await sessions.command(principal, row["session"], rpc,
+                                   Revoke(chat=chat, message_id=row["whatsapp_message_id"]))
         await Message.update({Message.metadata: meta}).where(Message.id == message_id)
     await bus.publish(org_topic(principal.organization_id), {
         "type": "message:deleted", "messageId": message_id,
@@ -394,9 +415,9 @@ def _meta(row: dict[str, Any]) -> dict[str, Any]:
     return dict(meta or {})
 
 
-async def _chat_of(conversation_id: str) -> dict[str, Any]:
+async def _chat_of(conversation_id: str) -> Peer:
     row = await conversations.contact_peer(conversation_id)
-    return {"wa_id": row["whatsapp_id"], "phone": row["phone_number"] or None}
+    return Peer(wa_id=row["whatsapp_id"], phone=row["phone_number"] or None)
 
 
 async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> float | None:
@@ -431,3 +452,18 @@ async def last_inbound_for_contacts(session_id: str, people: list[str]) -> float
         return None
     when = row["timestamp"]
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+async def mark_ai_generated(organization_id: str, message_id: str, metadata: dict[str, Any], *,
+                            provider: str | None = None, model: str | None = None,
+                            prompt_tokens: int | None = None,
+                            completion_tokens: int | None = None) -> None:
+    """Mark a queued message as the AI's answer: its *metadata* (reason, citations) and,
+    for a model's answer, the provider, model and tokens (the AI's replies, wacc.ai)."""
+    values: dict[Any, Any] = {Message.is_ai_generated: True, Message.metadata: metadata}
+    if provider is not None:
+        values.update({Message.ai_provider: provider, Message.ai_model: model,
+                       Message.ai_prompt_tokens: prompt_tokens,
+                       Message.ai_completion_tokens: completion_tokens})
+    await Message.update(values).where(
+        (Message.id == message_id) & (Message.organization == organization_id))

@@ -9,6 +9,12 @@ backoff, logging once per outage; nothing is lost, only delayed. A row enqueued 
 mark did not land (the process died in between) is enqueued again after its claim
 expires, so jobs run at least once: every job behind the outbox is idempotent.
 
+A job handed to the queue is not yet a job that ran. The worker reports each task it
+finished (:func:`track`) and its row is marked done. Each row remembers the queue's
+epoch (wacc.queue.jobs.Jobs.epoch) it was handed to; a Redis that restarts without its
+data is a new epoch, and rows handed to the old one that never finished are handed
+over again, so a Redis restart loses no send and no automation run.
+
 After the transaction commits, :func:`add` nudges this process's dispatchers, so a job
 normally reaches the queue within milliseconds; other processes' rows, and delayed
 ones (a retry with backoff waits here, not in the queue), are found by polling every
@@ -18,17 +24,23 @@ POLL_SECONDS.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+from huey.exceptions import RetryTask
 
 from wacc.db.engine import after_commit
+from wacc.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from wacc.lib.clock import utcnow
 from wacc.logs import get_logger
 from wacc.outbox.tables import Outbox
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 BATCH = 100
 POLL_SECONDS = 1.0
@@ -39,8 +51,14 @@ KEEP_DISPATCHED = timedelta(hours=1)
 PRUNE_EVERY_SECONDS = 600.0
 MAX_BACKOFF_SECONDS = 30.0
 STOP_SECONDS = 10.0
+# How often a dispatcher asks the queue for its epoch (a Redis round trip).
+EPOCH_SECONDS = 2.0
+TASK_PREFIX = "outbox:"
 
 _dispatchers: set[Dispatcher] = set()
+# Rows whose job the worker finished, marked done by this process's next dispatcher pass
+# (the report comes from a worker thread that cannot await).
+_finished: collections.deque[int] = collections.deque()
 
 
 async def add(job: str, *args: Any, subject: str | None = None, delay: float = 0.0) -> None:
@@ -76,9 +94,56 @@ def nudge() -> None:
         dispatcher.wake()
 
 
+def retry_when_away(run: Callable[..., T]) -> Callable[..., T]:
+    """Wrap a worker's ``run(coro)`` so a job that failed because the database is away is
+    retried (Huey's RetryTask, every RETRY_AFTER_SECONDS, for as long as the outage
+    lasts) instead of failing for good: an outage delays jobs, it never loses them."""
+
+    def run_or_retry(coro: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return run(coro, *args, **kwargs)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise RetryTask(delay=RETRY_AFTER_SECONDS) from exc
+            raise
+
+    return run_or_retry
+
+
+def track(jobs: Any) -> None:
+    """In a process that runs jobs (the worker): report each finished outbox job so its
+    row is marked done."""
+    jobs.on_finished(_report)
+
+
+def _report(task_id: str) -> None:
+    if task_id.startswith(TASK_PREFIX):
+        with contextlib.suppress(ValueError):
+            _finished.append(int(task_id[len(TASK_PREFIX):]))
+            nudge()
+
+
+async def mark_finished() -> int:
+    """Mark the rows the worker reported done; returns how many reports were taken."""
+    ids = []
+    while _finished:
+        ids.append(_finished.popleft())
+    if ids:
+        try:
+            await Outbox.update({Outbox.done_at: utcnow()}).where(Outbox.id.is_in(ids))
+        except Exception:
+            _finished.extendleft(ids)  # the database is away: kept for the next pass
+            raise
+    return len(ids)
+
+
 async def prune(keep: timedelta = KEEP_DISPATCHED) -> int:
+    """Delete done rows older than *keep*, and rows handed to the queue long ago whose
+    report never came (a worker that died before it told)."""
+    now = utcnow()
     gone = await Outbox.delete().where(
-        Outbox.dispatched_at.is_not_null() & (Outbox.dispatched_at < utcnow() - keep)
+        (Outbox.done_at.is_not_null() & (Outbox.done_at < now - keep))
+        | (Outbox.dispatched_at.is_not_null() & (Outbox.dispatched_at < now - keep * 24))
     ).returning(Outbox.id)
     return len(gone)
 
@@ -102,6 +167,8 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._unknown: set[str] = set()
         self._engine: Any = None
+        self._epoch: str | None = None
+        self._epoch_checked = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -161,6 +228,9 @@ class Dispatcher:
             self._wake.clear()  # a nudge from here on runs the next pass at once
             more = False
             try:
+                if Outbox._meta.db is self._engine:
+                    await mark_finished()
+                    await self.check_epoch()
                 moved = await self.dispatch_once()
                 if self.outage and moved:  # a pass with nothing to move proves nothing
                     log.info("outbox dispatching again")
@@ -183,6 +253,28 @@ class Dispatcher:
             waiter = self._stop if backoff else self._wake
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), backoff or self.poll_seconds)
+
+    async def check_epoch(self, *, force: bool = False) -> int:
+        """Ask the queue for its epoch (at most every EPOCH_SECONDS); when it is new,
+        rows handed to an earlier queue that never finished are handed over again.
+        Returns how many rows that was."""
+        if not force and time.monotonic() - self._epoch_checked < EPOCH_SECONDS:
+            return 0
+        epoch = await asyncio.to_thread(self.jobs.epoch)
+        self._epoch_checked = time.monotonic()
+        if epoch == self._epoch:
+            return 0
+        self._epoch = epoch
+        # Conditional on the epoch, so several dispatchers noticing the same restart hand
+        # each lost row over once; rows handed to this epoch already are left alone.
+        lost = await Outbox.update({Outbox.dispatched_at: None, Outbox.claimed_until: None}).where(
+            Outbox.dispatched_at.is_not_null() & Outbox.done_at.is_null()
+            & Outbox.epoch.is_not_null() & (Outbox.epoch != epoch)
+        ).returning(Outbox.id)
+        if lost:
+            log.warning("job queue came back empty; unfinished jobs handed over again",
+                        jobs=len(lost))
+        return len(lost)
 
     async def dispatch_once(self) -> int:
         """Hand up to one batch to the queue, oldest first; returns how many rows were
@@ -217,8 +309,8 @@ class Dispatcher:
                 log.warning("outbox job not registered in this process", job=row["job"])
         done, failed, error = await asyncio.to_thread(self._enqueue, ready)
         if done:
-            await Outbox.update({Outbox.dispatched_at: utcnow(), Outbox.claimed_until: None}).where(
-                Outbox.id.is_in(done))
+            await Outbox.update({Outbox.dispatched_at: utcnow(), Outbox.claimed_until: None,
+                                 Outbox.epoch: self._epoch}).where(Outbox.id.is_in(done))
             self.dispatched += len(done)
         if error is not None:
             await Outbox.update({Outbox.attempts: Outbox.attempts + 1,
@@ -236,7 +328,7 @@ class Dispatcher:
         for row in rows:
             args = row["args"] if isinstance(row["args"], list) else []
             try:
-                self.jobs.enqueue(row["job"], *args)
+                self.jobs.enqueue(row["job"], *args, task_id=f"{TASK_PREFIX}{row['id']}")
             except Exception as exc:
                 return done, row["id"], exc
             done.append(row["id"])

@@ -24,12 +24,16 @@ T = TypeVar("T")
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     """The job queue. ``immediate`` runs jobs inline (tests of job logic only)."""
+    # results=False: nothing reads a job's return value, and Huey would keep every one
+    # (and every final error) in its result store for good.
     if settings.redis.url:
-        return RedisHuey("wacc", url=settings.redis.url, immediate=immediate, utc=True)
+        return RedisHuey("wacc", url=settings.redis.url, immediate=immediate, utc=True,
+                         results=False)
     path = Path(settings.core.data_dir) / "queue.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     # A generous timeout: web and worker processes write this file at the same time.
-    return SqliteHuey("wacc", filename=str(path), immediate=immediate, utc=True, timeout=15)
+    return SqliteHuey("wacc", filename=str(path), immediate=immediate, utc=True, timeout=15,
+                      results=False)
 
 
 class AsyncBridge:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.lib.errors import NotFoundError
 from wacc.security.principal import Principal
 

@@ -24,7 +24,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from wacc.apikeys.services import KEY_PREFIX
 from wacc.bus import org_topic
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.http.errors import error_body
 from wacc.lib.errors import (
     AuthenticationError,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from litestar import Controller, Request, WebSocket, get, websocket
+from litestar import Controller, WebSocket, get, websocket
 
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.schemas import Output
 from wacc.realtime.connection import Connection
 
@@ -22,7 +22,7 @@ class RealtimeController(Controller):
         await Connection(socket, socket.app.state["runtime"]).run()
 
     @get("/presence", opt={"permission": "read:users"})
-    async def presence(self, request: Request) -> PresenceOut:
+    async def presence(self, principal: PrincipalDep, rt: RuntimeDep) -> PresenceOut:
         """Team members online now (any open WebSocket, on any web process)."""
-        org = principal_of(request).organization_id
-        return PresenceOut(online=sorted(await runtime_of(request).presence.online(org)))
+        org = principal.organization_id
+        return PresenceOut(online=sorted(await rt.presence.online(org)))

@@ -36,7 +36,14 @@ LEADER_RETRY_SECONDS = 5.0
 
 
 def _enqueue(jobs: Jobs, name: str) -> None:
-    jobs.enqueue(name)
+    # Straight to the queue, not through the outbox: a periodic job missed while Redis is
+    # away simply runs at its next tick (each is a sweep that catches up).
+    try:
+        jobs.enqueue(name)
+    except Exception as exc:
+        log.warning("periodic job not queued; it runs at its next tick", job=name,
+                    error=f"{type(exc).__name__}: {exc}")
+        return
     log.info("job enqueued", job=name)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import httpx
 
 from wacc.config import ConfigError, Settings, listen_url
+from wacc.db.pending import pending_count
 from wacc.logs import get_logger
 from wacc.roles import EXIT_CONFIG, ROLES
 from wacc.security.crypto import load_keyring
@@ -206,10 +207,17 @@ class Supervisor:
                 os.killpg(child.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
 
 
-def _migrate() -> int:
+def _migrate(settings: Settings) -> int:
     """Apply migrations in a short-lived `wacc migrate`: loading every table and
     migration costs some 30 MB, which would otherwise stay with the supervisor for good.
-    Its errors reach stderr as they are; its report becomes a log line."""
+    Its errors reach stderr as they are; its report becomes a log line. Skipped when the
+    database already has every migration (most starts)."""
+    try:
+        if pending_count(settings.database_url) == 0:
+            log.info("database migrated", report="up to date (no migration pending)")
+            return 0
+    except Exception as exc:  # the migration process reports the problem in words
+        log.debug("migration state unknown; migrating", error=f"{type(exc).__name__}: {exc}")
     done = subprocess.run(
         [sys.executable, "-m", "wacc.cli.main", "migrate"], stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, text=True, check=False,
@@ -231,7 +239,7 @@ def supervise(settings: Settings, on_ready: Callable[[str, float], None] | None 
         raise ConfigError(f"WACC_ROLES: {problem}; choose from {', '.join(ROLES)}")
     # Fail here, once and clearly, rather than in every role, restarting forever.
     load_keyring(settings)
-    migrated = _migrate()
+    migrated = _migrate(settings)
     if migrated != 0:
         return migrated
     if "web" in roles:

@@ -14,7 +14,7 @@ from piccolo.engine.base import Engine
 from wacc.config import Settings
 from wacc.db.engine import close_engine
 from wacc.features import make_plugin_manager
-from wacc.outbox import Dispatcher
+from wacc.outbox import Dispatcher, retry_when_away, track
 from wacc.queue import AsyncBridge
 from wacc.roles.common import Heartbeat, connect
 from wacc.runtime import Runtime
@@ -28,10 +28,11 @@ MAX_POLL_SECONDS = 1.0
 def main(settings: Settings) -> None:
     bridge = AsyncBridge()
     runtime = Runtime.build(settings, load_keyring(settings), make_plugin_manager(settings),
-                            run=bridge.run)
+                            run=retry_when_away(bridge.run))
     heartbeat = Heartbeat("worker", settings.worker.heartbeat_seconds)
     # Jobs record jobs too (an automation's send): this process moves them to the queue.
     dispatcher = Dispatcher(runtime.jobs)
+    track(runtime.jobs)  # finished outbox jobs are marked done
     engine: Engine | None = None
 
     async def startup() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from wacc.db import fulltext as query
-from wacc.http.deps import principal_of
+from wacc.http.deps import PrincipalDep
 from wacc.search import services
 from wacc.search.schemas import ContactHits, MessageHits
 
@@ -23,7 +23,7 @@ class SearchController(Controller):
 
     @get("/messages", opt={"permission": "read:messages"})
     async def search_messages(
-        self, request: Request, q: Q,
+        self, principal: PrincipalDep, q: Q,
         conversation_id: Annotated[str | None, QueryParameter(name="conversationId",
                                                               max_length=64)] = None,
         session_id: Annotated[str | None, QueryParameter(name="sessionId", max_length=64)] = None,
@@ -32,12 +32,12 @@ class SearchController(Controller):
         """Words match whole words in any case (and, where the database can, any accents);
         the last word also matches as a prefix; "quoted words" match as a phrase. Best
         match first, then newest; one page of up to ``limit`` results."""
-        return await services.search_messages(principal_of(request), q,
+        return await services.search_messages(principal, q,
                                               conversation_id=conversation_id,
                                               session_id=session_id, limit=limit)
 
     @get("/contacts", opt={"permission": "read:contacts"})
-    async def search_contacts(self, request: Request, q: Q, limit: Limit = 20) -> ContactHits:
+    async def search_contacts(self, principal: PrincipalDep, q: Q, limit: Limit = 20) -> ContactHits:
         """Contacts by words of their name or e-mail, or digits of their phone number."""
-        return await services.search_contacts(principal_of(request).organization_id, q,
+        return await services.search_contacts(principal.organization_id, q,
                                               limit=limit)

@@ -10,7 +10,7 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from wacc.contacts.tables import Contact
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.conversations.schemas import ContactSummary
 from wacc.db import fulltext as q
 from wacc.db.engine import is_sqlite

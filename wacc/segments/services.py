@@ -14,8 +14,9 @@ from piccolo.columns.combination import WhereRaw
 
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactPage
-from wacc.contacts.tables import Contact, CustomField, Segment
-from wacc.conversations import services as conversations
+from wacc.contacts.tables import Contact
+from wacc.conversations import inbox as conversations
+from wacc.customfields.tables import CustomField
 from wacc.db.engine import is_sqlite
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
@@ -30,6 +31,7 @@ from wacc.segments.schemas import (
     SegmentPreviewOut,
     SegmentUpdate,
 )
+from wacc.segments.tables import Segment
 from wacc.tags.tables import Tag
 
 

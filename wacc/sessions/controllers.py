@@ -10,7 +10,8 @@ from litestar.params import FromQuery, JSONBody
 from litestar.response import ServerSentEvent
 
 from wacc.bus import org_topic
-from wacc.http.deps import principal_of, runtime_of
+from wacc.engines.contract import RequestPairingCode
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import SessionId
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.messages import services as messages
@@ -37,25 +38,24 @@ class SessionController(Controller):
     opt = {"resource": "session"}
 
     @get("/", opt={"permission": "read:sessions"})
-    async def list_sessions(self, request: Request) -> list[SessionOut]:
-        return await services.list_sessions(principal_of(request))
+    async def list_sessions(self, principal: PrincipalDep) -> list[SessionOut]:
+        return await services.list_sessions(principal)
 
     @post("/", opt={"permission": "write:sessions"}, status_code=201)
-    async def create_session(self, request: Request, data: JSONBody[SessionCreate]) -> SessionOut:
+    async def create_session(self, principal: PrincipalDep, rt: RuntimeDep,
+                             data: JSONBody[SessionCreate]) -> SessionOut:
         """Add a session (engine simulator, web or cloud); it connects unless ``connect``
         is false. Watch its QR code at /qr or on /events."""
-        rt = runtime_of(request)
-        return await services.create(principal_of(request), data, set(rt.engines), rt.keyring,
+        return await services.create(principal, data, set(rt.engines), rt.keyring,
                                      allow_private_urls=rt.settings.whatsapp.allow_private_urls)
 
     @get("/events", opt={"permission": "read:sessions", "stream": True},
          media_type="text/event-stream")
-    async def session_events(self, request: Request) -> ServerSentEvent:
+    async def session_events(self, principal: PrincipalDep, rt: RuntimeDep) -> ServerSentEvent:
         """Server-sent events: first each session's current status (and QR code), then
         status, QR and pairing-code changes as they happen. Subscribed before the
         snapshot is read, so no change falls between the two."""
-        principal = principal_of(request)
-        bus = runtime_of(request).bus
+        bus = rt.bus
 
         async def stream() -> AsyncIterator[dict[str, Any]]:
             async with bus.subscribe(org_topic(principal.organization_id)) as events:
@@ -72,29 +72,27 @@ class SessionController(Controller):
         return ServerSentEvent(stream())
 
     @get("/{sessionId:str}", opt={"permission": "read:sessions"})
-    async def get_session(self, request: Request, session_id: SessionId) -> SessionOut:
-        return await services.get(principal_of(request), session_id)
+    async def get_session(self, principal: PrincipalDep, session_id: SessionId) -> SessionOut:
+        return await services.get(principal, session_id)
 
     @patch("/{sessionId:str}", opt={"permission": "write:sessions"})
-    async def update_session(self, request: Request, session_id: SessionId,
+    async def update_session(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                              data: JSONBody[SessionUpdate]) -> SessionOut:
-        rt = runtime_of(request)
-        return await services.update(principal_of(request), session_id, data, rt.keyring,
+        return await services.update(principal, session_id, data, rt.keyring,
                                      allow_private_urls=rt.settings.whatsapp.allow_private_urls)
 
     @delete("/{sessionId:str}", opt={"permission": "write:sessions"}, status_code=204)
-    async def delete_session(self, request: Request, session_id: SessionId) -> None:
+    async def delete_session(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId) -> None:
         """Log the phone out, wipe the session's browser profile and delete it."""
-        rt = runtime_of(request)
-        await services.delete(principal_of(request), session_id, rt.rpc, rt.settings.data_path)
+        await services.delete(principal, session_id, rt.rpc, rt.settings.data_path)
 
     # also_returns: the success media types besides JSON (wacc/http/openapi.py).
     @get("/{sessionId:str}/qr", opt={"permission": "read:sessions", "also_returns": ("image/png",)},
          responses=None)
-    async def get_qr(self, request: Request, session_id: SessionId,
+    async def get_qr(self, principal: PrincipalDep, session_id: SessionId,
                      format: FromQuery[Literal["json", "png"]] = "json") -> Response[QrOut | bytes]:
         """The current QR code: ``?format=png`` for an image, else JSON with the raw string."""
-        status, code = await services.qr(principal_of(request), session_id)
+        status, code = await services.qr(principal, session_id)
         if format == "png":
             if not code:
                 raise NotFoundError("No QR code right now (session status: " + status + ")")
@@ -110,76 +108,67 @@ class SessionController(Controller):
 
     @post("/{sessionId:str}/connect", opt={"permission": "write:sessions", "audit": "session.connect"},
           status_code=200)
-    async def connect(self, request: Request, session_id: SessionId) -> SessionOut:
-        return await services.set_desired(principal_of(request), session_id, True)
+    async def connect(self, principal: PrincipalDep, session_id: SessionId) -> SessionOut:
+        return await services.set_desired(principal, session_id, True)
 
     @post("/{sessionId:str}/disconnect",
           opt={"permission": "write:sessions", "audit": "session.disconnect"}, status_code=200)
-    async def disconnect(self, request: Request, session_id: SessionId) -> SessionOut:
+    async def disconnect(self, principal: PrincipalDep, session_id: SessionId) -> SessionOut:
         """Stop the session, keeping its login (connect again needs no QR)."""
-        return await services.set_desired(principal_of(request), session_id, False)
+        return await services.set_desired(principal, session_id, False)
 
     @get("/{sessionId:str}/history", opt={"permission": "read:sessions"})
-    async def list_history(self, request: Request, session_id: SessionId) -> list[HistoryOut]:
+    async def list_history(self, principal: PrincipalDep, session_id: SessionId) -> list[HistoryOut]:
         """Reads of past messages (the first import, back-fills after reconnects), newest
         first, with their progress."""
-        principal = principal_of(request)
         await services.get(principal, session_id)
         return await history.list_for(principal, session_id)
 
     @post("/{sessionId:str}/history",
           opt={"permission": "write:sessions", "audit": "session.history"}, status_code=202)
-    async def import_history(self, request: Request, session_id: SessionId,
+    async def import_history(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                              data: JSONBody[HistoryIn]) -> HistoryOut:
         """Import the last ``days`` of one-to-one chats from the phone (web and simulator
         engines); messages already stored are skipped. Watch ``GET …/history``."""
-        return await history.start(principal_of(request), session_id, data.days,
-                                   runtime_of(request).jobs)
+        return await history.start(principal, session_id, data.days, rt.jobs)
 
     @post("/{sessionId:str}/pairing-code",
           opt={"permission": "write:sessions", "audit": "session.pairing_code"}, status_code=200)
-    async def pairing_code(self, request: Request, session_id: SessionId,
+    async def pairing_code(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                            data: JSONBody[PairingIn]) -> PairingOut:
         """Log in by phone number: type the returned code on the phone."""
-        rt = runtime_of(request)
-        code = await services.command(principal_of(request), session_id, rt.rpc,
-                                      "request_pairing_code", phone=data.phone)
+        code = await services.command(principal, session_id, rt.rpc, RequestPairingCode(phone=data.phone))
         return PairingOut(code=code)
 
     @post("/{sessionId:str}/messages", status_code=201, opt={
         "permission": "write:messages", "resource": "message", "audit": "message.send"})
-    async def send_to_phone(self, request: Request, session_id: SessionId,
+    async def send_to_phone(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                             data: JSONBody[SendToPhone]) -> Response[MessageOut]:
         """Send to a phone number (E.164) through this session; queued, then sent once.
         Repeat a request with the same ``idempotencyKey`` safely: you get the first one."""
-        rt = runtime_of(request)
         out, created = await messages.queue_to_phone(
-            principal_of(request), session_id, data.to, data, jobs=rt.jobs, bus=rt.bus,
+            principal, session_id, data.to, data, jobs=rt.jobs, bus=rt.bus,
             media=rt.media)
         return Response(out, status_code=201 if created else 200)
 
     @post("/{sessionId:str}/simulator", opt={"permission": "write:sessions",
                                               "audit": "session.simulate"}, status_code=200)
-    async def simulate(self, request: Request, session_id: SessionId,
+    async def simulate(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                        data: JSONBody[SimulateIn]) -> dict[str, Any]:
         """The simulator's customer phone: scan, message, read, react, edit, revoke,
         logout, identity (simulator sessions only)."""
-        principal = principal_of(request)
         if await services.engine_of(principal, session_id) != "simulator":
             raise ValidationError.field("sessionId", "not a simulator session")
-        rt = runtime_of(request)
         return await services.command(principal, session_id, rt.rpc, "simulate",
                                       action=data.action, **data.payload)
 
     # 409: the session is not connected (the simulator holds the outbox).
     @get("/{sessionId:str}/simulator/outbox", opt={"permission": "read:sessions", "errors": (409,)})
-    async def simulator_outbox(self, request: Request, session_id: SessionId,
+    async def simulator_outbox(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                                to: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         """What the business sent, as the simulated customers' phones received it."""
-        principal = principal_of(request)
         if await services.engine_of(principal, session_id) != "simulator":
             raise ValidationError.field("sessionId", "not a simulator session")
-        rt = runtime_of(request)
         return await services.command(principal, session_id, rt.rpc, "outbox", to=to)
 
 
@@ -195,18 +184,17 @@ class EngineWebhookController(Controller):
            "errors": (401, 403)}
 
     @get("/")
-    async def verify_webhook(self, request: Request, session_id: SessionId) -> Response[str]:
+    async def verify_webhook(self, request: Request, rt: RuntimeDep, session_id: SessionId) -> Response[str]:
         """The provider's subscription handshake (hub.mode / hub.verify_token / hub.challenge)."""
-        rt = runtime_of(request)
         challenge = await services.webhook_call(
             rt.rpc, session_id, "subscribe", params=dict(request.query_params))
         return Response(str(challenge), media_type="text/plain")
 
     @post("/", status_code=200, request_max_body_size=4 * 1024 * 1024)
-    async def receive_webhook(self, request: Request, session_id: SessionId) -> dict[str, Any]:
+    async def receive_webhook(self, request: Request, rt: RuntimeDep, session_id: SessionId) -> dict[str,
+                              Any]:
         """A provider event (messages, statuses), signed with X-Hub-Signature-256. Changes
         for the app's other numbers are routed to their sessions, not dropped."""
-        rt = runtime_of(request)
         body = await request.body()
         signature = request.headers.get("x-hub-signature-256")
         count = await services.webhook_call(
@@ -228,17 +216,15 @@ class CloudWebhookController(Controller):
            "errors": (401, 403)}
 
     @get("/")
-    async def verify_app_webhook(self, request: Request) -> Response[str]:
+    async def verify_app_webhook(self, request: Request, rt: RuntimeDep) -> Response[str]:
         """Meta's subscription handshake, with any cloud session's verify token."""
-        rt = runtime_of(request)
         challenge = await cloud_webhooks.subscribe(rt.keyring, dict(request.query_params))
         return Response(challenge, media_type="text/plain")
 
     @post("/", status_code=200, request_max_body_size=4 * 1024 * 1024)
-    async def receive_app_webhook(self, request: Request) -> dict[str, Any]:
+    async def receive_app_webhook(self, request: Request, rt: RuntimeDep) -> dict[str, Any]:
         """Messages and statuses for any of the app's numbers, routed by
         ``metadata.phone_number_id``; unknown numbers are logged and skipped."""
-        rt = runtime_of(request)
         return await cloud_webhooks.receive(rt.rpc, rt.keyring, await request.body(),
                                             request.headers.get("x-hub-signature-256"))
 

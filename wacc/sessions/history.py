@@ -24,9 +24,14 @@ from typing import Any
 
 import msgspec
 
+from wacc import outbox
 from wacc.bus import Bus, org_topic
+from wacc.db.engine import transaction
 from wacc.engines.contract import (
+    DownloadMedia,
     EngineError,
+    History,
+    HistoryChats,
     InboundMessage,
     Media,
     NotConnectedError,
@@ -74,9 +79,13 @@ def _json(value: Any) -> Any:
 
 
 async def _create(organization_id: str, session_id: str, kind: str, since: datetime) -> str:
+    """Record a history read and its job together (wacc.outbox)."""
     import_id = new_id()
-    await HistoryImport.insert(HistoryImport(
-        id=import_id, organization=organization_id, session=session_id, kind=kind, since=since))
+    async with transaction():
+        await HistoryImport.insert(HistoryImport(
+            id=import_id, organization=organization_id, session=session_id, kind=kind,
+            since=since))
+        await outbox.add(HISTORY_JOB, import_id, subject=import_id)
     return import_id
 
 
@@ -88,7 +97,7 @@ async def after_ready(jobs: Any, session_id: str) -> str | None:
         (HistoryImport.session == session_id) & HistoryImport.status.is_in(list(UNFINISHED))
     ).order_by(HistoryImport.created_at).first()
     if unfinished is not None:
-        jobs.enqueue(HISTORY_JOB, unfinished["id"])
+        await outbox.add(HISTORY_JOB, unfinished["id"], subject=unfinished["id"])
         return str(unfinished["id"])
     if await HistoryImport.exists().where(
             (HistoryImport.session == session_id) & (HistoryImport.status == "FAILED")
@@ -113,7 +122,6 @@ async def after_ready(jobs: Any, session_id: str) -> str | None:
     else:
         return None
     import_id = await _create(session["organization"], session_id, kind, since)
-    jobs.enqueue(HISTORY_JOB, import_id)
     return import_id
 
 
@@ -129,7 +137,6 @@ async def start(principal: Principal, session_id: str, days: int, jobs: Any) -> 
         raise ConflictError("A history import of this session is already running")
     import_id = await _create(principal.organization_id, session_id, "import",
                               utcnow() - timedelta(days=days))
-    jobs.enqueue(HISTORY_JOB, import_id)
     return await get(principal, session_id, import_id)
 
 
@@ -176,12 +183,12 @@ async def run(import_id: str, rpc: SessionRpc, bus: Bus, pipeline: Pipeline) -> 
     seen, stored = row["messages_seen"], row["messages_stored"]
 
     async def fetch(media: Media) -> bytes:
-        data = await rpc.call(ref.id, "download_media", media=msgspec.to_builtins(media))
+        data = await rpc.call(ref.id, DownloadMedia(media=media))
         return base64.b64decode(data)
 
     try:
         if chats is None:
-            found = await rpc.call(ref.id, "history_chats", since=since)
+            found = await rpc.call(ref.id, HistoryChats(since=since))
             peers = msgspec.convert(found, list[Peer])
             # Engines leave groups and feeds out; kept out here too, whatever they send.
             chats = [msgspec.to_builtins(p) for p in peers
@@ -191,7 +198,8 @@ async def run(import_id: str, rpc: SessionRpc, bus: Bus, pipeline: Pipeline) -> 
             await _progress(bus, ref, import_id, len(chats), row["chats_done"], seen, stored)
         for index in range(row["chats_done"], len(chats)):
             messages = msgspec.convert(
-                await rpc.call(ref.id, "history", chat=chats[index], since=since),
+                await rpc.call(ref.id, History(chat=msgspec.convert(chats[index], Peer),
+                                               since=since)),
                 list[InboundMessage])
             for message in messages:
                 seen += 1

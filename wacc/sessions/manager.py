@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import uvicorn
@@ -34,22 +34,37 @@ from aiolimiter import AsyncLimiter
 
 from wacc.bus import Bus, org_topic
 from wacc.engines.contract import (
+    OPTIONAL_COMMANDS,
     PERMANENT_DISCONNECTS,
     Authenticated,
+    Command,
     Disconnected,
     DisconnectReason,
+    DownloadMedia,
+    Edit,
     Engine,
     EngineEvent,
     EngineFactory,
-    Media,
+    History,
+    HistoryChats,
+    HistoryEngine,
+    Logout,
+    MarkRead,
     NotConnectedError,
     OutboundMessage,
     PairingCode,
     Peer,
     PermanentEngineError,
+    ProfilePicture,
     QrCode,
     Ready,
+    RequestPairingCode,
+    Revoke,
+    Send,
+    SetBlocked,
     StateChanged,
+    Typing,
+    decode_command,
 )
 from wacc.lib.clock import iso, utcnow
 from wacc.logs import get_logger
@@ -61,12 +76,6 @@ from wacc.sessions.tables import SessionLease, SessionStatus, WhatsAppSession
 
 log = get_logger(__name__)
 
-# Calls any engine accepts over RPC; engines may add their own (rpc_methods).
-CONTRACT_METHODS = ("send", "edit", "revoke", "mark_read", "typing", "profile_picture",
-                    "set_blocked", "request_pairing_code", "logout", "download_media")
-# Optional calls (wacc.engines.contract.HistoryEngine): an engine without them answers
-# "unsupported", permanently.
-OPTIONAL_METHODS = ("history_chats", "history")
 MAX_BACKOFF = 60.0
 # At most this many automatic restarts of one session within RESTART_WINDOW seconds
 # (the limit wacc.engines.web.Supervisor applies by default): the backoff alone would
@@ -378,26 +387,49 @@ class SessionManager:
         running = self.running.get(session_id)
         if running is None:
             raise NotConnectedError("this process does not run the session")
-        allowed = CONTRACT_METHODS + tuple(getattr(running.engine, "rpc_methods", ()))
-        if method in OPTIONAL_METHODS and not hasattr(running.engine, method):
+        engine = running.engine
+        if method in OPTIONAL_COMMANDS and not hasattr(engine, method):
             raise PermanentEngineError(
-                f"the {running.engine.name} engine cannot read past messages", code="unsupported")
-        if method not in allowed + OPTIONAL_METHODS:
-            raise PermanentEngineError(f"unknown session command {method!r}")
-        if method == "send":
-            message = msgspec.convert(args["message"], OutboundMessage)
-            # One send at a time per session, at the engine's pace (WhatsApp Web bans
-            # numbers that burst; the Cloud API allows about 80/s).
-            async with running.send_lock, running.limiter:
-                await self._humanize(running, message)
-                return await running.engine.send(message)
-        if "chat" in args and isinstance(args["chat"], dict):
-            args = {**args, "chat": msgspec.convert(args["chat"], Peer)}
-        if "peer" in args and isinstance(args["peer"], dict):
-            args = {**args, "peer": msgspec.convert(args["peer"], Peer)}
-        if method == "download_media" and isinstance(args.get("media"), dict):
-            args = {**args, "media": msgspec.convert(args["media"], Media)}
-        return await getattr(running.engine, method)(**args)
+                f"the {engine.name} engine cannot read past messages", code="unsupported")
+        command = decode_command(method, args)
+        if command is None:
+            # A call of the engine's own (its rpc_methods), outside the contract.
+            if method not in getattr(engine, "rpc_methods", ()):
+                raise PermanentEngineError(f"unknown session command {method!r}")
+            return await getattr(engine, method)(**args)
+        return await self._run(running, command)
+
+    async def _run(self, running: Running, command: Command) -> Any:
+        engine = running.engine
+        match command:
+            case Send(message=message):
+                # One send at a time per session, at the engine's pace (WhatsApp Web bans
+                # numbers that burst; the Cloud API allows about 80/s).
+                async with running.send_lock, running.limiter:
+                    await self._humanize(running, message)
+                    return await engine.send(message)
+            case Edit(chat=chat, message_id=message_id, body=body):
+                return await engine.edit(chat, message_id, body)
+            case Revoke(chat=chat, message_id=message_id):
+                return await engine.revoke(chat, message_id)
+            case MarkRead(chat=chat, message_ids=message_ids):
+                return await engine.mark_read(chat, message_ids)
+            case Typing(chat=chat, on=on):
+                return await engine.typing(chat, on)
+            case ProfilePicture(peer=peer):
+                return await engine.profile_picture(peer)
+            case SetBlocked(peer=peer, blocked=blocked):
+                return await engine.set_blocked(peer, blocked)
+            case RequestPairingCode(phone=phone):
+                return await engine.request_pairing_code(phone)
+            case Logout():
+                return await engine.logout()
+            case DownloadMedia(media=media):
+                return await engine.download_media(media)
+            case HistoryChats(since=since):
+                return await cast(HistoryEngine, engine).history_chats(since)
+            case History(chat=chat, since=since):
+                return await cast(HistoryEngine, engine).history(chat, since)
 
     async def _humanize(self, running: Running, message: OutboundMessage) -> None:
         """Optional pauses before a send: random jitter (WhatsApp Web flags perfectly

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from wacc.plugins.spec import hookimpl
+from wacc.runtime import Runtime
 
 
 @hookimpl
@@ -20,7 +21,7 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Any) -> None:
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     from wacc.messages.ingest import Pipeline
     from wacc.sessions import history
 

@@ -21,7 +21,14 @@ from litestar import Litestar, Request, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath
 
-from wacc.engines.contract import EngineError, NotConnectedError, PermanentEngineError, TransientEngineError
+from wacc.engines.contract import (
+    EngineCommand,
+    EngineError,
+    NotConnectedError,
+    PermanentEngineError,
+    TransientEngineError,
+    command_call,
+)
 from wacc.lib.clock import utcnow
 from wacc.security.crypto import Keyring
 from wacc.sessions.tables import SessionLease
@@ -84,7 +91,11 @@ class SessionRpc:
         if client is not None:
             await client.aclose()
 
-    async def call(self, session_id: str, method: str, **args: Any) -> Any:
+    async def call(self, session_id: str, method: str | EngineCommand, **args: Any) -> Any:
+        """Run *method* (a command of the engine contract, or by name an engine's own
+        call with its *args*) on the session's process; its result as JSON values."""
+        if isinstance(method, EngineCommand):
+            method, args = command_call(method)
         lease = await SessionLease.select(SessionLease.rpc_url).where(
             (SessionLease.session == session_id) & (SessionLease.expires_at > utcnow())
         ).first()

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from wacc.bus import Bus, org_topic
-from wacc.engines.contract import EngineError, NotConnectedError
+from wacc.engines.contract import EngineCommand, EngineError, Logout, NotConnectedError
 from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import (
     AuthenticationError,
@@ -159,7 +159,7 @@ async def delete(principal: Principal, session_id: str, rpc: SessionRpc, data_di
     await WhatsAppSession.update({WhatsAppSession.desired_state: "DISCONNECTED"}).where(
         WhatsAppSession.id == session_id)
     with contextlib.suppress(EngineError):
-        await rpc.call(session_id, "logout")
+        await rpc.call(session_id, Logout())
     await WhatsAppSession.delete().where(WhatsAppSession.id == session_id)
     profile = data_dir / "sessions" / session_id
     shutil.rmtree(profile, ignore_errors=True)
@@ -170,8 +170,8 @@ async def qr(principal: Principal, session_id: str) -> tuple[str, str | None]:
     return row["status"], row["qr_code"]
 
 
-async def command(principal: Principal, session_id: str, rpc: SessionRpc, method: str,
-                  **args: Any) -> Any:
+async def command(principal: Principal, session_id: str, rpc: SessionRpc,
+                  method: str | EngineCommand, **args: Any) -> Any:
     """Run an engine command on the session's process; clear errors when it can't."""
     row = await _row(principal, session_id)
     try:

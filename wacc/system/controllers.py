@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from litestar import Controller, Request, Response, get
+import hmac
+
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.exceptions import NotFoundException
 from litestar.openapi import ResponseSpec
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from wacc import __version__, outbox
-from wacc.http.deps import runtime_of
+from wacc.http.deps import RuntimeDep
 from wacc.system import services
 from wacc.system.schemas import Check, Health, Readiness
 
@@ -21,10 +26,9 @@ class HealthController(Controller):
 
     @get("/ready", responses={503: ResponseSpec(
         Readiness, description="Not ready: the failing checks", generate_examples=False)})
-    async def ready(self, request: Request) -> Response[Readiness]:
+    async def ready(self, rt: RuntimeDep) -> Response[Readiness]:
         """Ready: the database answers, Redis answers (when configured), and a worker
         has reported in recently. 503 with the failing checks otherwise."""
-        rt = runtime_of(request)
         checks: dict[str, Check] = {}
         db_error = await services.check_database()
         checks["database"] = Check(ok=db_error is None, detail=db_error)
@@ -48,3 +52,39 @@ class HealthController(Controller):
             Readiness(status="ok" if ok else "unavailable", checks=checks),
             status_code=200 if ok else 503,
         )
+
+
+class MetricsController(Controller):
+    """GET /metrics in Prometheus' text format, for the operator's scraper (with the
+    bearer token WACC_METRICS_TOKEN; without one configured the route does not exist).
+    The figures are this web process's view: whether each part that leans on Redis is
+    running on its in-process fallback, and the outbox backlog (work waiting for the
+    queue). Aggregates only: nothing about any organization."""
+
+    path = "/metrics"
+    opt = {"public": True, "no_rate_limit": True}
+    include_in_schema = False
+
+    @get("/", media_type=MediaType.TEXT)
+    async def metrics(self, request: Request, rt: RuntimeDep) -> Response[bytes]:
+        token = rt.settings.security.metrics_token
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
+            raise NotFoundException()  # a scraper without the token sees no such page
+        registry = CollectorRegistry()
+        away = Gauge("wacc_redis_fallback", "1 while a part runs on its in-process fallback "
+                     "because Redis does not answer", ["part"], registry=registry)
+        dispatcher = request.app.state.get("outbox")
+        for part, flag in (("rate_limits", getattr(rt.limiter, "away", False)),
+                           ("realtime", getattr(rt.bus, "away", False)),
+                           ("presence", getattr(rt.presence, "away", False)),
+                           ("job_queue", bool(dispatcher and dispatcher.outage))):
+            away.labels(part).set(1 if flag else 0)
+        waiting, oldest = await outbox.backlog()
+        Gauge("wacc_outbox_waiting", "Jobs recorded and not yet on the queue",
+              registry=registry).set(waiting)
+        Gauge("wacc_outbox_oldest_seconds", "Age of the oldest job waiting for the queue",
+              registry=registry).set(oldest)
+        Gauge("wacc_outbox_dispatched", "Jobs this process handed to the queue since it "
+              "started", registry=registry).set(dispatcher.dispatched if dispatcher else 0)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

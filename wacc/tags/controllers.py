@@ -1,22 +1,11 @@
 from __future__ import annotations
 
-from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import FromQuery, JSONBody
+from litestar import Controller, delete, get, patch, post
+from litestar.params import JSONBody
 
-from wacc.http.deps import principal_of
+from wacc.http.deps import PrincipalDep
 from wacc.tags import services
-from wacc.tags.schemas import (
-    CannedId,
-    CannedResponseCreate,
-    CannedResponseOut,
-    CannedResponseUpdate,
-    ExpandIn,
-    ExpandOut,
-    TagCreate,
-    TagId,
-    TagOut,
-    TagUpdate,
-)
+from wacc.tags.schemas import TagCreate, TagId, TagOut, TagUpdate
 
 
 class TagController(Controller):
@@ -25,58 +14,19 @@ class TagController(Controller):
     opt = {"resource": "tag"}
 
     @get("/", opt={"permission": "read:contacts"})
-    async def list_tags(self, request: Request) -> list[TagOut]:
-        return await services.list_tags(principal_of(request))
+    async def list_tags(self, principal: PrincipalDep) -> list[TagOut]:
+        return await services.list_tags(principal)
 
     @post("/", opt={"permission": "write:tags"}, status_code=201)
-    async def create_tag(self, request: Request, data: JSONBody[TagCreate]) -> TagOut:
+    async def create_tag(self, principal: PrincipalDep, data: JSONBody[TagCreate]) -> TagOut:
         """Create a tag. Names are unique per organization, ignoring case."""
-        return await services.create_tag(principal_of(request), data)
+        return await services.create_tag(principal, data)
 
     @patch("/{tagId:str}", opt={"permission": "write:tags"})
-    async def update_tag(self, request: Request, tag_id: TagId, data: JSONBody[TagUpdate]) -> TagOut:
-        return await services.update_tag(principal_of(request), tag_id, data)
+    async def update_tag(self, principal: PrincipalDep, tag_id: TagId, data: JSONBody[TagUpdate]) -> TagOut:
+        return await services.update_tag(principal, tag_id, data)
 
     @delete("/{tagId:str}", opt={"permission": "write:tags"}, status_code=204)
-    async def delete_tag(self, request: Request, tag_id: TagId) -> None:
+    async def delete_tag(self, principal: PrincipalDep, tag_id: TagId) -> None:
         """Delete a tag; contacts and conversations that carried it lose it."""
-        await services.delete_tag(principal_of(request), tag_id)
-
-
-class CannedResponseController(Controller):
-    path = "/canned-responses"
-    tags = ["Canned responses"]
-    opt = {"resource": "canned_response"}
-
-    @get("/", opt={"permission": "read:conversations"})
-    async def list_canned_responses(
-        self, request: Request, search: FromQuery[str | None] = None
-    ) -> list[CannedResponseOut]:
-        """List canned responses; ``search`` matches shortcut or content, ignoring case."""
-        return await services.list_canned(principal_of(request), search)
-
-    @post("/", opt={"permission": "write:canned-responses"}, status_code=201)
-    async def create_canned_response(
-        self, request: Request, data: JSONBody[CannedResponseCreate]
-    ) -> CannedResponseOut:
-        """Create a canned response; ``shortcut`` is stored without its leading slash."""
-        return await services.create_canned(principal_of(request), data)
-
-    # A read that happens to be a POST (it takes a body): composers call it on every
-    # /shortcut, so it needs only read access and writes no audit row.
-    @post("/expand", opt={"permission": "read:conversations", "no_audit": True},
-          status_code=200)
-    async def expand_canned_response(self, request: Request, data: JSONBody[ExpandIn]) -> ExpandOut:
-        """Replace a leading ``/shortcut`` with its content and fill ``{{contact.name}}``,
-        ``{{contact.phone}}`` and ``{{agent.name}}`` from ``variables``."""
-        return await services.expand(principal_of(request), data)
-
-    @patch("/{cannedId:str}", opt={"permission": "write:canned-responses"})
-    async def update_canned_response(
-        self, request: Request, canned_id: CannedId, data: JSONBody[CannedResponseUpdate]
-    ) -> CannedResponseOut:
-        return await services.update_canned(principal_of(request), canned_id, data)
-
-    @delete("/{cannedId:str}", opt={"permission": "write:canned-responses"}, status_code=204)
-    async def delete_canned_response(self, request: Request, canned_id: CannedId) -> None:
-        await services.delete_canned(principal_of(request), canned_id)
+        await services.delete_tag(principal, tag_id)

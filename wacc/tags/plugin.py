@@ -1,4 +1,4 @@
-"""The tags feature's hooks: tags and canned responses."""
+"""The tags feature's hooks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,6 @@ from wacc.plugins.spec import hookimpl
 @hookimpl
 def wacc_controllers() -> list[Any]:
     # Imported here: processes that serve no HTTP (worker, scheduler) never load it.
-    from wacc.tags.controllers import CannedResponseController, TagController
+    from wacc.tags.controllers import TagController
 
-    return [TagController, CannedResponseController]
+    return [TagController]

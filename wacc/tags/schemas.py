@@ -1,4 +1,4 @@
-"""Request and response bodies for tags and canned responses."""
+"""Request and response bodies for tags."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from litestar.params import PathParameter
 from wacc.http.schemas import Input, Output
 
 TagId = Annotated[str, PathParameter(name="tagId", min_length=1, max_length=64)]
-CannedId = Annotated[str, PathParameter(name="cannedId", min_length=1, max_length=64)]
 
 # Length is checked again after trimming in the service; this bounds the raw input.
 TagName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
-SHORTCUT_PATTERN = r"^[a-z0-9_-]{1,48}$"
-Shortcut = Annotated[str, msgspec.Meta(pattern=SHORTCUT_PATTERN)]
-# WhatsApp's own limit for a text message body.
-Content = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 
 
 class TagCreate(Input):
@@ -37,34 +32,3 @@ class TagOut(Output):
     name: str
     color: str
     created_at: datetime
-
-
-class CannedResponseCreate(Input):
-    shortcut: Shortcut
-    content: Content
-
-
-class CannedResponseUpdate(Input):
-    shortcut: Shortcut | None = None
-    content: Content | None = None
-
-
-class CannedResponseOut(Output):
-    id: str
-    shortcut: str
-    content: str
-    created_by: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ExpandIn(Input):
-    text: Annotated[str, msgspec.Meta(max_length=4096)]
-    # Keys are the placeholders' names as written, e.g. {"contact.name": "Ann"}.
-    variables: dict[str, str] = {}
-
-
-class ExpandOut(Output):
-    text: str
-    # The canned response that was used, or None when the text had no /shortcut.
-    canned_response_id: str | None

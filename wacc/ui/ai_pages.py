@@ -15,14 +15,16 @@ from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 from litestar.response import Template
 
-from wacc.ai import guardrails, responder
-from wacc.ai import knowledge_services as knowledge
+from wacc.ai import guardrails
 from wacc.ai import services as ai
-from wacc.ai.assistant_schemas import ArticleId
-from wacc.http.deps import principal_of, runtime_of
+from wacc.ai.knowledge import services as knowledge
+from wacc.ai.knowledge.schemas import ArticleId
+from wacc.ai.responder import services as responder
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import SessionId
 from wacc.lib.errors import ValidationError
 from wacc.orgs import services as orgs
+from wacc.runtime import Runtime
 from wacc.sessions import services as sessions
 from wacc.ui.render import page
 from wacc.ui.settings_pages import _settings_page, timezones
@@ -62,9 +64,9 @@ class ProviderType:
     hint: str = ""
 
 
-def _provider_types(request: Request) -> list[ProviderType]:
+def _provider_types(rt: Runtime) -> list[ProviderType]:
     """The installed types: wacc's own first, then any plugin's."""
-    installed = set(runtime_of(request).ai_router.factories)
+    installed = set(rt.ai_router.factories)
     names = [t for t in BUILT_IN if t in installed] + sorted(installed - set(BUILT_IN))
     return [ProviderType(t, TYPE_LABELS.get(t, t), SUGGESTED_MODELS.get(t, ""),
                          MODEL_HINTS.get(t, "The model's name as the provider spells it."))
@@ -81,12 +83,11 @@ class AiPages(Controller):
     include_in_schema = False
 
     @get("/settings/ai", opt=READ)
-    async def ai_settings(self, request: Request) -> Template:
-        rt, principal = runtime_of(request), principal_of(request)
+    async def ai_settings(self, request: Request, principal: PrincipalDep, rt: RuntimeDep) -> Template:
         providers = await ai.list_providers(rt, principal)
         settings = await ai.settings_out(principal.organization_id)
         usage = await guardrails.usage_summary(principal.organization_id, None, None)
-        types = _provider_types(request)
+        types = _provider_types(rt)
         return _settings_page(request, "ai", "ai.html", providers=providers,
                               settings=settings, usage=usage,
                               provider_types=types,
@@ -95,10 +96,9 @@ class AiPages(Controller):
 
     @get("/settings/knowledge-base", opt=READ)
     async def knowledge_base(
-        self, request: Request,
+        self, request: Request, principal: PrincipalDep,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        principal = principal_of(request)
         notice = ""
         try:
             result = await knowledge.list_articles(principal, None, cursor, KB_PAGE)
@@ -113,15 +113,16 @@ class AiPages(Controller):
                               max_bytes=UPLOAD_MAX_BYTES)
 
     @get("/settings/knowledge-base/{articleId:str}", opt=READ)
-    async def knowledge_article(self, request: Request, article_id: ArticleId) -> Template:
-        article = await knowledge.get_article(principal_of(request), article_id)
+    async def knowledge_article(self, request: Request, principal: PrincipalDep,
+                                article_id: ArticleId) -> Template:
+        article = await knowledge.get_article(principal, article_id)
         return _settings_page(request, "knowledge-base", "knowledge_article.html",
                               article=article)
 
     @get("/ui/ai/responder/{sessionId:str}", opt=READ)
-    async def responder_panel(self, request: Request, session_id: SessionId) -> Template:
+    async def responder_panel(self, request: Request, principal: PrincipalDep,
+                              session_id: SessionId) -> Template:
         """The session page's auto-responder form (loaded by htmx from the page)."""
-        principal = principal_of(request)
         session = await sessions.get(principal, session_id)  # 404 for another org's
         config = await responder.get_config(principal, session_id)
         # New hours start in the organization's time zone.

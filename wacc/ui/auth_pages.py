@@ -17,7 +17,7 @@ from wacc.auth import websession
 from wacc.auth.controllers import _client
 from wacc.auth.schemas import LoginIn, MfaLoginIn, RegisterIn
 from wacc.http.context import get_principal, set_audit_org
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.guards import json_body_only
 from wacc.http.schemas import Output
 from wacc.lib.errors import NotFoundError, WaccError
@@ -79,8 +79,8 @@ class AuthPages(Controller):
         return page(request, "auth/setup.html")
 
     @post("/ui/setup", opt={**PUBLIC, "audit": "auth.register"}, guards=SETS_COOKIE)
-    async def register(self, request: Request, data: JSONBody[RegisterIn]) -> Response[Any]:
-        tokens = await auth.register(runtime_of(request), data, _client(request))
+    async def register(self, request: Request, rt: RuntimeDep, data: JSONBody[RegisterIn]) -> Response[Any]:
+        tokens = await auth.register(rt, data, _client(request))
         set_audit_org(request.scope, tokens.user.organization_id, tokens.user.id)
         return _signed_in(request, tokens.access_token, "/setup/session")
 
@@ -92,9 +92,9 @@ class AuthPages(Controller):
                     expired=bool(request.query_params.get("expired")))
 
     @post("/ui/login", opt={**PUBLIC, "audit": "auth.login"}, guards=SETS_COOKIE)
-    async def login(self, request: Request, data: JSONBody[LoginIn]) -> Response[Any]:
+    async def login(self, request: Request, rt: RuntimeDep, data: JSONBody[LoginIn]) -> Response[Any]:
         out, org_id, user_id = await auth.login(
-            runtime_of(request), data.email, data.password, _client(request)
+            rt, data.email, data.password, _client(request)
         )
         set_audit_org(request.scope, org_id, user_id)
         if out.mfa_required:
@@ -104,16 +104,16 @@ class AuthPages(Controller):
         return _signed_in(request, out.access_token, safe_next(request.query_params.get("next")))
 
     @post("/ui/login/mfa", opt={**PUBLIC, "audit": "auth.login_mfa"}, guards=SETS_COOKIE)
-    async def login_mfa(self, request: Request, data: JSONBody[MfaLoginIn]) -> Response[Any]:
+    async def login_mfa(self, request: Request, rt: RuntimeDep, data: JSONBody[MfaLoginIn]) -> Response[Any]:
         tokens, org_id = await auth.login_mfa(
-            runtime_of(request), data.mfa_token, data.code, _client(request)
+            rt, data.mfa_token, data.code, _client(request)
         )
         set_audit_org(request.scope, org_id, tokens.user.id)
         return _signed_in(request, tokens.access_token, safe_next(request.query_params.get("next")))
 
     @post("/ui/logout", opt={"audit": "auth.logout"})
-    async def logout(self, request: Request) -> Response[Any]:
-        await auth.logout(principal_of(request), None)
+    async def logout(self, request: Request, principal: PrincipalDep) -> Response[Any]:
+        await auth.logout(principal, None)
         response: Response[Any] = Response(
             content=msgspec.to_builtins(SignedIn(redirect="/login")), status_code=200
         )
@@ -122,12 +122,11 @@ class AuthPages(Controller):
 
     # A token per page view is no action of a person: it leaves no audit row.
     @post("/ui/socket-token", opt={"no_audit": True})
-    async def socket_token(self, request: Request) -> dict[str, str]:
+    async def socket_token(self, principal: PrincipalDep, rt: RuntimeDep) -> dict[str, str]:
         """A five-minute token for the page's WebSocket (the cookie is HttpOnly)."""
-        principal = principal_of(request)
         assert principal.user_id is not None
         return {"token": websession.socket_token(
-            runtime_of(request), principal.user_id, principal.organization_id,
+            rt, principal.user_id, principal.organization_id,
             principal.token_family or "")}
 
     @get("/invite/{token:str}", opt=PUBLIC)
@@ -140,8 +139,8 @@ class AuthPages(Controller):
         return page(request, "auth/invite.html", invite=info, token=token)
 
     @post("/ui/invite/accept", opt={**PUBLIC, "audit": "invite.accept"}, guards=SETS_COOKIE)
-    async def accept_invite(self, request: Request, data: JSONBody[InviteAccept]) -> Response[Any]:
-        rt = runtime_of(request)
+    async def accept_invite(self, request: Request, rt: RuntimeDep,
+                            data: JSONBody[InviteAccept]) -> Response[Any]:
         user = await users.accept_invite(rt, data.token, data.password, data.name)
         set_audit_org(request.scope, user.organization_id, user.id)
         out, _, _ = await auth.login(rt, user.email, data.password, _client(request))

@@ -19,7 +19,7 @@ from wacc.automations import services
 from wacc.automations.definition import MATCH_MODES, PRIORITIES, STATUSES, TRIGGERS
 from wacc.automations.schemas import AutomationId, AutomationOut, ExecutionId
 from wacc.customfields import services as customfields
-from wacc.http.deps import principal_of
+from wacc.http.deps import PrincipalDep
 from wacc.lib.errors import WaccError
 from wacc.security.principal import Principal
 from wacc.tags import services as tags
@@ -89,8 +89,7 @@ class AutomationPages(Controller):
     include_in_schema = False
 
     @get("/automations", opt=READ)
-    async def list_page(self, request: Request) -> Template:
-        principal = principal_of(request)
+    async def list_page(self, request: Request, principal: PrincipalDep) -> Template:
         automations = await services.list_automations(principal)
         tag_names = {t.id: t.name for t in await tags.list_tags(principal)}
         rows = [{"a": a, "summary": trigger_summary(a.trigger, tag_names),
@@ -99,17 +98,17 @@ class AutomationPages(Controller):
                     can_write=principal.can("write:automations"))
 
     @get("/automations/new", opt=WRITE)
-    async def new_page(self, request: Request) -> Template:
-        return await self._builder(request, None)
+    async def new_page(self, request: Request, principal: PrincipalDep) -> Template:
+        return await self._builder(request, principal, None)
 
     @get("/automations/{automationId:str}", opt=READ)
-    async def edit_page(self, request: Request, automation_id: AutomationId) -> Template:
-        principal = principal_of(request)
-        return await self._builder(request, await services.get_automation(principal,
-                                                                          automation_id))
+    async def edit_page(self, request: Request, principal: PrincipalDep,
+                        automation_id: AutomationId) -> Template:
+        return await self._builder(request, principal,
+                                   await services.get_automation(principal, automation_id))
 
-    async def _builder(self, request: Request, automation: AutomationOut | None) -> Template:
-        principal = principal_of(request)
+    async def _builder(self, request: Request, principal: Principal,
+                       automation: AutomationOut | None) -> Template:
         state = to_plain(automation) if automation else {
             "id": None, "name": "", "description": "", "enabled": True,
             "trigger": {"type": "message.received", "match": "keywords", "keywords": [],
@@ -121,19 +120,17 @@ class AutomationPages(Controller):
 
     @get("/automations/{automationId:str}/executions", opt=READ)
     async def executions_page(
-        self, request: Request, automation_id: AutomationId,
+        self, request: Request, principal: PrincipalDep, automation_id: AutomationId,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        principal = principal_of(request)
         automation = await services.get_automation(principal, automation_id)
         runs = await services.list_executions(principal, automation_id, cursor, PAGE_SIZE)
         return page(request, "automations/executions.html", section="automations",
                     automation=automation, runs=runs, cursor=cursor)
 
     @get("/automations/{automationId:str}/executions/{executionId:str}", opt=READ)
-    async def execution_page(self, request: Request, automation_id: AutomationId,
+    async def execution_page(self, request: Request, principal: PrincipalDep, automation_id: AutomationId,
                              execution_id: ExecutionId) -> Template:
-        principal = principal_of(request)
         automation = await services.get_automation(principal, automation_id)
         run = await services.get_execution(principal, automation_id, execution_id)
         return page(request, "automations/execution.html", section="automations",

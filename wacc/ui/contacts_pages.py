@@ -16,9 +16,9 @@ from litestar.response import Template
 from wacc.contacts import services as contacts
 from wacc.contacts import transfer
 from wacc.contacts.schemas import ContactId
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.customfields import services as customfields
-from wacc.http.deps import principal_of
+from wacc.http.deps import PrincipalDep
 from wacc.security.principal import Principal
 from wacc.segments import services as segments
 from wacc.sessions import services as sessions
@@ -104,10 +104,10 @@ class ContactPages(Controller):
     include_in_schema = False
 
     @get("/contacts", opt=READ)
-    async def list_page(self, request: Request, search: Search = None, tag_id: TagFilter = None,
+    async def list_page(self, request: Request, principal: PrincipalDep, search: Search = None,
+                        tag_id: TagFilter = None,
                         segment_id: SegmentFilter = None,
                         blocked: BlockedFilter = None) -> Template:
-        principal = principal_of(request)
         filters = _filters(search, tag_id, segment_id, blocked)
         return page(request, "contacts/list.html", section="contacts", filters=filters, more=False,
                     result=await _contact_page(principal, filters, None),
@@ -115,23 +115,22 @@ class ContactPages(Controller):
                     segments=await segments.list_segments(principal))
 
     @get("/ui/contacts/rows", opt=READ)
-    async def rows(self, request: Request, search: Search = None, tag_id: TagFilter = None,
+    async def rows(self, request: Request, principal: PrincipalDep, search: Search = None,
+                   tag_id: TagFilter = None,
                    segment_id: SegmentFilter = None, blocked: BlockedFilter = None,
                    cursor: Cursor = None) -> Template:
         """The table body for a search or filter change, or the next page (cursor)."""
-        principal = principal_of(request)
         filters = _filters(search, tag_id, segment_id, blocked)
         return page(request, "contacts/_rows.html", filters=filters, more=bool(cursor),
                     result=await _contact_page(principal, filters, cursor),
                     tags=await _tag_names(principal))
 
     @get("/ui/contacts/pick", opt=WRITE)
-    async def pick(self, request: Request, search: PickSearch = None,
+    async def pick(self, request: Request, principal: PrincipalDep, search: PickSearch = None,
                    exclude: Annotated[str | None, QueryParameter(max_length=64)] = None,
                    ) -> Template:
         """Contacts to merge into the one open: radio choices for the merge dialog. The
         search box is named "_search" so the merge form's JSON leaves it out."""
-        principal = principal_of(request)
         found: list[Any] = []
         if search and search.strip():
             result = await contacts.list_contacts(principal.organization_id,
@@ -140,16 +139,14 @@ class ContactPages(Controller):
         return page(request, "contacts/_pick.html", found=found, searched=bool(search))
 
     @get("/contacts/import", opt=WRITE)
-    async def import_page(self, request: Request) -> Template:
-        principal = principal_of(request)
+    async def import_page(self, request: Request, principal: PrincipalDep) -> Template:
         fields = await customfields.list_fields(principal)
         choices = IMPORT_FIELDS + [(f"custom.{f.key}", f"{f.name} (custom)") for f in fields]
         return page(request, "contacts/import.html", section="contacts", choices=choices,
                     imports=await transfer.list_imports(principal.organization_id, limit=10))
 
     @get("/contacts/{contactId:str}", opt=READ)
-    async def detail_page(self, request: Request, contact_id: ContactId) -> Template:
-        principal = principal_of(request)
+    async def detail_page(self, request: Request, principal: PrincipalDep, contact_id: ContactId) -> Template:
         contact = await contacts.get_contact(principal.organization_id, contact_id)
         all_tags = await _tag_names(principal)
         chats: list[Any] = []

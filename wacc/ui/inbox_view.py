@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from wacc.ai import services as ai
-from wacc.ai.assistant_schemas import Tone
+from wacc.ai.assist.schemas import Tone
+from wacc.canned import services as canned_responses
 from wacc.contacts import services as contacts
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.conversations.schemas import ConversationOut, NoteOut
 from wacc.customfields import services as customfields
 from wacc.lib import cursor as cursors
@@ -177,7 +178,7 @@ class Item:
 
 
 def _machine_sender(meta: dict[str, Any]) -> str | None:
-    """"ai" for a message the AI wrote (wacc.ai.replies records ``ai`` in its metadata),
+    """"ai" for a message the AI wrote (wacc.ai.responder.replies records ``ai`` in its metadata),
     "automation" for one an automation sent (``automationId``), else None."""
     if meta.get("ai"):
         return "ai"
@@ -352,7 +353,7 @@ async def choices(principal: Principal) -> dict[str, Any]:
 
 async def canned(principal: Principal) -> list[dict[str, str]]:
     return [{"shortcut": c.shortcut, "content": c.content}
-            for c in await tags.list_canned(principal)]
+            for c in await canned_responses.list_canned(principal)]
 
 
 # The rewrite tones the API accepts, in the words the menu shows.

@@ -15,9 +15,10 @@ from litestar.response import Redirect, Template
 
 from wacc.apikeys import services as apikeys
 from wacc.audit import services as audit
-from wacc.contacts.tables import FieldType
+from wacc.canned import services as canned
 from wacc.customfields import services as customfields
-from wacc.http.deps import principal_of
+from wacc.customfields.tables import FieldType
+from wacc.http.deps import PrincipalDep
 from wacc.lib.errors import ValidationError
 from wacc.orgs import services as orgs
 from wacc.security.roles import PERMISSIONS
@@ -68,31 +69,29 @@ class SettingsPages(Controller):
         return Redirect(path="/settings/organization")
 
     @get("/settings/organization", opt={"permission": "read:organization"})
-    async def organization(self, request: Request) -> Template:
-        principal = principal_of(request)
+    async def organization(self, request: Request, principal: PrincipalDep) -> Template:
         org = await orgs.get(principal, principal.organization_id)
         return _settings_page(request, "organization", "organization.html", org=org,
                               org_settings=org.settings, timezones=timezones())
 
     @get("/settings/tags", opt={"permission": "read:contacts"})
-    async def tag_list(self, request: Request) -> Template:
-        items = await tags.list_tags(principal_of(request))
+    async def tag_list(self, request: Request, principal: PrincipalDep) -> Template:
+        items = await tags.list_tags(principal)
         return _settings_page(request, "tags", "tags.html", tags=items)
 
     @get("/settings/fields", opt={"permission": "read:contacts"})
-    async def field_list(self, request: Request) -> Template:
-        items = await customfields.list_fields(principal_of(request))
+    async def field_list(self, request: Request, principal: PrincipalDep) -> Template:
+        items = await customfields.list_fields(principal)
         return _settings_page(request, "fields", "fields.html", fields=items,
                               field_types=list(FieldType))
 
     @get("/settings/canned", opt={"permission": "read:conversations"})
-    async def canned_list(self, request: Request) -> Template:
-        items = await tags.list_canned(principal_of(request))
+    async def canned_list(self, request: Request, principal: PrincipalDep) -> Template:
+        items = await canned.list_canned(principal)
         return _settings_page(request, "canned", "canned.html", canned=items)
 
     @get("/settings/api-keys", opt={"permission": "read:api-keys"})
-    async def api_keys(self, request: Request) -> Template:
-        principal = principal_of(request)
+    async def api_keys(self, request: Request, principal: PrincipalDep) -> Template:
         keys = await apikeys.list_keys(principal)
         # A key's scopes must be a subset of its creator's: offer only those.
         scopes = [(name, desc) for name, (desc, _) in PERMISSIONS.items() if principal.can(name)]
@@ -103,8 +102,7 @@ class SettingsPages(Controller):
                               min_expiry=(date.today() + timedelta(days=1)).isoformat())
 
     @get("/settings/audit", opt={"permission": "read:audit"})
-    async def audit_log(self, request: Request) -> Template:
-        principal = principal_of(request)
+    async def audit_log(self, request: Request, principal: PrincipalDep) -> Template:
         query = request.query_params
         errors: list[str] = []
         action = (query.get("action") or "").strip()[:80] or None

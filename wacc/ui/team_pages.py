@@ -7,7 +7,7 @@ from __future__ import annotations
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from wacc.http.deps import principal_of
+from wacc.http.deps import PrincipalDep
 from wacc.security.roles import Role, can_manage
 from wacc.ui.render import page
 from wacc.users import services as users
@@ -25,8 +25,7 @@ class TeamPages(Controller):
     include_in_schema = False
 
     @get("/team", opt={"permission": "read:users"})
-    async def team(self, request: Request) -> Template:
-        principal = principal_of(request)
+    async def team(self, request: Request, principal: PrincipalDep) -> Template:
         members = await users.list_members(principal, principal.organization_id)
         invites = await users.list_invites(principal, principal.organization_id)
         roles = manageable_roles(principal.role)
@@ -40,16 +39,14 @@ class TeamPages(Controller):
                     org_id=principal.organization_id)
 
     @get("/ui/team/invites", opt={"permission": "read:users"})
-    async def invite_rows(self, request: Request) -> Template:
+    async def invite_rows(self, request: Request, principal: PrincipalDep) -> Template:
         """The pending invites, refreshed after an invite or a revoke."""
-        principal = principal_of(request)
         invites = await users.list_invites(principal, principal.organization_id)
         return page(request, "team/_invites.html", invites=invites,
                     roles=manageable_roles(principal.role), org_id=principal.organization_id)
 
     @get("/profile")
-    async def profile(self, request: Request) -> Template:
+    async def profile(self, request: Request, principal: PrincipalDep) -> Template:
         """Any signed-in user: their name, password and two-factor authentication."""
-        principal = principal_of(request)
         return page(request, "profile/index.html", section="profile",
                     org_id=principal.organization_id)

@@ -67,8 +67,9 @@ def media_kind(message_type: str, mime_type: str) -> str:
     return kind
 
 
-def check_media(message_type: str, mime_type: str, data: bytes) -> str | None:
-    """Why Meta would refuse this file (type or size), or None when it is fine."""
+def check_media(message_type: str, mime_type: str, data: bytes, size: int | None = None) -> str | None:
+    """Why Meta would refuse this file (type or size), or None when it is fine. *data* may
+    be the file's first bytes only when its *size* is given (an upload kept on disk)."""
     if message_type not in MEDIA_KINDS:
         return None
     mime = mime_type.split(";", 1)[0].strip().lower()
@@ -79,9 +80,10 @@ def check_media(message_type: str, mime_type: str, data: bytes) -> str | None:
         return f"WhatsApp does not accept {mime or 'this file type'} as {kind} (accepted: {allowed})"
     if kind == "sticker" and is_animated_webp(data):
         limit = ANIMATED_STICKER_MAX
-    if len(data) > limit:
+    size = len(data) if size is None else size
+    if size > limit:
         shown = f"{limit // MB} MB" if limit >= MB else f"{limit // 1024} KB"
-        return f"the file is too large for a WhatsApp {kind}: {len(data)} bytes, at most {shown}"
+        return f"the file is too large for a WhatsApp {kind}: {size} bytes, at most {shown}"
     return None
 
 

@@ -8,8 +8,9 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
-from wacc.ai import knowledge_services as services
-from wacc.ai.assistant_schemas import (
+from wacc import outbox
+from wacc.ai.knowledge import services
+from wacc.ai.knowledge.schemas import (
     ArticleCreate,
     ArticleId,
     ArticleOut,
@@ -18,7 +19,7 @@ from wacc.ai.assistant_schemas import (
     PassageOut,
     ReindexOut,
 )
-from wacc.http.deps import principal_of, runtime_of
+from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.uploads import UPLOAD_BODY_CAP, read_upload
 from wacc.lib.errors import ValidationError
 
@@ -46,23 +47,24 @@ class KnowledgeBaseController(Controller):
 
     @get("/", opt=READ)
     async def list_articles(
-        self, request: Request,
+        self, principal: PrincipalDep,
         category: Annotated[str | None, QueryParameter(max_length=120)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=services.MAX_PAGE)] = 50,
     ) -> ArticlePage:
         """Newest first, cursor-paginated, without the articles' text."""
-        return await services.list_articles(principal_of(request), category, cursor, limit)
+        return await services.list_articles(principal, category, cursor, limit)
 
     @post("/", opt=WRITE, status_code=201)
-    async def create_article(self, request: Request, data: JSONBody[ArticleCreate]) -> ArticleOut:
+    async def create_article(self, principal: PrincipalDep, rt: RuntimeDep,
+                             data: JSONBody[ArticleCreate]) -> ArticleOut:
         """Add an article (``format``: text or markdown). It is cut into passages at
         once, and embedded when a provider of the organization offers embeddings."""
-        return await services.create_article(runtime_of(request), principal_of(request), data)
+        return await services.create_article(rt, principal, data)
 
     @post("/upload", opt={**WRITE, "audit": "ai_knowledge_base.upload"}, status_code=201,
           request_max_body_size=UPLOAD_BODY_CAP)
-    async def upload_article(self, request: Request) -> ArticleOut:
+    async def upload_article(self, request: Request, principal: PrincipalDep, rt: RuntimeDep) -> ArticleOut:
         """Multipart form: ``file`` (.txt or .md, UTF-8, up to 1 MiB), and optionally
         ``title`` (default: a markdown file's first heading, else the file name),
         ``category``, ``tags`` (comma-separated) and ``priority``."""
@@ -70,38 +72,38 @@ class KnowledgeBaseController(Controller):
         filename = upload.filename or "article.txt"
         fmt, text = services.read_text_file(filename, upload.content_type, data)
         article = _upload_fields(form, fmt, text, filename)
-        return await services.create_article(runtime_of(request), principal_of(request),
+        return await services.create_article(rt, principal,
                                              article, source_name=filename[:255])
 
     @post("/reindex", opt={**WRITE, "audit": "ai_knowledge_base.reindex"}, status_code=202)
-    async def reindex_knowledge_base(self, request: Request) -> ReindexOut:
+    async def reindex_knowledge_base(self, principal: PrincipalDep, rt: RuntimeDep) -> ReindexOut:
         """Cut every article into passages again and embed them with the current
         provider, in the background (after adding or changing an embedding provider)."""
-        principal = principal_of(request)
         articles = await services.count_articles(principal)
-        runtime_of(request).jobs.enqueue(services.REINDEX_JOB, principal.organization_id)
+        await outbox.add(services.REINDEX_JOB, principal.organization_id)
         return ReindexOut(articles=articles)
 
     @get("/search", opt=READ)
     async def search_knowledge_base(
-        self, request: Request, q: Annotated[str, QueryParameter(min_length=1, max_length=2000)],
+        self, principal: PrincipalDep, rt: RuntimeDep,
+        q: Annotated[str, QueryParameter(min_length=1, max_length=2000)],
         limit: Annotated[int, QueryParameter(ge=1, le=20)] = 4,
     ) -> list[PassageOut]:
         """The passages the auto-responder would be given for the question *q*, best
         first, each with a relevance ``score`` from 0 to 1."""
-        return await services.search(runtime_of(request), principal_of(request), q, limit)
+        return await services.search(rt, principal, q, limit)
 
     @get("/{articleId:str}", opt=READ)
-    async def get_article(self, request: Request, article_id: ArticleId) -> ArticleOut:
-        return await services.get_article(principal_of(request), article_id)
+    async def get_article(self, principal: PrincipalDep, article_id: ArticleId) -> ArticleOut:
+        return await services.get_article(principal, article_id)
 
     @patch("/{articleId:str}", opt=WRITE)
-    async def update_article(self, request: Request, article_id: ArticleId,
+    async def update_article(self, principal: PrincipalDep, rt: RuntimeDep, article_id: ArticleId,
                              data: JSONBody[ArticleUpdate]) -> ArticleOut:
         """Change an article; new text, title or format re-cuts its passages."""
-        return await services.update_article(runtime_of(request), principal_of(request),
+        return await services.update_article(rt, principal,
                                              article_id, data)
 
     @delete("/{articleId:str}", opt=WRITE, status_code=204)
-    async def delete_article(self, request: Request, article_id: ArticleId) -> None:
-        await services.delete_article(principal_of(request), article_id)
+    async def delete_article(self, principal: PrincipalDep, article_id: ArticleId) -> None:
+        await services.delete_article(principal, article_id)

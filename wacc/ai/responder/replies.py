@@ -22,21 +22,19 @@ import msgspec
 
 from wacc.ai import guardrails, prompts, services
 from wacc.ai.contract import ChatMessage, CompletionRequest, ProviderConfig
-from wacc.ai.pricing import PriceTable
-from wacc.ai.router import AllProvidersFailed, Attempt, Routed
+from wacc.ai.providers.pricing import PriceTable
+from wacc.ai.providers.router import AllProvidersFailed, Attempt, Routed
+from wacc.ai.responder import queries
 from wacc.ai.schemas import AiSettings
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage, ReplyResult
 from wacc.ai.usage import record_usage
-from wacc.contacts.tables import Contact
-from wacc.conversations.tables import Conversation
 from wacc.lib.clock import utcnow
-from wacc.lib.errors import NotFoundError, ValidationError
+from wacc.lib.errors import ValidationError
 from wacc.logs import get_logger
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageSend
-from wacc.messages.tables import Message, MessageDirection
-from wacc.orgs.tables import Organization
+from wacc.messages.tables import MessageDirection
 from wacc.runtime import Runtime
 from wacc.security.principal import Principal
 from wacc.security.roles import Role
@@ -71,10 +69,7 @@ def system_text(prompt: str, passages: list[Passage], knowledge_only: bool, task
 async def context_window(organization_id: str, conversation_id: str, budget: int) -> list[ChatMessage]:
     """The newest messages whose estimated tokens fit *budget* (the newest always, cut
     if it alone is too long), oldest first; inbound are the user's, outbound ours."""
-    rows = await Message.select(Message.direction, Message.type, Message.body).where(
-        (Message.organization == organization_id) & (Message.conversation == conversation_id)
-    ).order_by(Message.timestamp, ascending=False).order_by(
-        Message.created_at, ascending=False).limit(HISTORY_LIMIT)
+    rows = await queries.latest_messages(organization_id, conversation_id, HISTORY_LIMIT)
     picked: list[ChatMessage] = []
     used = 0
     for row in rows:
@@ -116,17 +111,6 @@ async def route(rt: Runtime, rows: list[dict[str, Any]], request: CompletionRequ
     raise AllProvidersFailed(attempts)
 
 
-async def _load(organization_id: str, conversation_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    conversation = await Conversation.select(Conversation.contact).where(
-        (Conversation.id == conversation_id) & (Conversation.organization == organization_id)).first()
-    if conversation is None:
-        raise NotFoundError("Conversation not found")
-    org = await Organization.select(Organization.name).where(Organization.id == organization_id).first()
-    contact = await Contact.select(Contact.name, Contact.phone_number, Contact.custom_fields).where(
-        Contact.id == conversation["contact"]).first()
-    return org or {}, contact
-
-
 async def generate_reply(rt: Runtime, organization_id: str, conversation_id: str, *,
                          system_prompt: str = "", knowledge: list[Passage] | None = None,
                          knowledge_only: bool = False, purpose: str = "reply",
@@ -134,7 +118,7 @@ async def generate_reply(rt: Runtime, organization_id: str, conversation_id: str
     """*system_prompt* is a template (docs/ai.md; empty: the organization's default);
     *instruction* replaces the task of answering the customer (agent assist), and such
     results are never cached, since they depend on the whole conversation."""
-    org, contact = await _load(organization_id, conversation_id)
+    org, contact = await queries.prompt_subjects(organization_id, conversation_id)
     settings = await services.ai_settings(organization_id)
     passages = list(knowledge or [])
     rows = await services.enabled_rows(organization_id)
@@ -240,12 +224,12 @@ async def send_ai_message(rt: Runtime, organization_id: str, conversation_id: st
     if result.citations:
         metadata["citations"] = [{"articleId": p.article_id, "chunkId": p.chunk_id, "title": p.title}
                                  for p in result.citations]
-    values: dict[Any, Any] = {Message.is_ai_generated: True, Message.metadata: metadata}
+    model: dict[str, Any] = {}
     if usage is not None and usage["outcome"] == "ok":  # not the fallback message
-        values.update({Message.ai_provider: usage["provider_type"], Message.ai_model: usage["model"],
-                       Message.ai_prompt_tokens: usage["prompt_tokens"],
-                       Message.ai_completion_tokens: usage["completion_tokens"]})
-    await Message.update(values).where((Message.id == message.id) & (Message.organization == organization_id))
+        model = {"provider": usage["provider_type"], "model": usage["model"],
+                 "prompt_tokens": usage["prompt_tokens"],
+                 "completion_tokens": usage["completion_tokens"]}
+    await messages.mark_ai_generated(organization_id, message.id, metadata, **model)
     if usage is not None:
         await AiUsage.update({AiUsage.message_id: message.id}).where(AiUsage.id == usage["id"])
     return message.id

@@ -1,11 +1,12 @@
-"""Conversations: threading for the WhatsApp pipeline (the inbox endpoints build on it)."""
+"""The inbox: conversations listed, read and worked on by the organization's users
+(status, priority, assignment, notes, tags, snoozes, read marks, history). Finding or
+starting the conversation a message belongs to is wacc.conversations.threading."""
 
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -38,8 +39,8 @@ from wacc.conversations.tables import (
     Priority,
 )
 from wacc.db import fulltext
-from wacc.db.bulk import raise_timestamps
 from wacc.db.engine import transaction
+from wacc.events import ConversationAssigned, ConversationStatusChanged, TagAdded
 from wacc.events import emit as emit_event
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
@@ -51,127 +52,6 @@ from wacc.security.roles import Role
 from wacc.tags.tables import Tag
 from wacc.users import services as users
 from wacc.users.schemas import UserOut
-
-# A conversation in one of these states is finished; a new inbound message opens it
-# again (or starts a new one, per the organization's setting).
-_FINISHED = (ConversationStatus.RESOLVED.value, ConversationStatus.CLOSED.value)
-
-
-async def thread_for(
-    organization_id: str, session_id: str, contact_id: str, at: datetime, *,
-    inbound: bool, reopen: str = "reopen",
-) -> dict[str, Any]:
-    """The conversation a message between *session* and *contact* belongs to.
-
-    ``reopen``: "reopen" (default) puts a finished conversation back to OPEN when the
-    customer writes; "new" starts a new conversation instead. SPAM stays SPAM."""
-    row = await Conversation.select().where(
-        (Conversation.organization == organization_id) & (Conversation.session == session_id)
-        & (Conversation.contact == contact_id)
-    ).order_by(Conversation.created_at, ascending=False).first()
-    if row is not None and (row["status"] not in _FINISHED or not inbound or reopen == "reopen"):
-        updates: dict[Any, Any] = {}
-        if row["last_message_at"] is None or row["last_message_at"] < at:
-            updates[Conversation.last_message_at] = at
-        if inbound and row["status"] in _FINISHED:
-            updates[Conversation.status] = ConversationStatus.OPEN.value
-            updates[Conversation.version] = row["version"] + 1
-        if updates:
-            await Conversation.update(updates).where(Conversation.id == row["id"])
-            row = {**row, **{c._meta.name: v for c, v in updates.items()}}
-        return row
-    conversation_id = new_id()
-    await Conversation.insert(
-        Conversation(
-            id=conversation_id, organization=organization_id, session=session_id,
-            contact=contact_id, last_message_at=at,
-        )
-    )
-    created = await Conversation.select().where(Conversation.id == conversation_id).first()
-    assert created is not None
-    return created
-
-
-async def open_thread(organization_id: str, session_id: str, contact_id: str,
-                      at: datetime) -> tuple[dict[str, Any], bool]:
-    """The conversation a business-started message goes into, and whether it is new: the
-    newest one of this session and contact while it is still open (OPEN, PENDING or
-    SPAM), else a new one, so starting a conversation never makes a duplicate of an open
-    thread and never puts a new message into a finished one."""
-    row = await Conversation.select().where(
-        (Conversation.organization == organization_id) & (Conversation.session == session_id)
-        & (Conversation.contact == contact_id)
-    ).order_by(Conversation.created_at, ascending=False).first()
-    if row is not None and row["status"] not in _FINISHED:
-        return row, False
-    conversation_id = new_id()
-    await Conversation.insert(Conversation(
-        id=conversation_id, organization=organization_id, session=session_id,
-        contact=contact_id, last_message_at=at))
-    created = await Conversation.select().where(Conversation.id == conversation_id).first()
-    assert created is not None
-    return created, True
-
-
-async def get_scoped(organization_id: str, conversation_id: str) -> dict[str, Any] | None:
-    return await Conversation.select().where(
-        (Conversation.id == conversation_id) & (Conversation.organization == organization_id)
-    ).first()
-
-
-async def move_contact(organization_id: str, from_contact: str, to_contact: str) -> None:
-    await Conversation.update({Conversation.contact: to_contact}).where(
-        (Conversation.organization == organization_id) & (Conversation.contact == from_contact)
-    )
-
-
-async def thread_many(
-    organization_id: str, session_id: str, wanted: dict[str, tuple[datetime, bool]], *,
-    reopen: str = "reopen",
-) -> dict[str, dict[str, Any]]:
-    """:func:`thread_for` for many contacts of one session at once.
-
-    *wanted* maps contact id -> (latest message time, whether any message is inbound).
-    A finished conversation the customer wrote to again comes back with ``reopened``."""
-    rows = await Conversation.select().where(
-        (Conversation.organization == organization_id) & (Conversation.session == session_id)
-        & Conversation.contact.is_in(list(wanted))
-    ).order_by(Conversation.created_at)
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:  # ordered oldest first, so the newest per contact wins
-        latest[row["contact"]] = row
-    out: dict[str, dict[str, Any]] = {}
-    to_create = []
-    later: dict[str, datetime] = {}
-    for contact_id, (at, inbound) in wanted.items():
-        found = latest.get(contact_id)
-        if found is not None and (found["status"] not in _FINISHED or not inbound
-                                  or reopen == "reopen"):
-            row = found
-            if row["last_message_at"] is None or row["last_message_at"] < at:
-                later[row["id"]] = at
-                row = {**row, "last_message_at": at}
-            if inbound and row["status"] in _FINISHED:
-                await Conversation.update({
-                    Conversation.status: ConversationStatus.OPEN.value,
-                    Conversation.version: row["version"] + 1,
-                }).where(Conversation.id == row["id"])
-                row = {**row, "status": ConversationStatus.OPEN.value, "version": row["version"] + 1,
-                       "reopened": True}
-            out[contact_id] = row
-        else:
-            to_create.append(Conversation(
-                id=new_id(), organization=organization_id, session=session_id,
-                contact=contact_id, last_message_at=at))
-    await raise_timestamps(Conversation, Conversation.last_message_at, later)
-    if to_create:
-        await Conversation.insert(*to_create)
-        for row in await Conversation.select().where(
-            Conversation.id.is_in([c.id for c in to_create])
-        ):
-            out[row["contact"]] = {**row, "is_new": True}
-    return out
-
 
 # -- the inbox API ---------------------------------------------------------------------
 #
@@ -425,9 +305,9 @@ async def update(principal: Principal, conversation_id: str, data: ConversationP
         if events:
             await ConversationEvent.insert(*events)
         if Conversation.status in changes:
-            await emit_event("conversation.status_changed", principal.organization_id,
-                             conversationId=conversation_id, **{"from": row["status"]},
-                             to=data.status, by=principal.user_id)
+            await emit_event(ConversationStatusChanged(
+                organization_id=principal.organization_id, conversation_id=conversation_id,
+                from_=row["status"], to=changes[Conversation.status], by=principal.user_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,
@@ -464,9 +344,9 @@ async def assign(principal: Principal, conversation_id: str, data: AssignIn, *,
         if events:
             await ConversationEvent.insert(*events)
         if added or removed:
-            await emit_event("conversation.assigned", principal.organization_id,
-                             conversationId=conversation_id, added=added, removed=removed,
-                             by=principal.user_id)
+            await emit_event(ConversationAssigned(
+                organization_id=principal.organization_id, conversation_id=conversation_id,
+                added=added, removed=removed, by=principal.user_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
@@ -492,9 +372,9 @@ async def unassign(principal: Principal, conversation_id: str, data: UnassignIn,
                 & ConversationAssignment.user.is_in(removed))
             await ConversationEvent.insert(
                 *[_event(conversation_id, principal, "unassigned", u, None) for u in removed])
-            await emit_event("conversation.assigned", principal.organization_id,
-                             conversationId=conversation_id, added=[], removed=removed,
-                             by=principal.user_id)
+            await emit_event(ConversationAssigned(
+                organization_id=principal.organization_id, conversation_id=conversation_id,
+                added=[], removed=removed, by=principal.user_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:assigned", "conversationId": conversation_id,
@@ -575,8 +455,8 @@ async def add_tag(principal: Principal, conversation_id: str, data: TagAttach, *
             id=new_id(), conversation=conversation_id, tag=data.tag_id,
         )).on_conflict(action="DO NOTHING").returning(ConversationTag.id)
         if added:
-            await emit_event("tag.added", principal.organization_id, tagId=data.tag_id,
-                             conversationId=conversation_id)
+            await emit_event(TagAdded(organization_id=principal.organization_id,
+                                      tag_id=data.tag_id, conversation_id=conversation_id))
     out = await _out(principal, conversation_id)
     await _publish(bus, principal.organization_id, {
         "type": "conversation:updated", "conversationId": conversation_id,

@@ -23,9 +23,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from wacc.ai import knowledge, knowledge_services, prompts
-from wacc.ai.assistant_schemas import ResponderIn, ResponderOut
-from wacc.ai.replies import generate_reply, send_ai_message
+from wacc import events
+from wacc.ai import prompts
+from wacc.ai.knowledge import passages as knowledge
+from wacc.ai.knowledge import services as knowledge_services
+from wacc.ai.responder.replies import generate_reply, send_ai_message
+from wacc.ai.responder.schemas import ResponderIn, ResponderOut
 from wacc.ai.tables import AiResponder
 from wacc.ai.types import ReplyReason, ReplyResult
 from wacc.conversations import routing
@@ -40,6 +43,7 @@ from wacc.lib.errors import ValidationError, WaccError
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
 from wacc.messages.tables import Message, MessageDirection
+from wacc.runtime import Runtime
 from wacc.security.principal import Principal
 from wacc.sessions import services as sessions
 
@@ -230,7 +234,7 @@ async def silenced(organization_id: str, conversation_id: str, message_id: str) 
     return None
 
 
-async def _hand_off(rt: Any, organization_id: str, conversation_id: str, config: dict[str, Any],
+async def _hand_off(rt: Runtime, organization_id: str, conversation_id: str, config: dict[str, Any],
                     reason: ReplyReason, result: ReplyResult | None = None) -> None:
     """Assign round-robin, note it in the history, tell the customer. In that order: the
     assignment matters most, and once it is noted a retried event does nothing again."""
@@ -249,20 +253,26 @@ async def _hand_off(rt: Any, organization_id: str, conversation_id: str, config:
             text, reason, handoff=True, usage_id=result.usage_id if result else None))
 
 
-async def answer(rt: Any, event: dict[str, Any]) -> str:
-    """Handle one ``message.received`` event; returns what was done (for logs and tests)."""
-    if event.get("kind") != "message.received" or event.get("fromMe"):
+async def answer(rt: Runtime, stored: events.Event) -> str:
+    """Handle one stored ``message.received`` event; returns what was done (for logs and
+    tests)."""
+    event = events.from_stored(stored)
+    if not isinstance(event, events.MessageReceived) or event.from_me:
         return "ignored"
-    body = (event.get("body") or "").strip()
-    if event.get("type") != "TEXT" or not body:
+    return await _answer(rt, event)
+
+
+async def _answer(rt: Runtime, event: events.MessageReceived) -> str:
+    body = (event.body or "").strip()
+    if event.type != "TEXT" or not body:
         return "not_text"
-    org, conversation_id = event["organizationId"], event["conversationId"]
-    config = await _row(org, event.get("sessionId") or "")
+    org, conversation_id = event.organization_id, event.conversation_id
+    config = await _row(org, event.session_id)
     if config is None or not config["enabled"]:
         return "disabled"
     if not open_at(_json(config["business_hours"]), utcnow()):
         return "closed"
-    if (why := await silenced(org, conversation_id, event["messageId"])) is not None:
+    if (why := await silenced(org, conversation_id, event.message_id)) is not None:
         return why
     reason = handoff_request(body, list(_json(config["handoff_keywords"]) or []))
     if reason is not None:
@@ -282,7 +292,7 @@ async def answer(rt: Any, event: dict[str, Any]) -> str:
         if result.reason == "answered" and result.text and confident:
             # Asked again after the model's seconds: an agent may have stepped in, or a
             # message handled at the same time by another worker answered already.
-            if (why := await silenced(org, conversation_id, event["messageId"])) is not None:
+            if (why := await silenced(org, conversation_id, event.message_id)) is not None:
                 return why
             await send_ai_message(rt, org, conversation_id, result)
             return "answered"
@@ -298,7 +308,7 @@ async def answer(rt: Any, event: dict[str, Any]) -> str:
     return failed
 
 
-async def on_event(event: dict[str, Any], rt: Any) -> None:
+async def on_event(event: events.Event, rt: Runtime) -> None:
     """The ``wacc_event_handlers`` entry: every durable event passes here."""
     if event.get("kind") == "message.received":
         await answer(rt, event)

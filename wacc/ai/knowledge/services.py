@@ -1,5 +1,5 @@
 """Knowledge-base articles, scoped to the caller's organization: saved, cut into passages
-and embedded (wacc.ai.knowledge), uploaded as text or markdown files, and searched the
+and embedded (wacc.ai.knowledge.passages), uploaded as text or markdown files, and searched the
 way the auto-responder searches them."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 
 import msgspec
 
-from wacc.ai import knowledge
 from wacc.ai import services as ai_services
-from wacc.ai.assistant_schemas import (
+from wacc.ai.knowledge import passages as knowledge
+from wacc.ai.knowledge.schemas import (
     MAX_ARTICLE_CHARS,
     ArticleCreate,
     ArticleOut,

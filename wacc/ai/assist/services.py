@@ -8,12 +8,12 @@ to their own conversations gets 404 for the others, as in the inbox.
 
 from __future__ import annotations
 
-from wacc.ai import knowledge_services
-from wacc.ai.assistant_schemas import AssistOut
-from wacc.ai.replies import generate_reply
+from wacc.ai.assist.schemas import AssistOut
+from wacc.ai.knowledge import services as knowledge_services
+from wacc.ai.responder.replies import generate_reply
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import ReplyResult
-from wacc.conversations import services as conversations
+from wacc.conversations import inbox as conversations
 from wacc.lib.errors import (
     ConflictError,
     RateLimitError,

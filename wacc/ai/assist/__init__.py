@@ -1,0 +1,1 @@
+"""Agent assist: drafts, summaries and rewrites for the agent, never sent by themselves."""

@@ -1,0 +1,1 @@
+"""canned responses."""

@@ -1,0 +1,1 @@
+"""The condition language that segments and automations share (wacc.conditions.language)."""
