@@ -172,7 +172,11 @@ async def test_dry_run_over_recent_messages_changes_nothing(client, org, wa, wor
     r = await client.post(f"{API}/automations/{saved['id']}/dry-run", headers=head,
                           json={"event": {"kind": "message.received", "body": "pricing?"}})
     assert r.json()["items"][0]["triggered"] is True
-    assert r.json()["items"][0]["steps"][2]["error"] == "this run has no conversation to act on"
+    # A sample message comes from the sample customer: every step says what it would do
+    # and placeholders render (it said "no conversation to act on" and "Hi !", issue 16).
+    sample = r.json()["items"][0]["steps"]
+    assert [s.get("error") for s in sample] == [None, None, None], sample
+    assert sample[2]["text"] == "Hi Sample Customer, about pricing?"
     after = (await Message.count(), await ConversationTag.count(),
              await ConversationAssignment.count(), await AutomationExecution.count())
     assert after == before

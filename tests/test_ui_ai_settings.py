@@ -59,7 +59,7 @@ async def test_owner_sees_providers_guardrails_usage_and_never_the_key(client):
     assert f'data-test-provider="{provider_id}"' in html
     assert f'id="provider-edit-{provider_id}"' in html
     assert 'placeholder="leave empty to keep"' in html
-    assert 'id="provider-new-form"' in html and '<option value="custom">' in html
+    assert 'id="provider-new-form"' in html and '<option value="custom" ' in html
     assert 'name="requestsPerMinute"' in html and 'value="7"' in html and 'value="2.5"' in html
     assert "You help {{org.name}}." in html
     assert 'value="gpt-4o-mini"' in html  # the price row

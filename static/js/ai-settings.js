@@ -87,6 +87,20 @@
     }
   }, true);
 
+  // A new provider's Model starts as its type's everyday model; choosing another type
+  // swaps it unless the person typed a model of their own.
+  document.addEventListener("change", (event) => {
+    const type = event.target.closest("select[name=provider]");
+    if (!type) return;
+    const model = document.querySelector(`[data-model-for="${CSS.escape(type.id)}"]`);
+    if (!model) return;
+    const option = type.selectedOptions[0];
+    const suggested = [...type.options].map((o) => o.dataset.model).filter(Boolean);
+    if (!model.value.trim() || suggested.includes(model.value.trim())) model.value = option.dataset.model || "";
+    const hint = document.getElementById(model.getAttribute("aria-describedby"));
+    if (hint) hint.textContent = option.dataset.hint || "";
+  });
+
   document.addEventListener("change", (event) => {
     const mode = event.target.closest('[name="_hoursMode"]');
     if (!mode) return;
@@ -101,15 +115,24 @@
     button.disabled = true;
     out.className = "test-result loading";
     out.textContent = "Testing…";
+    // The server records each test as the provider's last check; the cell says so at once.
+    const last = document.getElementById(`last-check-${id}`);
     try {
       const result = await wacc.api("POST", "/api/v1/ai/test", { providerId: id });
       if (result.ok) {
         out.className = "test-result ok";
         out.textContent = `OK: answered in ${result.latencyMs} ms${result.model ? ` (${result.model})` : ""}.`;
+        if (last) last.textContent = "just now: OK";
       } else {
         out.className = "test-result error";
         const words = KINDS[result.kind] || "the test failed";
         out.textContent = `Failed: ${words}${result.error ? ` — ${result.error}` : ""} (${result.latencyMs} ms).`;
+        if (last) {
+          const error = document.createElement("span");
+          error.className = "error";
+          error.textContent = `${result.kind}: ${result.error || words}`;
+          last.replaceChildren("just now: ", error);
+        }
       }
     } catch (error) {
       out.className = "test-result error";

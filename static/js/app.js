@@ -334,5 +334,21 @@
     }
   });
 
-  window.wacc = Object.assign(window.wacc || {}, { api, toast, formJSON, showErrors, clearErrors, errorOf });
+  // A time of day as every page shows it: 24-hour HH:MM in the organization's time zone
+  // (<body data-timezone>), like the server's clock filter (wacc/ui/render.py).
+  let clockFormat = null;
+  function clock(date, { seconds = false } = {}) {
+    const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (seconds) options.second = "2-digit";
+    const zone = document.body?.dataset.timezone || "UTC";
+    let format = !seconds && clockFormat;
+    if (!format) {
+      try { format = new Intl.DateTimeFormat("en-GB", { ...options, timeZone: zone }); }
+      catch (_) { format = new Intl.DateTimeFormat("en-GB", { ...options, timeZone: "UTC" }); }
+      if (!seconds) clockFormat = format;
+    }
+    return format.format(date);
+  }
+
+  window.wacc = Object.assign(window.wacc || {}, { api, toast, formJSON, showErrors, clearErrors, errorOf, clock });
 })();

@@ -79,9 +79,27 @@
   }
 
   // -- the thread ---------------------------------------------------------------------
+  // Whether the thread is held at its newest message. An image that loads after the
+  // thread was scrolled to its end makes the list taller without a scroll event, which
+  // hid the newest message under it; while pinned, each load scrolls to the end again.
+  let pinned = false;
+  // The list box shrinks, without a scroll event, when what is around it grows (the
+  // composer's tools drawn by its script, a reply preview): held at the end, it stays.
+  let watched = null;
+  const resized = "ResizeObserver" in window ? new ResizeObserver(() => { if (pinned) scrollToEnd(); }) : null;
+  function watchSize() {
+    const box = document.getElementById("messages");
+    if (!resized || box === watched) return;
+    if (watched) resized.unobserve(watched);
+    if (box) resized.observe(box);
+    watched = box;
+  }
+
   function scrollToEnd() {
     const box = document.getElementById("messages");
-    if (box) box.scrollTop = box.scrollHeight;
+    if (!box) return;
+    box.scrollTop = box.scrollHeight;
+    pinned = true;
   }
 
   function upsert(el, { follow = false } = {}) {
@@ -149,6 +167,7 @@
     joined = id;
     if (!id) return;
     window.wacc.live?.send({ type: "join:conversation", conversationId: id });
+    watchSize();
     scrollToEnd();
     markRead();
   }
@@ -348,9 +367,15 @@
   document.addEventListener("click", onClick);
   document.addEventListener("submit", onSubmit);
   document.addEventListener("keydown", onShortcut);
+  document.addEventListener("load", (event) => {
+    const media = event.target;
+    if (pinned && media instanceof HTMLElement && media.closest?.("#messages")) scrollToEnd();
+  }, true);  // load does not bubble: caught on its way down
   document.addEventListener("scroll", (event) => {
     const box = event.target;
-    if (box.id !== "messages" || box.scrollTop > 80) return;
+    if (box.id !== "messages") return;
+    pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    if (box.scrollTop > 80) return;
     const more = document.getElementById("load-earlier");
     if (more && !more.classList.contains("htmx-request")) more.click();
   }, true);

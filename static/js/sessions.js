@@ -39,7 +39,7 @@
     const time = document.createElement("time");
     const at = event.at ? new Date(event.at) : new Date();
     time.dateTime = at.toISOString();
-    time.textContent = at.toLocaleTimeString();
+    time.textContent = window.wacc.clock(at, { seconds: true });
     item.appendChild(time);
     let text = ` ${WORDS[event.status] || event.status || event.type}`;
     if (event.type === "session:qr" && event.attempt) text += ` (attempt ${event.attempt})`;

@@ -18,7 +18,9 @@
     identity: $("identity-form"), phone: $("sim-phone"), name: $("sim-name"), recent: $("sim-recent"),
     who: $("sim-who"), messages: $("sim-messages"), status: $("sim-status"), compose: $("sim-compose"),
     text: $("sim-text"), read: $("sim-read"), badge: $("sim-session-badge"), connection: $("sim-connection"),
+    file: $("sim-file"),
   };
+  const maxBytes = Number(root.dataset.maxBytes) || 700 * 1024;
   const EMOJI = [["👍", "thumbs up"], ["❤️", "heart"], ["😂", "laughing"], ["🙏", "thanks"]];
   const POLL_MS = 1500;
 
@@ -114,7 +116,7 @@
     });
   }
 
-  const clock = (seconds) => new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const clock = (seconds) => window.wacc.clock(new Date(seconds * 1000));
 
   function bubble(item) {
     const li = document.createElement("li");
@@ -161,7 +163,8 @@
     }
     for (const m of chat.mine) {
       const note = { sending: "sending…", failed: `not sent: ${m.error || "error"}` }[m.state] || "";
-      items.push({ mine: true, text: m.body, timestamp: m.timestamp, note,
+      items.push({ mine: true, text: m.file ? [["paperclip", m.file], ...(m.body ? [[null, m.body]] : [])] : m.body,
+                   timestamp: m.timestamp, note,
                    reaction: businessReactions[m.id] ? `Business: ${businessReactions[m.id]}` : "" });
     }
     items.sort((a, b) => a.timestamp - b.timestamp);
@@ -249,6 +252,51 @@
     saveChat();
     draw();
     els.text.focus();
+  });
+
+  // A photo or document from the customer: the engine delivers it as an inbound media
+  // message (the file travels base64 in the request, so it must stay small). The text
+  // box's words, if any, go with it as the caption.
+  const KINDS = [["image/", "IMAGE"], ["video/", "VIDEO"], ["audio/", "AUDIO"]];
+  const kindOf = (mime) => (KINDS.find(([prefix]) => mime.startsWith(prefix)) || [null, "DOCUMENT"])[1];
+
+  function base64Of(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+      reader.onerror = () => reject(new Error("The file could not be read."));
+      reader.readAsDataURL(file);
+    });
+  }
+
+  els.file?.addEventListener("change", async () => {
+    const file = els.file.files[0];
+    els.file.value = "";
+    if (!file || !canWrite) return;
+    if (file.size > maxBytes) {
+      window.wacc.toast(`“${file.name}” is larger than the customer phone takes (${Math.floor(maxBytes / 1024)} KB).`, "error");
+      return;
+    }
+    const caption = els.text.value.trim();
+    const entry = { id: null, body: caption, file: file.name, timestamp: Date.now() / 1000, state: "sending" };
+    chat.mine.push(entry);
+    els.text.value = "";
+    draw();
+    try {
+      const mimeType = file.type || "application/octet-stream";
+      const payload = { phone: me.phone, type: kindOf(mimeType),
+                        media: { mimeType, filename: file.name, data: await base64Of(file) } };
+      if (caption) payload.body = caption;
+      if (me.name) payload.name = me.name;
+      entry.id = (await simulate("message", payload)).id;
+      entry.state = "sent";
+    } catch (error) {
+      entry.state = "failed";
+      entry.error = error.message;
+      window.wacc.toast(error.message, "error");
+    }
+    saveChat();
+    draw();
   });
 
   els.read.addEventListener("click", async () => {

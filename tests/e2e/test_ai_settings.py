@@ -66,6 +66,9 @@ def test_providers_are_added_tested_reordered_and_guardrails_saved(pages, wacc, 
     page.get_by_role("button", name="Test Wrong key").click()
     wrong_id = rows.nth(1).get_attribute("data-provider-id")
     expect(page.locator(f"#test-result-{wrong_id}")).to_contain_text("Failed: the API key was refused")
+    # Each test is the provider's last check, shown at once (it said "never" until a reload).
+    expect(page.locator(f"#last-check-{local_id}")).to_have_text("just now: OK")
+    expect(page.locator(f"#last-check-{wrong_id}")).to_contain_text("just now: auth")
     assert fake_openai.calls("/v1/models/gpt-4o-mini")  # wacc really called the fake
 
     # The backup goes first; the order survives a reload.
@@ -116,6 +119,57 @@ def test_providers_are_added_tested_reordered_and_guardrails_saved(pages, wacc, 
     # A phone's width: the provider table folds, nothing scrolls sideways.
     page.set_viewport_size({"width": 375, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_provider_form_offers_a_model_and_last_check_follows_a_test(pages, wacc, fake_openai):
+    """The Model field starts as the type's everyday model with a hint (it was empty and
+    required, with no hint); a test's result is the provider's last check at once and
+    after a reload (it said "never"); a provider named after its type is listed once
+    (it read "openai openai")."""
+    page, _ = pages.new()
+    sign_in(page, OWNER, then="/settings/ai")
+    page.get_by_role("button", name="Add a provider").click()
+    dialog = page.locator("#provider-new")
+    model = dialog.get_by_label("Model")
+    dialog.get_by_label("Type").select_option("openai")
+    expect(model).to_have_value("gpt-4o-mini")
+    expect(dialog.locator("#pn-model-hint")).to_contain_text("OpenAI's small, cheap model")
+    dialog.get_by_label("Type").select_option("anthropic")
+    expect(model).to_have_value("claude-3-5-haiku-latest")
+    expect(dialog.locator("#pn-model-hint")).to_contain_text("Anthropic")
+    dialog.get_by_label("Type").select_option("custom")
+    expect(model).to_have_value("")  # a server of one's own names its models
+    expect(dialog.locator("#pn-model-hint")).to_contain_text("llama3.2")
+    model.fill("my-model")
+    dialog.get_by_label("Type").select_option("openai")
+    expect(model).to_have_value("my-model")  # what a person typed is kept
+    dialog.get_by_label("Name").fill("Ollama box")
+    dialog.get_by_label("Type").select_option("custom")
+    model.fill("gpt-4o-mini")
+    dialog.get_by_label("Base URL").fill(f"{fake_openai.url}/v1")
+    dialog.get_by_label("API key").fill(KEY)
+    dialog.get_by_role("button", name="Add provider").click()
+    expect(page.locator("#provider-table")).to_contain_text("Ollama box")
+    with wacc.api() as http:
+        listed = http.get("/api/v1/ai/providers", headers=_token(wacc)).json()
+        pid = next(p["id"] for p in listed if p["name"] == "Ollama box")
+        r = http.post("/api/v1/ai/providers", headers=_token(wacc), json={
+            "provider": "openai", "name": "OpenAI", "model": "gpt-4o-mini"})
+        assert r.status_code == 201, r.text
+        named_as_type = r.json()["id"]
+    row = page.locator(f'tr[data-provider-id="{pid}"]')
+    last = row.locator(".last-check")
+    expect(last).to_have_text("never")
+    page.get_by_role("button", name="Test Ollama box").click()
+    expect(page.locator(f"#test-result-{pid}")).to_contain_text("OK: answered")
+    expect(last).to_have_text("just now: OK")
+    page.reload()
+    expect(last).to_have_text("just now: OK")
+    kind = row.locator('td[data-label="Provider"]')
+    expect(kind).to_have_text(re.compile(r"^Ollama box\s*OpenAI-compatible"))
+    # A provider named after its type: the name once, the type not again.
+    cell = page.locator(f'tr[data-provider-id="{named_as_type}"] td[data-label="Provider"]')
+    expect(cell).to_have_text("OpenAI")
 
 
 def test_knowledge_base_article_written_uploaded_and_found(pages, wacc, fake_openai, screenshot):

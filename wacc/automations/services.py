@@ -323,6 +323,28 @@ async def _sample_events(principal: Principal, data: DryRunIn,
              "at": iso(r["timestamp"])} for r in rows]
 
 
+# A sample message comes from nobody: without a stand-in every step said "would fail:
+# this run has no conversation to act on" and {{contact.name}} rendered empty ("Hi !").
+SAMPLE_CONTACT: dict[str, Any] = {"id": "sample", "name": "Sample Customer", "phone": "+15550100000",
+                  "email": "sample.customer@example.com", "language": None, "custom": {},
+                  "tags": []}
+
+
+def _with_sample_customer(ctx: dict[str, Any], event: dict[str, Any]) -> None:
+    """Fill what a sample event names none of: the sample customer's open conversation
+    and the message itself. What the event does name (a real conversation) stays."""
+    if ctx["contact"] is None and ctx["conversation"] is None:
+        ctx["contact"] = {**SAMPLE_CONTACT, "isNew": bool(event.get("newContact"))}
+        ctx["conversation"] = {"id": "sample", "status": "OPEN", "priority": "NORMAL",
+                               "sessionId": event.get("sessionId"), "assignees": [],
+                               "tags": []}
+    if ctx["message"] is None and ctx["conversation"] is not None and "body" in event:
+        ctx["message"] = {"id": "sample", "body": event.get("body"),
+                          "type": event.get("type") or "TEXT", "direction": "INBOUND",
+                          "fromMe": bool(event.get("fromMe")), "metadata": {},
+                          "idempotencyKey": None}
+
+
 async def dry_run(principal: Principal, data: DryRunIn, trigger: Any, conds: Any,
                   steps: Any) -> DryRunOut:
     """What the automation would do for each sample, changing nothing: no run is
@@ -332,6 +354,8 @@ async def dry_run(principal: Principal, data: DryRunIn, trigger: Any, conds: Any
     cases = []
     for event in await _sample_events(principal, data, trig):
         ctx = await queries.load_context(principal.organization_id, event)
+        if data.event is not None:
+            _with_sample_customer(ctx, event)
         ctx["automationId"] = event.get("automationId")
         fired = triggers.matches(trig, event, ctx)
         held = fired and conditions.matches(cond, ctx)

@@ -8,6 +8,7 @@ goes from the browser to /api/v1/ai/... and /api/v1/whatsapp/sessions/{id}/ai-re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -35,17 +36,41 @@ TYPE_LABELS = {
     "openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Google Gemini",
     "custom": "Custom (OpenAI-compatible, by base URL)",
 }
+# The Model field starts with the type's everyday model (a first-time user does not know
+# the names); Custom servers name their own, so it only gets an example.
+SUGGESTED_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest",
+                    "gemini": "gemini-2.5-flash"}
+MODEL_HINTS = {
+    "openai": "OpenAI's small, cheap model; gpt-4o or gpt-4.1 answer better for more.",
+    "anthropic": "Anthropic's fastest model; claude-sonnet-4-5 answers better for more.",
+    "gemini": "Google's everyday model; gemini-2.5-pro answers better for more.",
+    "custom": "The name your server gives the model, e.g. llama3.2 for Ollama.",
+}
+# The provider list names the type under the provider's name, in fewer words.
+SHORT_LABELS = {"custom": "OpenAI-compatible"}
 DAYS = (("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"),
         ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday"))
 KB_PAGE = 50
 UPLOAD_MAX_BYTES = knowledge.UPLOAD_MAX_BYTES
 
 
-def _provider_types(rt: Runtime) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class ProviderType:
+    """One choice of the "Type" select, with what the Model field starts as."""
+
+    value: str
+    label: str
+    model: str = ""
+    hint: str = ""
+
+
+def _provider_types(rt: Runtime) -> list[ProviderType]:
     """The installed types: wacc's own first, then any plugin's."""
     installed = set(rt.ai_router.factories)
     names = [t for t in BUILT_IN if t in installed] + sorted(installed - set(BUILT_IN))
-    return [(t, TYPE_LABELS.get(t, t)) for t in names]
+    return [ProviderType(t, TYPE_LABELS.get(t, t), SUGGESTED_MODELS.get(t, ""),
+                         MODEL_HINTS.get(t, "The model's name as the provider spells it."))
+            for t in names]
 
 
 def _hours_text(hours: dict[str, Any] | None) -> dict[str, str]:
@@ -62,9 +87,12 @@ class AiPages(Controller):
         providers = await ai.list_providers(rt, principal)
         settings = await ai.settings_out(principal.organization_id)
         usage = await guardrails.usage_summary(principal.organization_id, None, None)
+        types = _provider_types(rt)
         return _settings_page(request, "ai", "ai.html", providers=providers,
                               settings=settings, usage=usage,
-                              provider_types=_provider_types(rt))
+                              provider_types=types,
+                              type_labels={t.value: SHORT_LABELS.get(t.value, t.label) for t in types},
+                              model_hints={t.value: t.hint for t in types})
 
     @get("/settings/knowledge-base", opt=READ)
     async def knowledge_base(

@@ -39,8 +39,11 @@ async def _list_context(request: Request, principal: Principal, names: dict[str,
     filters = view.Filters.of(request.query_params)
     rows, next_cursor = await view.rows(principal, filters,
                                         request.query_params.get("cursor") or None, names)
+    # An empty first page points somewhere a message can come from.
+    empty = not rows and not request.query_params.get("cursor")
     return {"rows": rows, "next_cursor": next_cursor, "filters": filters,
-            "selected": selected or request.query_params.get("selected") or ""}
+            "selected": selected or request.query_params.get("selected") or "",
+            "first_steps": await view.first_steps(principal) if empty else None}
 
 
 async def _conversation_context(principal: Principal, rt: Runtime, conversation_id: str,

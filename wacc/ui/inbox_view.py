@@ -22,6 +22,7 @@ from wacc.messages import services as messages
 from wacc.messages.schemas import MessageOut
 from wacc.security.principal import Principal
 from wacc.sessions import services as sessions
+from wacc.sessions.schemas import SessionOut
 from wacc.tags import services as tags
 from wacc.users import services as users
 
@@ -325,6 +326,23 @@ async def reply_window(principal: Principal, conversation: ConversationOut) -> R
     if last is None:
         return ReplyWindow(closes_at=None)
     return ReplyWindow(closes_at=datetime.fromtimestamp(last + WINDOW_SECONDS, UTC))
+
+
+@dataclass(frozen=True)
+class FirstSteps:
+    """What an empty inbox points to: a simulator session's customer phone (write to
+    yourself), or adding a WhatsApp number when there is none yet."""
+
+    simulator: SessionOut | None
+    has_sessions: bool
+
+
+async def first_steps(principal: Principal) -> FirstSteps:
+    found = await sessions.list_sessions(principal)
+    simulators = [s for s in found if s.engine == "simulator"]
+    connected = [s for s in simulators if s.status == "CONNECTED"]
+    pick = connected or simulators
+    return FirstSteps(simulator=pick[0] if pick else None, has_sessions=bool(found))
 
 
 async def choices(principal: Principal) -> dict[str, Any]:

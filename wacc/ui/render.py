@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -60,6 +61,19 @@ def timeago(value: datetime | str | None) -> str:
     return ""
 
 
+def clock(value: datetime | None, timezone: str = "UTC") -> str:
+    """A time of day as wacc shows it everywhere: 24-hour HH:MM in the organization's
+    time zone. Times a page's script draws use wacc.clock (static/js/app.js), the same
+    format and zone (the inbox said 14:05 in UTC, the customer phone 2:05 PM local)."""
+    if value is None:
+        return ""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return value.astimezone(zone).strftime("%H:%M")
+
+
 def initials(name: str | None) -> str:
     parts = [p for p in (name or "?").split() if p[:1].isalnum()]
     return "".join(p[0] for p in parts[:2]).upper() or "?"
@@ -99,7 +113,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         loader=FileSystemLoader(str(templates_dir())), autoescape=True,
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(linkify=linkify, timeago=timeago, initials=initials)
+    env.filters.update(linkify=linkify, timeago=timeago, initials=initials, clock=clock)
     env.globals.update(vendor_script=vendor_script, to_plain=to_plain, icon=icon)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
@@ -117,6 +131,12 @@ class PageContext:
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
+
+    @property
+    def timezone(self) -> str:
+        """The organization's time zone, in which every page shows times of day."""
+        settings = getattr(self.organization, "settings", None) or {}
+        return str(settings.get("timezone") or "UTC")
 
 
 def page(request: Request, name: str, section: str = "", status_code: int = 200,

@@ -222,14 +222,16 @@ class SessionPages(Controller):
     # -- the simulator's customer phone ----------------------------------------------------
 
     @get("/simulator/{sessionId:str}", opt=READ)
-    async def simulator(self, request: Request, principal: PrincipalDep,
+    async def simulator(self, request: Request, principal: PrincipalDep, rt: RuntimeDep,
                         session_id: SessionId) -> Template:
         current = await _session(principal, session_id)
         if current.engine != "simulator":
             raise NotFoundError("This session does not use the simulator, so it has no "
                                 "customer phone.")
+        # A file travels base64 in the JSON body (4 bytes for 3), under the body limit.
+        body_limit = rt.settings.security.max_body_bytes
         return page(request, "simulator/phone.html", section="sessions", session=current,
-                    status=status_view(current))
+                    status=status_view(current), max_kb=max(1, (body_limit - 4096) * 3 // 4 // 1024))
 
     @get("/simulator", opt=READ)
     async def simulator_pick(self, principal: PrincipalDep) -> Redirect:
