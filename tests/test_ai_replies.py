@@ -12,7 +12,9 @@ import pytest
 
 from tests.fakes.ai_providers import count_tokens
 from tests.helpers import API, bearer, register
+from wacc.ai.guardrails import answer_cache_of
 from wacc.ai.replies import generate_reply, send_ai_message
+from wacc.ai.router import router_of
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage
 from wacc.lib.clock import utcnow
@@ -24,8 +26,8 @@ from wacc.messages.tables import Message
 @pytest.fixture
 def rt(server) -> Any:
     runtime = server.app.state["runtime"]
-    runtime.ai_router._breakers.clear()
-    runtime.ai_cache._memory.clear()
+    router_of(runtime)._breakers.clear()
+    answer_cache_of(runtime)._memory.clear()
     return runtime
 
 

@@ -20,6 +20,7 @@ from wacc.contacts.schemas import (
 )
 from wacc.http.deps import principal_of, runtime_of
 from wacc.logs import get_logger
+from wacc.sessions.rpc import rpc_of
 
 log = get_logger(__name__)
 
@@ -67,7 +68,7 @@ class ContactController(Controller):
         async def sync_block(row: dict[str, Any], blocked: bool) -> None:
             for conversation in await services.conversations_of(row["organization"], row["id"]):
                 try:
-                    await rt.rpc.call(conversation.session_id, "set_blocked",
+                    await rpc_of(rt).call(conversation.session_id, "set_blocked",
                                       peer={"wa_id": row["whatsapp_id"]}, blocked=blocked)
                 except Exception as exc:  # recorded here either way; the phone follows later
                     log.warning("block not synced to WhatsApp", error=type(exc).__name__)

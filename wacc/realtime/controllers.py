@@ -5,6 +5,7 @@ from litestar import Controller, Request, WebSocket, get, websocket
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.schemas import Output
 from wacc.realtime.connection import Connection
+from wacc.realtime.presence import presence_of
 
 
 class PresenceOut(Output):
@@ -25,4 +26,4 @@ class RealtimeController(Controller):
     async def presence(self, request: Request) -> PresenceOut:
         """Team members online now (any open WebSocket, on any web process)."""
         org = principal_of(request).organization_id
-        return PresenceOut(online=sorted(await runtime_of(request).presence.online(org)))
+        return PresenceOut(online=sorted(await presence_of(runtime_of(request)).online(org)))

@@ -18,6 +18,7 @@ from wacc.ai import guardrails, responder
 from wacc.ai import knowledge_services as knowledge
 from wacc.ai import services as ai
 from wacc.ai.assistant_schemas import ArticleId
+from wacc.ai.router import router_of
 from wacc.http.deps import principal_of, runtime_of
 from wacc.http.params import SessionId
 from wacc.lib.errors import ValidationError
@@ -41,7 +42,7 @@ UPLOAD_MAX_BYTES = knowledge.UPLOAD_MAX_BYTES
 
 def _provider_types(request: Request) -> list[tuple[str, str]]:
     """The installed types: wacc's own first, then any plugin's."""
-    installed = set(runtime_of(request).ai_router.factories)
+    installed = set(router_of(runtime_of(request)).factories)
     names = [t for t in BUILT_IN if t in installed] + sorted(installed - set(BUILT_IN))
     return [(t, TYPE_LABELS.get(t, t)) for t in names]
 
