@@ -143,13 +143,13 @@ async def test_a_plugin_part_is_kept_for_the_process_and_closed_with_it(tmp_path
     assert isinstance(presence_of(rt), MemoryPresence)  # no Redis configured
     assert isinstance(rpc_of(rt), SessionRpc)
     assert isinstance(inbound_of(rt), Inbound)  # the messages feature's pipeline
-    with pytest.raises(LookupError, match="hello.greeter"):
+    with pytest.raises(LookupError, match=r"hello\.greeter"):
         rt.part("hello.greeter", AiRouter)  # the wrong type is not handed out
     await rt.close_parts()
     assert greeter.closed
     await rt.bus.close()
     # Without plugins (the command line's runtime) there are no parts, and asking says so.
     bare = Runtime.build(settings, load_keyring(settings))
-    with pytest.raises(LookupError, match="ai.router"):
+    with pytest.raises(LookupError, match=r"ai\.router"):
         router_of(bare)
     await bare.bus.close()

@@ -72,9 +72,9 @@ def provider_out(rt: Runtime, row: dict[str, Any]) -> AiProviderOut:
 
 def provider_type(rt: Runtime, value: str) -> str:
     """The registry's name for *value* (any case); a 400 listing the installed ones."""
-    name = value.lower()
-    if name not in router_of(rt).factories:
-        known = ", ".join(sorted(router_of(rt).factories)) or "none"
+    name, factories = value.lower(), router_of(rt).factories
+    if name not in factories:
+        known = ", ".join(sorted(factories)) or "none"
         raise ValidationError.field("provider", f"{value!r} is not an installed provider type "
                                     f"(installed: {known})")
     return name

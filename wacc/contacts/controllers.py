@@ -69,7 +69,7 @@ class ContactController(Controller):
             for conversation in await services.conversations_of(row["organization"], row["id"]):
                 try:
                     await rpc_of(rt).call(conversation.session_id, "set_blocked",
-                                      peer={"wa_id": row["whatsapp_id"]}, blocked=blocked)
+                                          peer={"wa_id": row["whatsapp_id"]}, blocked=blocked)
                 except Exception as exc:  # recorded here either way; the phone follows later
                     log.warning("block not synced to WhatsApp", error=type(exc).__name__)
 

@@ -159,7 +159,7 @@ class Connection:
             for conversation_id in list(self.typing):
                 await self._publish_typing(conversation_id, False)
             if await presence_of(self.rt).leave(principal.organization_id, principal.user_id,
-                                            self.id):
+                                                self.id):
                 await self._publish_presence("offline")
 
     # -- reading ---------------------------------------------------------------------
@@ -309,7 +309,7 @@ class Connection:
                 raise Closed(4401, "credentials expired or revoked") from None
             if self.principal.user_id is not None:
                 await presence_of(self.rt).beat(self.principal.organization_id,
-                                            self.principal.user_id, self.id)
+                                                self.principal.user_id, self.id)
 
     async def _send(self, payload: dict[str, Any]) -> None:
         async with self._send_lock:
