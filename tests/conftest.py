@@ -38,6 +38,7 @@ from tests.support.polling import until
 from tests.support.responder import ANSWER, ARTICLE
 from tests.support.whatsapp import CARLA, DAN, connected_session, simulate
 from wacc import outbox
+from wacc.ai.providers.router import router_of
 from wacc.app import create_app
 from wacc.bus.tables import BusEvent
 from wacc.config import Settings, load_settings
@@ -208,19 +209,19 @@ async def worker(server: Server) -> AsyncIterator[Any]:
 async def wa(server: Server, data_dir: Path) -> AsyncIterator[Any]:
     """A `wa` role's session manager running in this loop (short leases for tests)."""
     from wacc.messages import outbound
-    from wacc.messages.ingest import Pipeline
     from wacc.sessions import history
+    from wacc.sessions.inbound import inbound_of
     from wacc.sessions.manager import SessionManager
 
     runtime = server.app.state["runtime"]
 
     async def kick(session_id: str) -> None:  # what wacc.roles.wa does on ready
         await outbound.enqueue_pending(runtime.jobs, session_id)
-        await history.after_ready(runtime.jobs, session_id)
+        await history.after_ready(runtime, session_id)
 
     def build(lease_seconds: int = 3) -> SessionManager:
         return SessionManager(
-            engines=runtime.engines, pipeline=Pipeline(runtime.bus, runtime.media, jobs=runtime.jobs),
+            engines=runtime.engines, pipeline=inbound_of(runtime).pipeline(),
             bus=runtime.bus, keyring=runtime.keyring, data_dir=data_dir,
             lease_seconds=lease_seconds, rpc_host="127.0.0.1", rpc_port=0, on_ready=kick,
         )
@@ -263,7 +264,7 @@ def fakes(servers: Fakes, request: pytest.FixtureRequest) -> Fakes:
     When the test runs the server, its AI router's circuit breakers are closed too, so
     one test's failing provider does not stay open for the next."""
     if "server" in request.fixturenames:
-        request.getfixturevalue("server").app.state["runtime"].ai_router._breakers.clear()
+        router_of(request.getfixturevalue("server").app.state["runtime"])._breakers.clear()
     return servers.reset()
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.fakes.ai_providers import count_tokens
 from tests.helpers import API, bearer, register
+from wacc.ai.guardrails import answer_cache_of
+from wacc.ai.providers.router import router_of
 from wacc.ai.responder.replies import generate_reply, send_ai_message
 from wacc.ai.tables import AiUsage
 from wacc.ai.types import Passage
@@ -24,8 +26,8 @@ from wacc.messages.tables import Message
 @pytest.fixture
 def rt(server) -> Any:
     runtime = server.app.state["runtime"]
-    runtime.ai_router._breakers.clear()
-    runtime.ai_cache._memory.clear()
+    router_of(runtime)._breakers.clear()
+    answer_cache_of(runtime)._memory.clear()
     return runtime
 
 

@@ -17,6 +17,7 @@ from wacc.engines.contract import Ack, Peer
 from wacc.lib.clock import utcnow
 from wacc.messages import early, outbound, updates
 from wacc.messages.tables import EarlyUpdate, Message
+from wacc.sessions.inbound import SessionRef
 
 CUSTOMER_WA = "14155550123@c.us"
 
@@ -101,7 +102,7 @@ async def test_a_receipt_before_the_send_is_recorded_moves_the_message_on(client
     assert r.status_code == 201, r.text
     row = await Message.select().where(Message.id == r.json()["id"]).first()
     org = row["organization"]
-    ref = updates.SessionRef(sid, org)
+    ref = SessionRef(sid, org)
     bus = server.app.state["runtime"].bus
     async with bus.subscribe(org_topic(org)) as events:
         # Read (3) arrives while wacc still waits for the send's answer: kept.

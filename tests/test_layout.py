@@ -1,7 +1,8 @@
 """The test suite's own layout: a test module never imports another test module or a
 conftest.py. What two modules share is a plain helper in tests/support/ (or one of the
 older support modules) or a fixture in a conftest.py, which pytest hands to every test
-below it without an import."""
+below it without an import. The fake AI providers exist once (tests/fakes/ai_providers.py),
+served by the fixtures of the conftests; a copy in a test module fails here."""
 
 from __future__ import annotations
 
@@ -80,3 +81,48 @@ from .support import wired
 import pytest
 """
     assert forbidden_imports(fine, "tests.cloud") == []
+
+
+# The fake AI providers and the fixtures that serve them: one definition each.
+AI_FAKES = "tests/fakes/ai_providers.py"
+AI_FAKE_CLASSES = {"FakeProvider", "FakeOpenAI", "FakeAnthropic", "FakeGemini"}
+AI_FAKE_FIXTURES = {"servers": "tests/conftest.py", "fakes": "tests/conftest.py",
+                    "openai_fake": "tests/e2e/conftest.py"}
+
+
+def ai_fake_definitions(source: str) -> tuple[list[str], list[str]]:
+    """Classes in *source* that are (or extend) a fake AI provider, and functions named
+    like the fixtures that serve them."""
+    classes, functions = [], []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+            if node.name in AI_FAKE_CLASSES or bases & AI_FAKE_CLASSES:
+                classes.append(node.name)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in AI_FAKE_FIXTURES:
+            functions.append(node.name)
+    return classes, functions
+
+
+def test_the_ai_fakes_and_their_fixtures_are_defined_once() -> None:
+    offences = []
+    for path in sorted(TESTS.rglob("*.py")):
+        name = str(path.relative_to(TESTS.parent))
+        classes, functions = ai_fake_definitions(path.read_text())
+        offences += [f"{name}: class {c}" for c in classes if name != AI_FAKES]
+        offences += [f"{name}: def {f}" for f in functions if AI_FAKE_FIXTURES[f] != name]
+    assert offences == [], ("use the fakes of tests/fakes/ai_providers.py (served by "
+                            "tests/support/ai.py and the conftest fixtures):\n" + "\n".join(offences))
+
+
+def test_the_ai_fakes_check_sees_a_copy() -> None:
+    copy = """
+class FakeOpenAI:
+    pass
+class Louder(FakeProvider):
+    pass
+@pytest.fixture
+async def servers():
+    yield None
+"""
+    assert ai_fake_definitions(copy) == (["FakeOpenAI", "Louder"], ["servers"])

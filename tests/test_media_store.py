@@ -15,6 +15,7 @@ from tests.support.polling import until
 from tests.support.whatsapp import CUSTOMER, connected_session, simulate
 from wacc.config import ConfigError, load_settings
 from wacc.lib.errors import NotFoundError, ValidationError
+from wacc.sessions.rpc import rpc_of
 from wacc.storage import LocalMediaStore, S3MediaStore, make_media_store
 
 
@@ -115,7 +116,7 @@ async def test_pipeline_and_sends_use_the_s3_store(client, server, wa, worker, t
             return m["status"] in ("SENT", "DELIVERED")
 
         await until(sent)
-        outbox = await runtime.rpc.call(sid, "outbox")
+        outbox = await rpc_of(runtime).call(sid, "outbox")
         assert outbox[-1]["media"]["mimeType"] == "image/png"
     finally:
         runtime.media = original

@@ -2,8 +2,9 @@
 in docs/plugins.md. A new hook fails here until it has both: add it to EXERCISED with
 the test that runs a real implementation of it, and give it a section in the docs.
 
-Also home to the test of wacc_pages from a plugin's side (wacc's own UI uses it, but no
-other test adds a page the way a third party would)."""
+Also home to the tests of wacc_pages and wacc_runtime_parts from a plugin's side
+(wacc's own features use them, but no other test adds a page or a part the way a third
+party would)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,22 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar import MediaType, get
 
 from tests.helpers import PASSWORD, register
 from tests.ui_support import ui_login
+from wacc.ai.guardrails import AnswerCache, answer_cache_of
+from wacc.ai.providers.router import AiRouter, router_of
+from wacc.config import load_settings
 from wacc.features import BUILTIN_PLUGINS
 from wacc.plugins import spec
 from wacc.plugins.manager import PluginManager
+from wacc.realtime.presence import MemoryPresence, presence_of
+from wacc.runtime import Runtime
+from wacc.security.crypto import encode_key, load_keyring, new_key
+from wacc.sessions.inbound import Inbound, inbound_of
+from wacc.sessions.rpc import SessionRpc, rpc_of
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,6 +47,9 @@ EXERCISED: dict[str, tuple[str, str]] = {
     "wacc_ai_providers": ("tests/test_ai_providers_routing.py::test_a_provider_package_installs_and_appears",
                           "plugins/wacc-hello/wacc_hello/__init__.py"),
     "wacc_cli": ("tests/test_cli.py::test_plugins_list_and_plugin_commands", "tests/support/cli.py"),
+    "wacc_runtime_parts": (
+        "tests/test_plugin_hooks.py::test_a_plugin_part_is_kept_for_the_process_and_closed_with_it",
+        "tests/test_plugin_hooks.py"),
     "wacc_event_handlers": ("tests/test_events.py::test_inbox_activity_becomes_durable_events",
                             "tests/test_events.py"),
 }
@@ -95,3 +108,48 @@ async def test_a_plugin_page_is_served_behind_the_sign_in(make_client) -> None:
     r = await c.get("/hello-page", headers={"Accept": "text/html"})
     assert r.status_code == 200, r.text
     assert "hello from a plugin page" in r.text
+
+
+class Greeter:
+    """What a plugin keeps for the whole process (a client, a cache); closed at shutdown."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.data_dir = runtime.settings.data_path  # the hook is handed the runtime
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class PartsPlugin:
+    @spec.hookimpl
+    def wacc_runtime_parts(self, runtime: Runtime) -> dict[str, Any]:
+        # A key of wacc's own is not taken over: the AI router stays wacc's.
+        return {"hello.greeter": Greeter(runtime), "ai.router": "not a router"}
+
+
+async def test_a_plugin_part_is_kept_for_the_process_and_closed_with_it(tmp_path) -> None:
+    settings = load_settings({"WACC_DATA_DIR": str(tmp_path),
+                              "WACC_SECRET_KEY": encode_key(new_key())})
+    plugins = PluginManager(["none"], BUILTIN_PLUGINS)
+    plugins.pm.register(PartsPlugin(), name="test-parts")
+    rt = Runtime.build(settings, load_keyring(settings), plugins)
+    greeter = rt.part("hello.greeter", Greeter)
+    assert rt.part("hello.greeter", Greeter) is greeter  # one per process
+    assert greeter.data_dir == settings.data_path
+    # wacc's own features register theirs the same way, each read back typed.
+    assert isinstance(router_of(rt), AiRouter) and "openai" in router_of(rt).factories
+    assert isinstance(answer_cache_of(rt), AnswerCache)
+    assert isinstance(presence_of(rt), MemoryPresence)  # no Redis configured
+    assert isinstance(rpc_of(rt), SessionRpc)
+    assert isinstance(inbound_of(rt), Inbound)  # the messages feature's pipeline
+    with pytest.raises(LookupError, match=r"hello\.greeter"):
+        rt.part("hello.greeter", AiRouter)  # the wrong type is not handed out
+    await rt.close_parts()
+    assert greeter.closed
+    await rt.bus.close()
+    # Without plugins (the command line's runtime) there are no parts, and asking says so.
+    bare = Runtime.build(settings, load_keyring(settings))
+    with pytest.raises(LookupError, match=r"ai\.router"):
+        router_of(bare)
+    await bare.bus.close()

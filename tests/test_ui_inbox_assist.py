@@ -11,6 +11,7 @@ from tests.helpers import API, PASSWORD, add_member, bearer, register
 from tests.support.polling import until
 from tests.support.whatsapp import connected_session, simulate
 from tests.ui_support import csrf_headers, ui_login
+from wacc.ai.providers.router import router_of
 from wacc.messages.tables import Message
 
 CUSTOMER = "+14155550123"
@@ -21,7 +22,7 @@ HINT = 'href="/settings/ai"'
 @pytest.fixture
 async def inbox(client, wa, server, servers):
     """An owner, a customer's conversation, an agent and a viewer; no AI provider yet."""
-    server.app.state["runtime"].ai_router._breakers.clear()
+    router_of(server.app.state["runtime"])._breakers.clear()
     servers.reset()
     tokens = await register(client)
     head = bearer(tokens["accessToken"])

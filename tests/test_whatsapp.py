@@ -16,6 +16,7 @@ from tests.support.whatsapp import CUSTOMER, connected_session, simulate
 from wacc.contacts.tables import Contact
 from wacc.conversations.tables import Conversation
 from wacc.messages.tables import Message
+from wacc.sessions.rpc import rpc_of
 
 
 @pytest.fixture
@@ -349,9 +350,9 @@ async def test_typing_indicator_before_a_reply_when_asked(client, owner, wa, wor
         return m["status"] in ("SENT", "DELIVERED")
 
     await until(sent)
-    log = await server.app.state["runtime"].rpc.call(sid, "typing_log")
+    log = await rpc_of(server.app.state["runtime"]).call(sid, "typing_log")
     assert [e["on"] for e in log] == [True, False]
-    outbox = await server.app.state["runtime"].rpc.call(sid, "outbox")
+    outbox = await rpc_of(server.app.state["runtime"]).call(sid, "outbox")
     assert log[0]["at"] < outbox[0]["timestamp"]
 
 
@@ -359,7 +360,7 @@ async def test_blocking_is_recorded_on_the_contact(client, owner, wa, server):
     await wa()
     sid, _ = await connected_session(client, owner)
     await simulate(client, owner, sid, "message", phone=CUSTOMER, body="spam spam", id="B1")
-    rpc = server.app.state["runtime"].rpc
+    rpc = rpc_of(server.app.state["runtime"])
     await rpc.call(sid, "set_blocked", peer={"wa_id": "14155550123@c.us"}, blocked=True)
     contact = await Contact.select().where(Contact.phone_number == CUSTOMER).first()
     assert contact["is_blocked"] is True

@@ -20,6 +20,7 @@ from tests.simulator_support import (
 from tests.ui_support import ui_login
 from wacc.contacts.tables import Contact
 from wacc.messages.tables import Message
+from wacc.sessions.rpc import rpc_of
 from wacc.sessions.tables import HistoryImport
 
 ANA, BEN, CAL, DEV = "+14155550101", "+14155550102", "+14155550103", "+14155550104"
@@ -207,7 +208,7 @@ async def test_an_engine_without_history_answers_unsupported(tmp_path):
 
     from wacc.engines.cloud.engine import CloudEngine
     from wacc.engines.contract import PermanentEngineError
-    from wacc.messages.ingest import SessionRef
+    from wacc.sessions.inbound import SessionRef
     from wacc.sessions.manager import Running, SessionManager
 
     assert not hasattr(CloudEngine, "history_chats") and not hasattr(CloudEngine, "history")
@@ -256,21 +257,21 @@ async def test_no_more_reads_once_the_engine_said_unsupported(client, owner, ser
     sid = r.json()["id"]
     # A stored message makes a reconnect back-fill…
     await store_message(runtime, sid)
-    runtime_jobs = runtime.jobs
-    first = await history.after_ready(runtime_jobs, sid)
+    first = await history.after_ready(runtime, sid)
     assert first is not None
     # …until a read learns that the engine has no history (as the cloud engine answers).
     await HistoryImport.update({HistoryImport.status: "FAILED",
                                 HistoryImport.error: history.UNSUPPORTED + "no history"}).where(
         HistoryImport.id == first)
-    assert await history.after_ready(runtime_jobs, sid) is None
+    assert await history.after_ready(runtime, sid) is None
     assert await HistoryImport.count().where(HistoryImport.session == sid) == 1
 
 
 async def store_message(runtime, sid):
     """A message of the session, stored by the inbound pipeline."""
     from wacc.engines.contract import InboundMessage, Peer
-    from wacc.messages.ingest import Pipeline, SessionRef
+    from wacc.messages.ingest import Pipeline
+    from wacc.sessions.inbound import SessionRef
     from wacc.sessions.tables import WhatsAppSession
 
     row = await WhatsAppSession.select(WhatsAppSession.organization).where(
@@ -292,7 +293,7 @@ async def test_history_media_is_downloaded_through_the_session(client, owner, wa
 
     await wa()
     sid = await connected_session(client, owner)
-    rpc = server.app.state["runtime"].rpc
+    rpc = rpc_of(server.app.state["runtime"])
     data = base64.b64encode(b"\x89PNG history bytes").decode()
     got = await rpc.call(sid, "download_media",
                          media={"mime_type": "image/png", "data": data, "size": 18})

@@ -107,9 +107,7 @@ def create_app(
         finally:
             await dispatcher.stop()
             await runtime.bus.close()
-            await runtime.presence.close()
-            await runtime.rpc.aclose()
-            await runtime.close_ai()
+            await runtime.close_parts()  # presence, the session RPC client, the AI router…
             await close_engine(engine)
 
     api = Router(

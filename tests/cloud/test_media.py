@@ -16,6 +16,7 @@ from tests.helpers import API, PASSWORD, bearer, register
 from tests.ui_support import ui_login
 from wacc.messages import media_jobs
 from wacc.messages.tables import Message
+from wacc.sessions.rpc import rpc_of
 from wacc.sessions.tables import WhatsAppSession
 
 CUSTOMER = "16505551234"
@@ -72,13 +73,13 @@ async def test_the_webhook_answers_without_downloading_then_the_job_stores_the_f
 
     assert await until(queued) == [(row["id"],)]
 
-    outcome = await media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media, row["id"])
+    outcome = await media_jobs.fetch_media(rpc_of(runtime), runtime.bus, runtime.media, row["id"])
     assert outcome.state == "stored"
     row = await _row("wamid.IMG1")
     assert row["media_url"] and "pending" not in row["metadata"]["media"]
     (download,) = graph.media_requests
     assert download.headers["authorization"].startswith("Bearer ")
-    again = await media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media, row["id"])
+    again = await media_jobs.fetch_media(rpc_of(runtime), runtime.bus, runtime.media, row["id"])
     assert again.state == "skipped"  # a duplicate job changes nothing
 
 
@@ -106,13 +107,13 @@ async def test_a_refusing_media_host_costs_that_file_only(
     graph.fail_next(4, status=401, path="media-host:")  # the media host answers 401, four times
     delays = []
     for attempt in range(media_jobs.RETRIES):
-        outcome = await media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media, message_id,
+        outcome = await media_jobs.fetch_media(rpc_of(runtime), runtime.bus, runtime.media, message_id,
                                                attempt=attempt)
         assert outcome.state == "retry" and "401" in (outcome.error or ""), outcome
         delays.append(outcome.delay)
         assert "pending" in (await _row("wamid.IMG3"))["metadata"]["media"]
     assert delays == sorted(delays) and delays[0] < delays[-1]  # backoff
-    last = await media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media, message_id,
+    last = await media_jobs.fetch_media(rpc_of(runtime), runtime.bus, runtime.media, message_id,
                                         attempt=media_jobs.RETRIES)
     assert last.state == "unavailable"
     media = (await _row("wamid.IMG3"))["metadata"]["media"]
@@ -128,6 +129,6 @@ async def test_a_refusing_media_host_costs_that_file_only(
     page = (await client.get(f"/inbox/{shown['conversationId']}")).text
     assert "Image not available: Meta&#39;s media host error 401" in page
     assert page.count("Image arriving…") == 1
-    fine = await media_jobs.fetch_media(runtime.rpc, runtime.bus, runtime.media,
+    fine = await media_jobs.fetch_media(rpc_of(runtime), runtime.bus, runtime.media,
                                         (await _row("wamid.IMG4"))["id"])
     assert fine.state == "stored"

@@ -39,6 +39,7 @@ from wacc.ai.tables import AiUsage
 from wacc.db.engine import is_sqlite
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ValidationError
+from wacc.runtime import Runtime
 from wacc.security.limits import Limiter, per_minute
 
 MICROS = Decimal(1_000_000)
@@ -146,6 +147,14 @@ class AnswerCache:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+
+
+# Where wacc.ai.plugin registers the process's answer cache (wacc_runtime_parts).
+ANSWER_CACHE = "ai.answer_cache"
+
+
+def answer_cache_of(rt: Runtime) -> AnswerCache:
+    return rt.part(ANSWER_CACHE, AnswerCache)
 
 
 # -- usage for GET /ai/usage ---------------------------------------------------------------

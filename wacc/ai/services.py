@@ -21,6 +21,7 @@ from wacc.ai.contract import AiError, ChatMessage, CompletionRequest, ProviderCo
 from wacc.ai.guardrails import MICROS, allow_request, cost_micros, spent_today
 from wacc.ai.prompts import validate as validate_template
 from wacc.ai.providers.pricing import PriceTable
+from wacc.ai.providers.router import router_of
 from wacc.ai.schemas import (
     AiProviderCreate,
     AiProviderOut,
@@ -71,9 +72,9 @@ def provider_out(rt: Runtime, row: dict[str, Any]) -> AiProviderOut:
 
 def provider_type(rt: Runtime, value: str) -> str:
     """The registry's name for *value* (any case); a 400 listing the installed ones."""
-    name = value.lower()
-    if name not in rt.ai_router.factories:
-        known = ", ".join(sorted(rt.ai_router.factories)) or "none"
+    name, factories = value.lower(), router_of(rt).factories
+    if name not in factories:
+        known = ", ".join(sorted(factories)) or "none"
         raise ValidationError.field("provider", f"{value!r} is not an installed provider type "
                                     f"(installed: {known})")
     return name
@@ -297,7 +298,7 @@ async def test_provider(rt: Runtime, principal: Principal, data: AiTestIn) -> Ai
     try:
         async with asyncio.timeout(timeout + 1):
             if data.prompt:
-                completion = await (await rt.ai_router.provider(config)).complete(CompletionRequest(
+                completion = await (await router_of(rt).provider(config)).complete(CompletionRequest(
                     messages=[ChatMessage(role="user", content=data.prompt)], timeout=float(timeout)))
                 result = AiTestOut(ok=True, latency_ms=0, model=completion.model, text=completion.text)
                 cost = PriceTable(msgspec.to_builtins(settings.prices)).of(completion)
@@ -305,7 +306,7 @@ async def test_provider(rt: Runtime, principal: Principal, data: AiTestIn) -> Ai
                                    config=config, cost=cost_micros(cost),
                                    latency_ms=completion.latency_ms)
             else:
-                await rt.ai_router.check(config)
+                await router_of(rt).check(config)
     except TimeoutError:
         result = AiTestOut(ok=False, latency_ms=0, kind="timeout", model=config.model,
                            error=f"no answer within {timeout} s")

@@ -62,8 +62,7 @@ def seed(settings: Settings) -> list[str]:
         try:
             return prepared + _report(await run_seed(rt))
         finally:
-            await rt.rpc.aclose()
-            await rt.close_ai()
+            await rt.close_parts()
             await rt.bus.close()
 
     return with_database(settings, work)

@@ -21,6 +21,7 @@ from wacc.contacts.schemas import (
 from wacc.engines.contract import Peer, SetBlocked
 from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.logs import get_logger
+from wacc.sessions.rpc import rpc_of
 
 log = get_logger(__name__)
 
@@ -67,7 +68,7 @@ class ContactController(Controller):
         async def sync_block(row: dict[str, Any], blocked: bool) -> None:
             for conversation in await services.conversations_of(row["organization"], row["id"]):
                 try:
-                    await rt.rpc.call(conversation.session_id, SetBlocked(
+                    await rpc_of(rt).call(conversation.session_id, SetBlocked(
                         peer=Peer(wa_id=row["whatsapp_id"]), blocked=blocked))
                 except Exception as exc:  # recorded here either way; the phone follows later
                     log.warning("block not synced to WhatsApp", error=type(exc).__name__)

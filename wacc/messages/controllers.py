@@ -8,7 +8,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from wacc.conversations import inbox as conversations
 from wacc.http.deps import PrincipalDep, RuntimeDep
-from wacc.http.params import ConversationId, MessageId
+from wacc.http.params import ConversationId, MessageId, SessionId
 from wacc.http.uploads import UPLOAD_BODY_CAP, receive_upload
 from wacc.lib.errors import ValidationError
 from wacc.messages import services
@@ -18,7 +18,9 @@ from wacc.messages.schemas import (
     MessageOut,
     MessagePage,
     MessageSend,
+    SendToPhone,
 )
+from wacc.sessions.rpc import rpc_of
 
 
 class MessageController(Controller):
@@ -100,4 +102,23 @@ class MessageController(Controller):
                              message_id: MessageId) -> MessageOut:
         """Delete one of our messages for everyone (within WhatsApp's 60 hours), or cancel
         it if it is not sent yet. The customer's phone shows "This message was deleted"."""
-        return await services.revoke(principal, message_id, rpc=rt.rpc, bus=rt.bus)
+        return await services.revoke(principal, message_id, rpc=rpc_of(rt), bus=rt.bus)
+
+
+class SessionMessageController(Controller):
+    """Sending through a session, under the sessions API's path: the URL names the
+    session, the work is the messages feature's."""
+
+    path = "/whatsapp/sessions"
+    tags = ["WhatsApp sessions"]
+    opt = {"resource": "session"}
+
+    @post("/{sessionId:str}/messages", status_code=201, opt={
+        "permission": "write:messages", "resource": "message", "audit": "message.send"})
+    async def send_to_phone(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
+                            data: JSONBody[SendToPhone]) -> Response[MessageOut]:
+        """Send to a phone number (E.164) through this session; queued, then sent once.
+        Repeat a request with the same ``idempotencyKey`` safely: you get the first one."""
+        out, created = await services.queue_to_phone(
+            principal, session_id, data.to, data, jobs=rt.jobs, bus=rt.bus, media=rt.media)
+        return Response(out, status_code=201 if created else 200)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,18 +38,17 @@ from wacc.lib.clock import iso
 from wacc.lib.ids import new_id
 from wacc.lib.text import clean_value
 from wacc.logs import get_logger
-from wacc.messages import media_jobs, updates
+from wacc.messages import media_jobs, services, updates
 from wacc.messages.meta import content_meta
 from wacc.messages.tables import Message, MessageDirection, MessageStatus
-from wacc.messages.updates import SessionRef
 from wacc.orgs import services as orgs
 from wacc.queue.jobs import Jobs
 from wacc.sessions import services as sessions
+from wacc.sessions.inbound import FetchMedia, SessionRef
 from wacc.storage import MediaStore
 
 log = get_logger(__name__)
 
-FetchMedia = Callable[[Media], Awaitable[bytes]]
 # A media file left for the fetch job: stored with the message's metadata, not an error.
 PENDING = "pending"
 
@@ -347,6 +345,10 @@ class Pipeline:
             log.warning("media not stored", session=session.id, reason=reason[0]["message"])
             return None, reason[0]["message"]
         return key, None
+
+    async def last_inbound_at(self, session_id: str, wa_id: str, phone: str | None) -> float | None:
+        """What an engine asks of the stored messages (the Cloud API's 24-hour window)."""
+        return await services.last_inbound_at(session_id, wa_id, phone)
 
     async def ack(self, session: SessionRef, ev: Ack) -> bool:
         return await updates.ack(self.bus, session, ev)

@@ -34,6 +34,7 @@ from wacc.lib.clock import utcnow
 from wacc.logs import get_logger
 from wacc.messages import updates
 from wacc.messages.tables import Message, MessageStatus
+from wacc.sessions.inbound import SessionRef
 from wacc.sessions.rpc import SessionRpc
 from wacc.storage import MediaStore
 from wacc.system import services as system
@@ -170,7 +171,7 @@ async def _record_sent(bus: Bus, row: dict[str, Any], wa_id: str) -> None:
         "type": "message:ack", "messageId": row["id"], "conversationId": row["conversation"],
         "ack": 1, "status": "SENT"})
     # A receipt can come back before the send call has answered with the id.
-    await updates.apply_kept(bus, updates.SessionRef(row["session"], row["organization"]), [wa_id])
+    await updates.apply_kept(bus, SessionRef(row["session"], row["organization"]), [wa_id])
 
 
 async def enqueue_pending(jobs: Any, session_id: str) -> int:

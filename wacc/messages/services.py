@@ -8,7 +8,7 @@ import binascii
 import io
 import json
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 from wacc import events, outbox
@@ -418,6 +418,14 @@ def _meta(row: dict[str, Any]) -> dict[str, Any]:
 async def _chat_of(conversation_id: str) -> Peer:
     row = await conversations.contact_peer(conversation_id)
     return Peer(wa_id=row["whatsapp_id"], phone=row["phone_number"] or None)
+
+
+async def last_message_at(session_id: str) -> datetime | None:
+    """When the newest stored message of this session was sent or received (where a
+    back-fill of its history starts)."""
+    last = await Message.select(Message.timestamp).where(Message.session == session_id).order_by(
+        Message.timestamp, ascending=False).first()
+    return None if last is None else last["timestamp"]
 
 
 async def last_inbound_at(session_id: str, wa_id: str, phone: str | None) -> float | None:

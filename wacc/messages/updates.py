@@ -9,7 +9,6 @@ is stored or its send recorded; an update applied twice changes nothing the seco
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from wacc.bus import Bus, org_topic
@@ -18,15 +17,10 @@ from wacc.engines.contract import Ack, Edited, Reaction, Revoked
 from wacc.lib.clock import iso, utcnow
 from wacc.messages import early
 from wacc.messages.tables import Message, MessageStatus
+from wacc.sessions.inbound import SessionRef
 
 ACK_STATUS = {-1: MessageStatus.FAILED, 0: MessageStatus.PENDING, 1: MessageStatus.SENT,
               2: MessageStatus.DELIVERED, 3: MessageStatus.READ, 4: MessageStatus.READ}
-
-
-@dataclass(frozen=True)
-class SessionRef:
-    id: str
-    organization_id: str
 
 
 async def apply_kept(bus: Bus, session: SessionRef, whatsapp_ids: list[str]) -> int:

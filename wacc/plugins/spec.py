@@ -57,6 +57,11 @@ def wacc_cli(app: Any) -> None:
     """Add Typer commands or sub-apps to the ``wacc`` command."""
 
 
+@hookspec
+def wacc_runtime_parts(runtime: Any) -> dict[str, Any]:
+    """What a feature keeps for the whole process, by key: {"ai.router": AiRouter(...)};
+    read back with ``runtime.part(key, type)``, closed (``aclose()``) with the runtime."""
+
 
 @hookspec
 def wacc_event_handlers() -> dict[str, Any]:

@@ -37,6 +37,7 @@ from wacc.logs import get_logger
 from wacc.messages import services as messages
 from wacc.messages.schemas import MessageSend
 from wacc.realtime.audience import Audience
+from wacc.realtime.presence import presence_of
 from wacc.runtime import Runtime
 from wacc.security.limits import per_minute
 from wacc.security.principal import Principal
@@ -157,8 +158,8 @@ class Connection:
         with contextlib.suppress(Exception):
             for conversation_id in list(self.typing):
                 await self._publish_typing(conversation_id, False)
-            if await self.rt.presence.leave(principal.organization_id, principal.user_id,
-                                            self.id):
+            if await presence_of(self.rt).leave(principal.organization_id, principal.user_id,
+                                                self.id):
                 await self._publish_presence("offline")
 
     # -- reading ---------------------------------------------------------------------
@@ -266,11 +267,11 @@ class Connection:
         self.principal, self.credential = principal, event.token
         self.audience = Audience(principal)
         online: list[str] = []
-        if first and principal.user_id is not None and await self.rt.presence.join(
+        if first and principal.user_id is not None and await presence_of(self.rt).join(
                 principal.organization_id, principal.user_id, self.id):
             await self._publish_presence("online")
         if principal.can("read:users"):
-            online = sorted(await self.rt.presence.online(principal.organization_id))
+            online = sorted(await presence_of(self.rt).online(principal.organization_id))
         await self._reply(event.ref, {
             "type": "authenticated", "userId": principal.user_id,
             "organizationId": principal.organization_id,
@@ -307,8 +308,8 @@ class Connection:
                     "Your sign-in expired or was revoked; authenticate again"))
                 raise Closed(4401, "credentials expired or revoked") from None
             if self.principal.user_id is not None:
-                await self.rt.presence.beat(self.principal.organization_id,
-                                            self.principal.user_id, self.id)
+                await presence_of(self.rt).beat(self.principal.organization_id,
+                                                self.principal.user_id, self.id)
 
     async def _send(self, payload: dict[str, Any]) -> None:
         async with self._send_lock:

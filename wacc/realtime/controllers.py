@@ -5,6 +5,7 @@ from litestar import Controller, WebSocket, get, websocket
 from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.schemas import Output
 from wacc.realtime.connection import Connection
+from wacc.realtime.presence import presence_of
 
 
 class PresenceOut(Output):
@@ -25,4 +26,4 @@ class RealtimeController(Controller):
     async def presence(self, principal: PrincipalDep, rt: RuntimeDep) -> PresenceOut:
         """Team members online now (any open WebSocket, on any web process)."""
         org = principal.organization_id
-        return PresenceOut(online=sorted(await rt.presence.online(org)))
+        return PresenceOut(online=sorted(await presence_of(rt).online(org)))

@@ -13,8 +13,12 @@ from typing import Any
 
 from wacc.config import Settings
 from wacc.logs import get_logger
+from wacc.runtime import Runtime
 
 log = get_logger(__name__)
+
+# Where wacc.realtime.plugin registers the process's presence (wacc_runtime_parts).
+PRESENCE = "realtime.presence"
 
 # An entry outlives its last heartbeat by this long; connections beat every third of it.
 TTL_SECONDS = 60.0
@@ -38,7 +42,7 @@ class Presence:
     async def online(self, org: str) -> set[str]:
         raise NotImplementedError
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Release connections (Redis); nothing to do in memory."""
 
     async def _put(self, org: str, user: str, conn: str) -> None:
@@ -120,9 +124,13 @@ class RedisPresence(Presence):
             self.away = False
             log.info("Redis answers again: presence is shared again")
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self._redis.aclose()
 
 
 def make_presence(settings: Settings) -> Presence:
     return RedisPresence(settings.redis.url) if settings.redis.url else MemoryPresence()
+
+
+def presence_of(rt: Runtime) -> Presence:
+    return rt.part(PRESENCE, Presence)

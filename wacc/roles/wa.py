@@ -12,12 +12,12 @@ import asyncio
 from wacc.config import Settings
 from wacc.features import make_plugin_manager
 from wacc.messages import outbound
-from wacc.messages.ingest import Pipeline
 from wacc.outbox import Dispatcher
 from wacc.roles.common import Heartbeat, database, stop_on_signals
 from wacc.runtime import Runtime
 from wacc.security.crypto import load_keyring
 from wacc.sessions import history
+from wacc.sessions.inbound import inbound_of
 from wacc.sessions.manager import SessionManager
 
 
@@ -28,12 +28,11 @@ async def _run(settings: Settings) -> None:
     async def send_pending(session_id: str) -> None:
         await outbound.enqueue_pending(runtime.jobs, session_id)
         # Past messages: the first import, or what arrived while the session was down.
-        await history.after_ready(runtime.jobs, session_id)
+        await history.after_ready(runtime, session_id)
 
     manager = SessionManager(
         engines=runtime.engines,
-        pipeline=Pipeline(runtime.bus, runtime.media, reopen=settings.whatsapp.reopen,
-                          jobs=runtime.jobs),
+        pipeline=inbound_of(runtime).pipeline(),  # the messages feature's (sessions.inbound)
         bus=runtime.bus, keyring=runtime.keyring, data_dir=settings.data_path,
         lease_seconds=settings.whatsapp.lease_seconds, rpc_host=settings.whatsapp.rpc_host,
         rpc_port=settings.whatsapp.rpc_port, on_ready=send_pending,

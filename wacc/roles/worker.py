@@ -45,7 +45,7 @@ def main(settings: Settings) -> None:
         await dispatcher.stop()
         await heartbeat.stop()
         await runtime.bus.close()
-        await runtime.close_ai()
+        await runtime.close_parts()
         if engine is not None:
             await close_engine(engine)
 

@@ -14,9 +14,8 @@ from wacc.engines.contract import RequestPairingCode
 from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import SessionId
 from wacc.lib.errors import NotFoundError, ValidationError
-from wacc.messages import services as messages
-from wacc.messages.schemas import MessageOut, SendToPhone
 from wacc.sessions import cloud_webhooks, history, services
+from wacc.sessions.rpc import rpc_of
 from wacc.sessions.schemas import (
     HistoryIn,
     HistoryOut,
@@ -84,7 +83,7 @@ class SessionController(Controller):
     @delete("/{sessionId:str}", opt={"permission": "write:sessions"}, status_code=204)
     async def delete_session(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId) -> None:
         """Log the phone out, wipe the session's browser profile and delete it."""
-        await services.delete(principal, session_id, rt.rpc, rt.settings.data_path)
+        await services.delete(principal, session_id, rpc_of(rt), rt.settings.data_path)
 
     # also_returns: the success media types besides JSON (wacc/http/openapi.py).
     @get("/{sessionId:str}/qr", opt={"permission": "read:sessions", "also_returns": ("image/png",)},
@@ -137,19 +136,12 @@ class SessionController(Controller):
     async def pairing_code(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
                            data: JSONBody[PairingIn]) -> PairingOut:
         """Log in by phone number: type the returned code on the phone."""
-        code = await services.command(principal, session_id, rt.rpc, RequestPairingCode(phone=data.phone))
+        code = await services.command(principal, session_id, rpc_of(rt),
+                                      RequestPairingCode(phone=data.phone))
         return PairingOut(code=code)
 
-    @post("/{sessionId:str}/messages", status_code=201, opt={
-        "permission": "write:messages", "resource": "message", "audit": "message.send"})
-    async def send_to_phone(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
-                            data: JSONBody[SendToPhone]) -> Response[MessageOut]:
-        """Send to a phone number (E.164) through this session; queued, then sent once.
-        Repeat a request with the same ``idempotencyKey`` safely: you get the first one."""
-        out, created = await messages.queue_to_phone(
-            principal, session_id, data.to, data, jobs=rt.jobs, bus=rt.bus,
-            media=rt.media)
-        return Response(out, status_code=201 if created else 200)
+    # POST /{sessionId}/messages (send to a phone number through this session) is the
+    # messages feature's: wacc.messages.controllers.SessionMessageController.
 
     @post("/{sessionId:str}/simulator", opt={"permission": "write:sessions",
                                               "audit": "session.simulate"}, status_code=200)
@@ -159,7 +151,7 @@ class SessionController(Controller):
         logout, identity (simulator sessions only)."""
         if await services.engine_of(principal, session_id) != "simulator":
             raise ValidationError.field("sessionId", "not a simulator session")
-        return await services.command(principal, session_id, rt.rpc, "simulate",
+        return await services.command(principal, session_id, rpc_of(rt), "simulate",
                                       action=data.action, **data.payload)
 
     # 409: the session is not connected (the simulator holds the outbox).
@@ -169,7 +161,7 @@ class SessionController(Controller):
         """What the business sent, as the simulated customers' phones received it."""
         if await services.engine_of(principal, session_id) != "simulator":
             raise ValidationError.field("sessionId", "not a simulator session")
-        return await services.command(principal, session_id, rt.rpc, "outbox", to=to)
+        return await services.command(principal, session_id, rpc_of(rt), "outbox", to=to)
 
 
 class EngineWebhookController(Controller):
@@ -187,7 +179,7 @@ class EngineWebhookController(Controller):
     async def verify_webhook(self, request: Request, rt: RuntimeDep, session_id: SessionId) -> Response[str]:
         """The provider's subscription handshake (hub.mode / hub.verify_token / hub.challenge)."""
         challenge = await services.webhook_call(
-            rt.rpc, session_id, "subscribe", params=dict(request.query_params))
+            rpc_of(rt), session_id, "subscribe", params=dict(request.query_params))
         return Response(str(challenge), media_type="text/plain")
 
     @post("/", status_code=200, request_max_body_size=4 * 1024 * 1024)
@@ -198,8 +190,8 @@ class EngineWebhookController(Controller):
         body = await request.body()
         signature = request.headers.get("x-hub-signature-256")
         count = await services.webhook_call(
-            rt.rpc, session_id, "webhook", body=base64.b64encode(body).decode(), signature=signature)
-        others = await cloud_webhooks.receive(rt.rpc, rt.keyring, body, signature, session_id=session_id)
+            rpc_of(rt), session_id, "webhook", body=base64.b64encode(body).decode(), signature=signature)
+        others = await cloud_webhooks.receive(rpc_of(rt), rt.keyring, body, signature, session_id=session_id)
         return {**others, "received": count + others["received"]}
 
 
@@ -225,7 +217,7 @@ class CloudWebhookController(Controller):
     async def receive_app_webhook(self, request: Request, rt: RuntimeDep) -> dict[str, Any]:
         """Messages and statuses for any of the app's numbers, routed by
         ``metadata.phone_number_id``; unknown numbers are logged and skipped."""
-        return await cloud_webhooks.receive(rt.rpc, rt.keyring, await request.body(),
+        return await cloud_webhooks.receive(rpc_of(rt), rt.keyring, await request.body(),
                                             request.headers.get("x-hub-signature-256"))
 
 

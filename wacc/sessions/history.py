@@ -43,9 +43,9 @@ from wacc.lib.clock import iso, utcnow
 from wacc.lib.errors import ConflictError, NotFoundError
 from wacc.lib.ids import new_id
 from wacc.logs import get_logger
-from wacc.messages.ingest import Pipeline, SessionRef
-from wacc.messages.tables import Message
+from wacc.runtime import Runtime
 from wacc.security.principal import Principal
+from wacc.sessions.inbound import InboundPipeline, SessionRef, inbound_of
 from wacc.sessions.rpc import SessionRpc
 from wacc.sessions.schemas import HistoryOut
 from wacc.sessions.tables import HistoryImport, WhatsAppSession
@@ -89,7 +89,7 @@ async def _create(organization_id: str, session_id: str, kind: str, since: datet
     return import_id
 
 
-async def after_ready(jobs: Any, session_id: str) -> str | None:
+async def after_ready(rt: Runtime, session_id: str) -> str | None:
     """A session became ready: resume its unfinished read, else import the last
     ``history_days`` on its first link, else back-fill from its last stored message.
     Returns the id of the read enqueued, if any."""
@@ -112,13 +112,12 @@ async def after_ready(jobs: Any, session_id: str) -> str | None:
     now = utcnow()
     days = settings.get("history_days", 0)  # checked when the settings were saved
     first = not await HistoryImport.exists().where(HistoryImport.session == session_id)
-    last = await Message.select(Message.timestamp).where(Message.session == session_id).order_by(
-        Message.timestamp, ascending=False).first()
+    last = await inbound_of(rt).last_message_at(session_id)
     if first and isinstance(days, int) and days > 0:
         kind, since = "import", now - timedelta(days=days)
     elif last is not None and settings.get("backfill", True) is not False:
         kind = "backfill"
-        since = max(last["timestamp"] - OVERLAP, now - timedelta(days=BACKFILL_MAX_DAYS))
+        since = max(last - OVERLAP, now - timedelta(days=BACKFILL_MAX_DAYS))
     else:
         return None
     import_id = await _create(session["organization"], session_id, kind, since)
@@ -172,7 +171,7 @@ async def _claim(import_id: str) -> dict[str, Any] | None:
     return await HistoryImport.select().where(HistoryImport.id == import_id).first()
 
 
-async def run(import_id: str, rpc: SessionRpc, bus: Bus, pipeline: Pipeline) -> str:
+async def run(import_id: str, rpc: SessionRpc, bus: Bus, pipeline: InboundPipeline) -> str:
     """Run (or resume) one read; returns its status afterwards."""
     row = await _claim(import_id)
     if row is None:

@@ -68,9 +68,8 @@ from wacc.engines.contract import (
 )
 from wacc.lib.clock import iso, utcnow
 from wacc.logs import get_logger
-from wacc.messages import services as messages
-from wacc.messages.ingest import Pipeline, SessionRef
 from wacc.security.crypto import Keyring
+from wacc.sessions.inbound import InboundPipeline, SessionRef
 from wacc.sessions.rpc import make_rpc_app
 from wacc.sessions.tables import SessionLease, SessionStatus, WhatsAppSession
 
@@ -113,11 +112,11 @@ class Host:
     async def last_inbound(self, peer: Peer) -> float | None:
         """When *peer* last wrote through this session, from the stored messages (the
         Cloud API's 24-hour window, right after a restart too)."""
-        return await messages.last_inbound_at(self.session_id, peer.wa_id, peer.phone)
+        return await self.manager.pipeline.last_inbound_at(self.session_id, peer.wa_id, peer.phone)
 
 
 class SessionManager:
-    def __init__(self, *, engines: dict[str, EngineFactory], pipeline: Pipeline, bus: Bus,
+    def __init__(self, *, engines: dict[str, EngineFactory], pipeline: InboundPipeline, bus: Bus,
                  keyring: Keyring, data_dir: Path, lease_seconds: int, rpc_host: str,
                  rpc_port: int, on_ready: Any = None,
                  restart_limit: tuple[int, float] = (RESTART_LIMIT, RESTART_WINDOW),

@@ -6,6 +6,9 @@ from typing import Any
 
 from wacc.plugins.spec import hookimpl
 from wacc.runtime import Runtime
+from wacc.sessions import history
+from wacc.sessions.inbound import inbound_of
+from wacc.sessions.rpc import RPC, SessionRpc, rpc_of
 
 
 @hookimpl
@@ -21,16 +24,19 @@ def wacc_controllers() -> list[Any]:
 
 
 @hookimpl
-def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
-    from wacc.messages.ingest import Pipeline
-    from wacc.sessions import history
+def wacc_runtime_parts(runtime: Runtime) -> dict[str, Any]:
+    return {RPC: SessionRpc(runtime.keyring)}
 
+
+@hookimpl
+def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
     @jobs.register(history.HISTORY_JOB)
     def read_history(import_id: str) -> str:
         async def go() -> str:
-            pipeline = Pipeline(runtime.bus, runtime.media, reopen=runtime.settings.whatsapp.reopen)
+            # The pipeline the messages feature registered (wacc.sessions.inbound).
+            pipeline = inbound_of(runtime).pipeline()
             try:
-                return await history.run(import_id, runtime.rpc, runtime.bus, pipeline)
+                return await history.run(import_id, rpc_of(runtime), runtime.bus, pipeline)
             finally:
                 await pipeline.close()
 

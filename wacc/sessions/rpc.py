@@ -30,6 +30,7 @@ from wacc.engines.contract import (
     command_call,
 )
 from wacc.lib.clock import utcnow
+from wacc.runtime import Runtime
 from wacc.security.crypto import Keyring
 from wacc.sessions.tables import SessionLease
 
@@ -38,6 +39,8 @@ _PURPOSE = "wacc wa rpc v1"
 TIMEOUT = httpx.Timeout(connect=3.0, read=120.0, write=30.0, pool=5.0)
 
 Dispatcher = Callable[[str, str, dict[str, Any]], Awaitable[Any]]
+# Where wacc.sessions.plugin registers the process's client (wacc_runtime_parts).
+RPC = "sessions.rpc"
 
 
 def rpc_token(keyring: Keyring) -> str:
@@ -119,3 +122,8 @@ class SessionRpc:
             raise cls(error["message"], code=error.get("code", ""),
                       retry_after=error.get("retryAfter"))
         return body["result"]
+
+
+def rpc_of(rt: Runtime) -> SessionRpc:
+    """This process's client of the running sessions (one connection pool per loop)."""
+    return rt.part(RPC, SessionRpc)

@@ -77,7 +77,9 @@ class MetricsController(Controller):
         dispatcher = request.app.state.get("outbox")
         for part, flag in (("rate_limits", getattr(rt.limiter, "away", False)),
                            ("realtime", getattr(rt.bus, "away", False)),
-                           ("presence", getattr(rt.presence, "away", False)),
+                           # A feature's own part (wacc_runtime_parts) read by key, not
+                           # imported: realtime builds on system.
+                           ("presence", getattr(rt.parts.get("realtime.presence"), "away", False)),
                            ("job_queue", bool(dispatcher and dispatcher.outage))):
             away.labels(part).set(1 if flag else 0)
         waiting, oldest = await outbox.backlog()

@@ -19,6 +19,7 @@ from wacc.ai import guardrails
 from wacc.ai import services as ai
 from wacc.ai.knowledge import services as knowledge
 from wacc.ai.knowledge.schemas import ArticleId
+from wacc.ai.providers.router import router_of
 from wacc.ai.responder import services as responder
 from wacc.http.deps import PrincipalDep, RuntimeDep
 from wacc.http.params import SessionId
@@ -66,7 +67,7 @@ class ProviderType:
 
 def _provider_types(rt: Runtime) -> list[ProviderType]:
     """The installed types: wacc's own first, then any plugin's."""
-    installed = set(rt.ai_router.factories)
+    installed = set(router_of(rt).factories)
     names = [t for t in BUILT_IN if t in installed] + sorted(installed - set(BUILT_IN))
     return [ProviderType(t, TYPE_LABELS.get(t, t), SUGGESTED_MODELS.get(t, ""),
                          MODEL_HINTS.get(t, "The model's name as the provider spells it."))

@@ -20,6 +20,7 @@ from wacc.ai.knowledge.schemas import (
     ArticleUpdate,
     PassageOut,
 )
+from wacc.ai.providers.router import router_of
 from wacc.ai.tables import AiKnowledgeBase, AiKnowledgeChunk
 from wacc.ai.types import Passage
 from wacc.db.engine import transaction
@@ -55,7 +56,7 @@ async def embedder_for(rt: Runtime, organization_id: str) -> knowledge.Embedder 
             space += "@" + config.base_url.split("://", 1)[-1]
 
         async def embed(texts: list[str], config: Any = config) -> list[list[float]]:
-            return await rt.ai_router.embed(config, texts)
+            return await router_of(rt).embed(config, texts)
 
         return knowledge.Embedder(model=space[:120], embed=embed)
     return None

@@ -39,8 +39,12 @@ from wacc.ai.contract import (
     ProviderUnsupported,
 )
 from wacc.logs import get_logger
+from wacc.runtime import Runtime
 
 log = get_logger(__name__)
+
+# Where wacc.ai.plugin registers the process's router (wacc_runtime_parts).
+ROUTER = "ai.router"
 
 # A provider that ignores request.timeout (a plugin's bug) is cut off this much later.
 TIMEOUT_GRACE = 1.0
@@ -258,3 +262,9 @@ async def _close(provider: Provider) -> None:
         await provider.aclose()
     except Exception:
         log.warning("AI provider client did not close cleanly", provider=provider.config.label)
+
+
+def router_of(rt: Runtime) -> AiRouter:
+    """This process's AI router: one per process, as its circuit breakers and SDK
+    clients are the point (docs/ai.md); registered by wacc.ai.plugin."""
+    return rt.part(ROUTER, AiRouter)

@@ -23,7 +23,7 @@ import msgspec
 from wacc.ai import guardrails, prompts, services
 from wacc.ai.contract import ChatMessage, CompletionRequest, ProviderConfig
 from wacc.ai.providers.pricing import PriceTable
-from wacc.ai.providers.router import AllProvidersFailed, Attempt, Routed
+from wacc.ai.providers.router import AllProvidersFailed, Attempt, Routed, router_of
 from wacc.ai.responder import queries
 from wacc.ai.schemas import AiSettings
 from wacc.ai.tables import AiUsage
@@ -102,7 +102,7 @@ async def route(rt: Runtime, rows: list[dict[str, Any]], request: CompletionRequ
     for row in rows:
         config = services.config_from_row(rt, row)
         try:
-            routed = await rt.ai_router.complete(
+            routed = await router_of(rt).complete(
                 [config], msgspec.structs.replace(request, timeout=float(row["timeout_seconds"])))
         except AllProvidersFailed as exc:
             attempts += exc.attempts
@@ -145,7 +145,7 @@ async def generate_reply(rt: Runtime, organization_id: str, conversation_id: str
         key = guardrails.cache_key(organization_id, history[-1].content, [p.chunk_id for p in passages], [
             [(r["provider"], r["name"], r["model"], r["base_url"], r["temperature"], r["max_tokens"])
              for r in rows], template, prompts.used_values(template, values), knowledge_only, purpose])
-        hit = await rt.ai_cache.get(key)
+        hit = await guardrails.answer_cache_of(rt).get(key)
         if hit is not None:
             usage_id = await record_usage(
                 organization_id, conversation_id, purpose, "ok", cached=True,
@@ -186,7 +186,7 @@ async def _answered(organization_id: str, conversation_id: str, purpose: str, se
         return ReplyResult(None, "low_confidence", handoff=True, usage_id=usage_id)
     citations = cited(text, passages)
     if key is not None and text:
-        await rt.ai_cache.put(key, guardrails.CachedAnswer(
+        await guardrails.answer_cache_of(rt).put(key, guardrails.CachedAnswer(
             text=text, provider=completion.provider, provider_type=config.type, model=completion.model,
             citations=[p.chunk_id for p in citations]), settings.cache_ttl_seconds)
     return ReplyResult(text, "answered", citations=citations, usage_id=usage_id)
