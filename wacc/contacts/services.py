@@ -3,6 +3,7 @@ merge, block). The CRM endpoints build on these."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import phonenumbers
@@ -10,7 +11,13 @@ from piccolo.columns.combination import WhereRaw
 
 from wacc import events
 from wacc.contacts import links
-from wacc.contacts.schemas import ContactConversation, ContactOut, ContactPage
+from wacc.contacts.schemas import (
+    ContactConversation,
+    ContactCreate,
+    ContactOut,
+    ContactPage,
+    ContactUpdate,
+)
 from wacc.contacts.tables import Contact, ContactTag
 from wacc.customfields import services as customfields
 from wacc.db import fulltext
@@ -259,7 +266,7 @@ async def touch_many(latest: dict[str, Any]) -> None:
 _SORTABLE = ("created_at", "last_message_at", "name")
 
 
-def _contact_out(row: dict[str, Any], tags: list[str]) -> Any:
+def _contact_out(row: dict[str, Any], tags: list[str]) -> ContactOut:
     fields = row["custom_fields"]
     if isinstance(fields, str):
         import json
@@ -298,7 +305,7 @@ async def by_phone(organization_id: str, phone_e164: str) -> dict[str, Any] | No
         & (Contact.whatsapp_id == wa_id_for(phone_e164))).first()
 
 
-async def get_contact(organization_id: str, contact_id: str) -> Any:
+async def get_contact(organization_id: str, contact_id: str) -> ContactOut:
     row = await scoped_row(organization_id, contact_id)
     return _contact_out(row, (await _tags_of([row["id"]]))[row["id"]])
 
@@ -307,7 +314,7 @@ async def _validated_fields(organization_id: str, values: dict[str, Any], partia
     return await customfields.validate_values(organization_id, values, partial=partial)
 
 
-async def create_contact(organization_id: str, data: Any) -> Any:
+async def create_contact(organization_id: str, data: ContactCreate) -> ContactOut:
     phone = normalize_phone(data.phone_number)
     key = wa_id_for(phone)
     fields = await _validated_fields(organization_id, data.custom_fields, partial=False)
@@ -327,8 +334,9 @@ async def create_contact(organization_id: str, data: Any) -> Any:
     return await get_contact(organization_id, contact_id)
 
 
-async def update_contact(organization_id: str, contact_id: str, data: Any,
-                         on_block: Any = None) -> Any:
+async def update_contact(organization_id: str, contact_id: str, data: ContactUpdate,
+                         on_block: Callable[[dict[str, Any], bool], Awaitable[None]] | None = None,
+                         ) -> ContactOut:
     row = await scoped_row(organization_id, contact_id)
     values: dict[Any, Any] = {}
     for name in ("name", "email", "language", "timezone"):
@@ -383,7 +391,7 @@ async def list_contacts(
     return await page_where(where, after, limit)
 
 
-async def page_where(where: Any, after: str | None, limit: int) -> Any:
+async def page_where(where: Any, after: str | None, limit: int) -> ContactPage:
     """One page of contacts matching *where*, newest first (by creation), keyset-paginated:
     GET /contacts and segments share it, so their items and cursors are the same."""
     if after:
@@ -417,7 +425,7 @@ def _custom_field_matches(key: str, value: str | None) -> Any:
                     "AND custom_fields -> {} ? {}))", key, value, key, key, value)
 
 
-async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> Any:
+async def add_tag(organization_id: str, contact_id: str, tag_id: str) -> ContactOut:
     await scoped_row(organization_id, contact_id)
     if not await Tag.exists().where((Tag.id == tag_id) & (Tag.organization == organization_id)):
         raise NotFoundError("Tag not found")
@@ -445,7 +453,7 @@ async def conversations_of(organization_id: str, contact_id: str) -> list[Contac
     return found
 
 
-async def merge_contacts(organization_id: str, keep_id: str, other_id: str) -> Any:
+async def merge_contacts(organization_id: str, keep_id: str, other_id: str) -> ContactOut:
     if keep_id == other_id:
         raise ValidationError.field("otherId", "cannot merge a contact into itself")
     await scoped_row(organization_id, keep_id)
