@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from wacc.ai.knowledge import services as kb
+from wacc.ai.responder import replies
 from wacc.automations import signing
 from wacc.contacts import services as contacts
 from wacc.contacts.schemas import ContactUpdate
@@ -127,20 +129,11 @@ async def _send(rt: Runtime, principal: Principal, step: dict[str, Any], ctx: Co
 async def _ai_reply(rt: Runtime, org: str, step: dict[str, Any], ctx: Context,
                     run: dict[str, Any]) -> dict[str, Any]:
     cid = _need(ctx, "conversation")
-    try:
-        from wacc.ai.responder import replies
-    except ImportError:
-        raise StepError("AI is not configured (no AI reply feature installed)") from None
     knowledge = None
     if step.get("useKnowledge"):
-        try:
-            from wacc.ai.knowledge import services as kb
-
-            question = (ctx.get("message") or {}).get("body") or ""
-            # With the organization's embeddings when it has them, as the responder does.
-            knowledge = await kb.retrieve(rt, org, question) if question else []
-        except ImportError:
-            knowledge = []
+        question = (ctx.get("message") or {}).get("body") or ""
+        # With the organization's embeddings when it has them, as the responder does.
+        knowledge = await kb.retrieve(rt, org, question) if question else []
     result = await replies.generate_reply(rt, org, cid, system_prompt=step.get("systemPrompt", ""),
                                           knowledge=knowledge,
                                           knowledge_only=step.get("knowledgeOnly", False),

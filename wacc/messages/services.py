@@ -19,7 +19,7 @@ from wacc.conversations import inbox as conversations
 from wacc.conversations import threading as threads
 from wacc.conversations.tables import Conversation
 from wacc.db.engine import transaction
-from wacc.engines.cloud.outbound import window_open
+from wacc.engines.cloud.outbound import check_media, window_open
 from wacc.engines.contract import Peer, Revoke
 from wacc.lib import cursor
 from wacc.lib.clock import iso, utcnow
@@ -134,8 +134,6 @@ async def _check_for_engine(session_id: str, message_type: str, upload: Upload) 
     if row is None or row["engine"] != "cloud":
         return
     # The cloud engine's own rule (a pure function), so the API and the engine agree.
-    from wacc.engines.cloud.outbound import check_media
-
     problem = check_media(message_type, upload.mime_type, upload.head(), upload.size)
     if problem:
         raise ValidationError.field("media", problem)
