@@ -43,7 +43,7 @@ EXERCISED: dict[str, tuple[str, str]] = {
     "wacc_schedule": ("tests/test_process.py::test_scheduler_enqueues_the_plugins_entries",
                       "wacc/auth/plugin.py"),
     "wacc_engines": ("tests/test_whatsapp.py::test_pair_receive_once_reply_once_acks",
-                     "wacc/engines/simulator/__init__.py"),
+                     "wacc/simulator/plugin.py"),
     "wacc_ai_providers": ("tests/test_ai_providers_routing.py::test_a_provider_package_installs_and_appears",
                           "plugins/wacc-hello/wacc_hello/__init__.py"),
     "wacc_cli": ("tests/test_cli.py::test_plugins_list_and_plugin_commands", "tests/support/cli.py"),

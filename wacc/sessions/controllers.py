@@ -25,7 +25,6 @@ from wacc.sessions.schemas import (
     SessionCreate,
     SessionOut,
     SessionUpdate,
-    SimulateIn,
 )
 
 _SESSION_EVENTS = ("session:status", "session:qr", "session:pairing_code")
@@ -143,25 +142,8 @@ class SessionController(Controller):
     # POST /{sessionId}/messages (send to a phone number through this session) is the
     # messages feature's: wacc.messages.controllers.SessionMessageController.
 
-    @post("/{sessionId:str}/simulator", opt={"permission": "write:sessions",
-                                              "audit": "session.simulate"}, status_code=200)
-    async def simulate(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
-                       data: JSONBody[SimulateIn]) -> dict[str, Any]:
-        """The simulator's customer phone: scan, message, read, react, edit, revoke,
-        logout, identity (simulator sessions only)."""
-        if await services.engine_of(principal, session_id) != "simulator":
-            raise ValidationError.field("sessionId", "not a simulator session")
-        return await services.command(principal, session_id, rpc_of(rt), "simulate",
-                                      action=data.action, **data.payload)
-
-    # 409: the session is not connected (the simulator holds the outbox).
-    @get("/{sessionId:str}/simulator/outbox", opt={"permission": "read:sessions", "errors": (409,)})
-    async def simulator_outbox(self, principal: PrincipalDep, rt: RuntimeDep, session_id: SessionId,
-                               to: FromQuery[str | None] = None) -> list[dict[str, Any]]:
-        """What the business sent, as the simulated customers' phones received it."""
-        if await services.engine_of(principal, session_id) != "simulator":
-            raise ValidationError.field("sessionId", "not a simulator session")
-        return await services.command(principal, session_id, rpc_of(rt), "outbox", to=to)
+    # The simulator's own endpoints (…/simulator, …/simulator/outbox) come with its plugin:
+    # wacc.simulator.controllers.
 
 
 class EngineWebhookController(Controller):

@@ -54,12 +54,6 @@ class PairingOut(Output):
     code: str
 
 
-class SimulateIn(Input):
-    """A customer-phone action for a simulator session (see docs/engines.md)."""
-
-    action: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{2,20}$")]
-    payload: dict[str, Any] = {}
-
 
 class HistoryIn(Input):
     """Import the last ``days`` of one-to-one chats again (what is stored is kept)."""

@@ -50,7 +50,6 @@ from wacc.engines.contract import (
     is_broadcast_id,
     is_group_id,
 )
-from wacc.plugins.spec import hookimpl
 
 MESSAGE_KINDS: tuple[str, ...] = get_args(MessageKind)
 
@@ -371,8 +370,3 @@ def _media(spec: dict[str, Any] | None) -> Media | None:
     data = base64.b64decode(spec["data"])
     return Media(mime_type=spec["mimeType"], filename=spec.get("filename"), data=data,
                  size=len(data))
-
-
-@hookimpl
-def wacc_engines() -> dict[str, Any]:
-    return {"simulator": SimulatorEngine}
