@@ -216,7 +216,7 @@ async def wa(server: Server, data_dir: Path) -> AsyncIterator[Any]:
     runtime = server.app.state["runtime"]
 
     async def kick(session_id: str) -> None:  # what wacc.roles.wa does on ready
-        await outbound.enqueue_pending(runtime.jobs, session_id)
+        await outbound.enqueue_pending(session_id)
         await history.after_ready(runtime, session_id)
 
     def build(lease_seconds: int = 3) -> SessionManager:

@@ -20,6 +20,7 @@ from wacc.lib.errors import AuthorizationError
 from wacc.logs import get_logger
 from wacc.security.principal import Principal
 from wacc.security.roles import Role
+from wacc.storage import MediaStore
 from wacc.tags.tables import Tag
 
 log = get_logger(__name__)
@@ -62,7 +63,7 @@ async def export_contact(principal: Principal, contact_id: str) -> dict[str, Any
     return document
 
 
-async def erase_contact(media: Any, organization_id: str, contact_id: str) -> EraseOut:
+async def erase_contact(media: MediaStore, organization_id: str, contact_id: str) -> EraseOut:
     """Delete the contact, its conversations (with notes, history, tags) and messages in
     one transaction, then their media files. A file that cannot be removed is logged by
     key, never by content, and does not undo the erasure.

@@ -18,7 +18,7 @@ from typing import Any
 from piccolo.utils.encoding import dump_json
 
 from wacc import outbox
-from wacc.bus import org_topic
+from wacc.bus import Bus, org_topic
 from wacc.contacts import services as contacts
 from wacc.contacts.csvfile import CsvSource, escape, open_csv, unescape, utf8_problem
 from wacc.contacts.tables import Contact, ContactImport, ContactTag, ImportStatus
@@ -29,6 +29,7 @@ from wacc.http.schemas import EMAIL_PATTERN
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.storage import MediaStore
 from wacc.tags.tables import Tag
 
 IMPORT_JOB = "contacts.import"
@@ -334,7 +335,7 @@ async def _claim(import_id: str) -> dict[str, Any] | None:
         load_json=True).first()
 
 
-async def _finish(bus: Any, row: dict[str, Any], status: ImportStatus, *,
+async def _finish(bus: Bus, row: dict[str, Any], status: ImportStatus, *,
                   error: str | None = None, report_key: str | None = None) -> str:
     await ContactImport.update({
         ContactImport.status: status, ContactImport.error: error,
@@ -344,7 +345,7 @@ async def _finish(bus: Any, row: dict[str, Any], status: ImportStatus, *,
     return status.value
 
 
-async def _publish(bus: Any, row: dict[str, Any], status: str, **extra: Any) -> None:
+async def _publish(bus: Bus, row: dict[str, Any], status: str, **extra: Any) -> None:
     fresh = await ContactImport.select().where(ContactImport.id == row["id"]).first() or row
     await bus.publish(org_topic(row["organization"]), {
         "type": "import:progress", "importId": row["id"], "status": status,
@@ -353,7 +354,7 @@ async def _publish(bus: Any, row: dict[str, Any], status: str, **extra: Any) -> 
     })
 
 
-async def run_import(media: Any, bus: Any, import_id: str, *, last_attempt: bool = True) -> str:
+async def run_import(media: MediaStore, bus: Bus, import_id: str, *, last_attempt: bool = True) -> str:
     """The job: claim the import, resume after its last committed batch, finish it.
     An unexpected error hands it back (PENDING) for a retry, or fails it on the last try."""
     row = await _claim(import_id)
@@ -372,7 +373,7 @@ async def run_import(media: Any, bus: Any, import_id: str, *, last_attempt: bool
         raise
 
 
-async def _run(media: Any, bus: Any, row: dict[str, Any]) -> str:
+async def _run(media: MediaStore, bus: Bus, row: dict[str, Any]) -> str:
     try:
         data = await media.get(row["file_key"])
     except NotFoundError:
@@ -437,7 +438,7 @@ async def _refresh_statistics(job: _Job, counts: dict[str, int]) -> None:
         job.analyzed_at = counts["created"]
 
 
-async def resume_stale(jobs: Any) -> int:
+async def resume_stale() -> int:
     """Queue imports whose worker died (RUNNING, unclaimed too long) or whose job was never
     queued (PENDING for minutes); claiming makes a duplicate job harmless."""
     now = utcnow()

@@ -29,7 +29,7 @@ def wacc_tasks(jobs: Any, run: Any, runtime: Runtime) -> None:
 
     @jobs.register(importer.RESUME_JOB)
     def resume_imports() -> int:
-        return run(importer.resume_stale(runtime.jobs))
+        return run(importer.resume_stale())
 
 
 @hookimpl

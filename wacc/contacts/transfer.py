@@ -22,6 +22,7 @@ from wacc.customfields.tables import CustomField
 from wacc.db.engine import transaction
 from wacc.lib.errors import NotFoundError, ValidationError
 from wacc.lib.ids import new_id
+from wacc.storage import MediaStore
 from wacc.tags.tables import Tag
 
 EXPORT_PAGE = 500  # contacts read per query while streaming an export
@@ -100,7 +101,7 @@ def _blank(file: BinaryIO) -> bool:
         file.seek(0)
 
 
-async def start_import(jobs: Any, media: Any, organization_id: str, user_id: str | None,
+async def start_import(media: MediaStore, organization_id: str, user_id: str | None,
                        filename: str, data: bytes | BinaryIO, mapping: dict[str, str] | None,
                        on_duplicate: str, default_region: str | None) -> ImportOut:
     """Check the upload (bytes, or the uploaded file as the web server spooled it to
@@ -166,7 +167,7 @@ async def list_imports(organization_id: str, limit: int = 50) -> list[ImportOut]
     return [_import_out(r) for r in rows]
 
 
-async def error_report(media: Any, organization_id: str, import_id: str) -> bytes:
+async def error_report(media: MediaStore, organization_id: str, import_id: str) -> bytes:
     """The full report once the import has finished; before that, or with no errors,
     just its header."""
     row = await _import_row(organization_id, import_id)

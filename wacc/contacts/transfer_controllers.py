@@ -63,7 +63,7 @@ class ContactTransferController(Controller):
             raise ValidationError.field("onDuplicate", "must be skip or update")
         region = form.get("defaultRegion") or None
         return await transfer.start_import(
-            rt.jobs, rt.media, principal.organization_id, principal.user_id,
+            rt.media, principal.organization_id, principal.user_id,
             PurePath(upload.filename or "import.csv").name, cast(BinaryIO, upload.file),
             _mapping(form.get("mapping")),
             on_duplicate, region.strip().upper() if isinstance(region, str) else None)

@@ -174,10 +174,10 @@ async def _record_sent(bus: Bus, row: dict[str, Any], wa_id: str) -> None:
     await updates.apply_kept(bus, SessionRef(row["session"], row["organization"]), [wa_id])
 
 
-async def enqueue_pending(jobs: Any, session_id: str) -> int:
+async def enqueue_pending(session_id: str) -> int:
     """Record a send (through the outbox, so a queue outage loses none) for every message
     written while the session was down (called when it becomes ready); a message
-    already being sent is skipped by its claim. *jobs* is kept for callers."""
+    already being sent is skipped by its claim."""
     pending = await pending_for_session(session_id)
     for message_id in pending:
         await outbox.add(SEND_JOB, message_id, subject=message_id)

@@ -38,6 +38,7 @@ from wacc.db.outage import RETRY_AFTER_SECONDS, database_unavailable
 from wacc.lib.clock import utcnow
 from wacc.logs import get_logger
 from wacc.outbox.tables import Outbox
+from wacc.queue.jobs import Jobs
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -110,7 +111,7 @@ def retry_when_away(run: Callable[..., T]) -> Callable[..., T]:
     return run_or_retry
 
 
-def track(jobs: Any) -> None:
+def track(jobs: Jobs) -> None:
     """In a process that runs jobs (the worker): report each finished outbox job so its
     row is marked done."""
     jobs.on_finished(_report)
@@ -155,7 +156,7 @@ class QueueUnavailable(Exception):
 class Dispatcher:
     """Moves outbox rows to *jobs* (a wacc.queue.jobs.Jobs) from this event loop."""
 
-    def __init__(self, jobs: Any, *, poll_seconds: float = POLL_SECONDS, batch: int = BATCH) -> None:
+    def __init__(self, jobs: Jobs, *, poll_seconds: float = POLL_SECONDS, batch: int = BATCH) -> None:
         self.jobs = jobs
         self.poll_seconds = poll_seconds
         self.batch = batch

@@ -26,7 +26,7 @@ async def _run(settings: Settings) -> None:
     runtime = Runtime.build(settings, load_keyring(settings), make_plugin_manager(settings))
 
     async def send_pending(session_id: str) -> None:
-        await outbound.enqueue_pending(runtime.jobs, session_id)
+        await outbound.enqueue_pending(session_id)
         # Past messages: the first import, or what arrived while the session was down.
         await history.after_ready(runtime, session_id)
 

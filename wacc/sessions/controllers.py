@@ -128,7 +128,7 @@ class SessionController(Controller):
                              data: JSONBody[HistoryIn]) -> HistoryOut:
         """Import the last ``days`` of one-to-one chats from the phone (web and simulator
         engines); messages already stored are skipped. Watch ``GET …/history``."""
-        return await history.start(principal, session_id, data.days, rt.jobs)
+        return await history.start(principal, session_id, data.days)
 
     @post("/{sessionId:str}/pairing-code",
           opt={"permission": "write:sessions", "audit": "session.pairing_code"}, status_code=200)

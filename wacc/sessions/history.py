@@ -124,7 +124,7 @@ async def after_ready(rt: Runtime, session_id: str) -> str | None:
     return import_id
 
 
-async def start(principal: Principal, session_id: str, days: int, jobs: Any) -> HistoryOut:
+async def start(principal: Principal, session_id: str, days: int) -> HistoryOut:
     """Import the last ``days`` again on request (the API): what is stored is kept,
     only what is missing is added."""
     if not await WhatsAppSession.exists().where(
