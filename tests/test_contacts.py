@@ -8,7 +8,9 @@ import pytest
 from tests.helpers import API, assert_error, bearer, register
 from tests.support.whatsapp import connected_session, simulate
 from wacc.contacts.tables import Contact
+from wacc.lib.ids import new_id
 from wacc.messages.tables import Message
+from wacc.segments.tables import ContactSegment, Segment
 
 
 @pytest.fixture
@@ -98,10 +100,23 @@ async def test_merge_moves_everything(client, owner, wa):
     new = await Contact.select().where(Contact.phone_number == "+14155550222").first()
     tag = (await client.post(f"{API}/tags", headers=owner, json={"name": "lead"})).json()
     await client.post(f"{API}/contacts/{old['id']}/tags", headers=owner, json={"tagId": tag["id"]})
+    # Segment memberships move too (the segments feature's merge step, registered through
+    # wacc.contacts.links): one shared segment stays one row.
+    org = old["organization"]
+    shared, only_old = new_id(), new_id()
+    await Segment.insert(Segment(id=shared, organization=org, name="shared"),
+                         Segment(id=only_old, organization=org, name="old only"))
+    await ContactSegment.insert(ContactSegment(id=new_id(), contact=old["id"], segment=shared),
+                                ContactSegment(id=new_id(), contact=old["id"], segment=only_old),
+                                ContactSegment(id=new_id(), contact=new["id"], segment=shared))
     r = await client.post(f"{API}/contacts/{new['id']}/merge", headers=owner,
                           json={"otherId": old["id"]})
     assert r.status_code == 200, r.text
     assert r.json()["tags"] == [tag["id"]]
+    kept = await ContactSegment.select(ContactSegment.segment).where(
+        ContactSegment.contact == new["id"])
+    assert sorted(row["segment"] for row in kept) == sorted([shared, only_old])
+    assert await ContactSegment.count() == 2
     assert await Contact.count() == 1
     assert await Message.count() == 2
     conversations = (await client.get(f"{API}/contacts/{new['id']}/conversations",

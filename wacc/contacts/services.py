@@ -27,7 +27,6 @@ from wacc.lib import cursor
 from wacc.lib.clock import utcnow
 from wacc.lib.errors import ConflictError, NotFoundError, ValidationError
 from wacc.lib.ids import new_id
-from wacc.segments.tables import ContactSegment
 from wacc.tags.tables import Tag
 
 
@@ -160,7 +159,7 @@ async def change_identity(organization_id: str, old_wa_id: str, old_phone: str |
 
 async def merge(organization_id: str, keep_id: str, drop_id: str) -> None:
     """Move everything of *drop* onto *keep*, then delete *drop* (nothing is lost)."""
-    for link in links.registered():  # what other features keep (conversations)
+    for link in links.registered():  # what other features keep (conversations, segments)
         if link.move is not None:
             await link.move(organization_id, drop_id, keep_id)
     kept_tags = [r["tag"] for r in await ContactTag.select(ContactTag.tag).where(
@@ -169,13 +168,6 @@ async def merge(organization_id: str, keep_id: str, drop_id: str) -> None:
         await ContactTag.delete().where(
             (ContactTag.contact == drop_id) & ContactTag.tag.is_in(kept_tags))
     await ContactTag.update({ContactTag.contact: keep_id}).where(ContactTag.contact == drop_id)
-    kept_segments = [r["segment"] for r in await ContactSegment.select(
-        ContactSegment.segment).where(ContactSegment.contact == keep_id)]
-    if kept_segments:
-        await ContactSegment.delete().where(
-            (ContactSegment.contact == drop_id) & ContactSegment.segment.is_in(kept_segments))
-    await ContactSegment.update({ContactSegment.contact: keep_id}).where(
-        ContactSegment.contact == drop_id)
     drop = await Contact.select().where(Contact.id == drop_id).output(load_json=True).first()
     keep = await Contact.select().where(Contact.id == keep_id).output(load_json=True).first()
     if drop and keep:

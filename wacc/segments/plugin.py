@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from wacc.contacts import links
 from wacc.plugins.spec import hookimpl
+from wacc.segments import contact_links
+
+# A contact merge moves memberships through this (contacts cannot import segments).
+links.register(contact_links.LINKS)
 
 
 @hookimpl
