@@ -196,15 +196,22 @@ async def list_conversations(principal: Principal, filters: ListFilters, after: 
 
 async def _unread_counts(user_id: str | None, ids: list[str]) -> dict[str, int]:
     """Inbound messages newer than the caller's read mark, per conversation, in one query.
-    An API key has no read marks, so everything inbound counts."""
+    An API key has no read marks, so everything inbound counts.
+
+    One count per conversation of the page, each a range of the (conversation, timestamp)
+    index from the read mark on. Grouping all the page's messages instead made PostgreSQL
+    pick a parallel plan over the message table: 13-23 ms a page for about 1 ms of work
+    (issue 18)."""
     marks = ", ".join("{}" for _ in ids)
     rows = await Conversation.raw(
-        "SELECT m.conversation AS cid, COUNT(*) AS n FROM message m "
-        "LEFT JOIN conversation_read r ON r.conversation = m.conversation AND r.\"user\" = {} "
-        f"WHERE m.conversation IN ({marks}) AND m.direction = 'INBOUND' "
-        "AND (r.last_read_at IS NULL OR m.timestamp > r.last_read_at) GROUP BY m.conversation",
+        "SELECT c.id AS cid, (SELECT COUNT(*) FROM message m WHERE m.conversation = c.id "
+        "AND m.direction = 'INBOUND' "
+        "AND (r.last_read_at IS NULL OR m.timestamp > r.last_read_at)) AS n "
+        "FROM conversation c LEFT JOIN conversation_read r "
+        "ON r.conversation = c.id AND r.\"user\" = {} "
+        f"WHERE c.id IN ({marks})",
         user_id or "", *ids)
-    return {r["cid"]: int(r["n"]) for r in rows}
+    return {r["cid"]: int(r["n"]) for r in rows if r["n"]}
 
 
 async def _outs(principal: Principal, rows: list[dict[str, Any]]) -> list[ConversationOut]:
