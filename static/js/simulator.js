@@ -231,16 +231,12 @@
     return window.wacc.api("POST", base, { action, payload });
   }
 
-  els.compose.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = els.text.value.trim();
-    if (!body || !canWrite) return;
-    const entry = { id: null, body, timestamp: Date.now() / 1000, state: "sending" };
+  // A message from the customer: shown at once as sending, then sent or failed.
+  async function sendAsCustomer(entry, payload) {
     chat.mine.push(entry);
     els.text.value = "";
     draw();
     try {
-      const payload = { phone: me.phone, type: "TEXT", body };
       if (me.name) payload.name = me.name;
       entry.id = (await simulate("message", payload)).id;
       entry.state = "sent";
@@ -251,6 +247,14 @@
     }
     saveChat();
     draw();
+  }
+
+  els.compose.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = els.text.value.trim();
+    if (!body || !canWrite) return;
+    await sendAsCustomer({ id: null, body, timestamp: Date.now() / 1000, state: "sending" },
+                { phone: me.phone, type: "TEXT", body });
     els.text.focus();
   });
 
@@ -278,25 +282,19 @@
       return;
     }
     const caption = els.text.value.trim();
-    const entry = { id: null, body: caption, file: file.name, timestamp: Date.now() / 1000, state: "sending" };
-    chat.mine.push(entry);
-    els.text.value = "";
-    draw();
+    const mimeType = file.type || "application/octet-stream";
+    let data;
     try {
-      const mimeType = file.type || "application/octet-stream";
-      const payload = { phone: me.phone, type: kindOf(mimeType),
-                        media: { mimeType, filename: file.name, data: await base64Of(file) } };
-      if (caption) payload.body = caption;
-      if (me.name) payload.name = me.name;
-      entry.id = (await simulate("message", payload)).id;
-      entry.state = "sent";
+      data = await base64Of(file);
     } catch (error) {
-      entry.state = "failed";
-      entry.error = error.message;
       window.wacc.toast(error.message, "error");
+      return;
     }
-    saveChat();
-    draw();
+    const payload = { phone: me.phone, type: kindOf(mimeType),
+                      media: { mimeType, filename: file.name, data } };
+    if (caption) payload.body = caption;
+    await sendAsCustomer({ id: null, body: caption, file: file.name, timestamp: Date.now() / 1000,
+                  state: "sending" }, payload);
   });
 
   els.read.addEventListener("click", async () => {
