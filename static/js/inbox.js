@@ -95,10 +95,15 @@
     watched = box;
   }
 
+  // Where scrollToEnd left the list. The scroll event our own scroll causes arrives
+  // later, when an image may already have made the list taller: that one is not the
+  // person scrolling up, and must not unpin the thread.
+  let endTop = 0;
   function scrollToEnd() {
     const box = document.getElementById("messages");
     if (!box) return;
     box.scrollTop = box.scrollHeight;
+    endTop = box.scrollTop;
     pinned = true;
   }
 
@@ -374,7 +379,8 @@
   document.addEventListener("scroll", (event) => {
     const box = event.target;
     if (box.id !== "messages") return;
-    pinned = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    pinned = atEnd || (pinned && box.scrollTop >= endTop - 2);
     if (box.scrollTop > 80) return;
     const more = document.getElementById("load-earlier");
     if (more && !more.classList.contains("htmx-request")) more.click();
