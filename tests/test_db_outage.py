@@ -61,3 +61,21 @@ async def _outage(client: httpx.AsyncClient, private_pg: PrivatePostgres) -> Non
     r = await client.get(f"{API}/tags", headers=head)
     assert r.status_code == 200, r.text
     assert r.json() == []  # the write refused during the outage was not half-done
+
+
+def test_a_connection_cut_mid_statement_counts_as_the_database_away():
+    """What asyncpg raises on a connection PostgreSQL closed in the middle of a statement
+    (seen in the outage drill while the server stopped) is an outage: the request answers
+    503 and the job is retried, instead of a 500 and a job lost for good."""
+    import asyncpg
+
+    from wacc.db.outage import database_unavailable
+
+    cut = asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+    assert database_unavailable(cut)
+    try:
+        raise RuntimeError("event handlers failed: automations") from cut
+    except RuntimeError as chained:
+        assert database_unavailable(chained)
+    assert not database_unavailable(asyncpg.InternalClientError("unexpected codec state"))
+    assert not database_unavailable(ValueError("bad input"))

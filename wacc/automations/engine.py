@@ -174,13 +174,22 @@ async def _finish(execution_id: str, status: ExecutionStatus, logs: list[dict[st
     }).where(AutomationExecution.id == execution_id)
 
 
+# Runs this process leased whose job failed because the database went away: the job's
+# retry (wacc.outbox.retry_when_away) takes its own lease again instead of waiting for
+# it to expire (LEASE) and the sweep.
+_leased: set[str] = set()
+
+
 async def _claim(execution_id: str) -> dict[str, Any] | None:
     now = utcnow()
+    due: Any = AutomationExecution.resume_at <= now + EARLY
+    if execution_id in _leased:
+        due = due | (AutomationExecution.resume_at <= now + LEASE)
     claimed = await AutomationExecution.update({
         AutomationExecution.resume_at: now + LEASE}).where(
         (AutomationExecution.id == execution_id)
         & (AutomationExecution.status == ExecutionStatus.RUNNING.value)
-        & (AutomationExecution.resume_at <= now + EARLY)).returning(AutomationExecution.id)
+        & due).returning(AutomationExecution.id)
     if not claimed:
         return None
     return await AutomationExecution.select().where(
@@ -193,6 +202,19 @@ async def run(rt: Runtime, execution_id: str) -> str | None:
     row = await _claim(execution_id)
     if row is None:
         return None
+    _leased.add(execution_id)
+    try:
+        done = await _run_leased(rt, row)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            _leased.discard(execution_id)
+        raise
+    _leased.discard(execution_id)
+    return done
+
+
+async def _run_leased(rt: Runtime, row: dict[str, Any]) -> str | None:
+    execution_id = row["id"]
     automation = await Automation.select(Automation.enabled).where(
         Automation.id == row["automation"]).first()
     logs: list[dict[str, Any]] = list(row["logs"] or [])

@@ -23,6 +23,7 @@ _NETWORK_AWAY = (ConnectionError, socket.gaierror, TimeoutError)
 # asyncpg's InterfaceError also covers misuse (two queries on one connection); only
 # these messages are a connection or pool that went away.
 _INTERFACE_AWAY = ("connection is closed", "pool is closing", "pool is closed")
+_CLIENT_STATE_AWAY = "another operation"
 # SQLite's "away": a file that cannot be opened or written, or a lock held too long.
 _SQLITE_AWAY = ("database is locked", "unable to open database", "disk i/o error",
                 "database or disk is full")
@@ -33,6 +34,11 @@ def _one(exc: BaseException) -> bool:
         return True
     if isinstance(exc, asyncpg.InterfaceError):
         return any(text in str(exc).lower() for text in _INTERFACE_AWAY)
+    if isinstance(exc, asyncpg.InternalClientError):
+        # A connection the server closed in the middle of a statement (PostgreSQL
+        # stopping: "terminating connection due to administrator command") leaves
+        # asyncpg's protocol mid-operation; the next use of it says so this way.
+        return _CLIENT_STATE_AWAY in str(exc)
     if isinstance(exc, sqlite3.OperationalError):
         return any(text in str(exc).lower() for text in _SQLITE_AWAY)
     return False

@@ -48,6 +48,13 @@ CLAIM_GRACE = timedelta(seconds=30)
 # How soon a message held behind an earlier one to the same chat looks again.
 ORDER_WAIT = 2.0
 
+# Sends this process claimed whose job failed because the database went away (and is
+# retried by the worker, wacc.outbox.retry_when_away): None, claimed but not sent (the
+# retry may claim it again); a WhatsApp id, sent but not yet written down (the retry
+# writes it down and sends nothing). A claim whose process died is the sweep's.
+_held: dict[str, str | None] = {}
+_NOT_HELD = object()
+
 
 @dataclass
 class Outcome:
@@ -70,15 +77,26 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
         # the session offline): sending this one now would overtake it.
         await outbox.add(SEND_JOB, message_id, attempt + 1, subject=message_id, delay=ORDER_WAIT)
         return Outcome("retry", delay=ORDER_WAIT, detail="an earlier message to this chat waits")
-    claimed = await Message.update({Message.claimed_at: utcnow(),
-                                    Message.claimed_by: system.process_id()}).where(
-        (Message.id == message_id) & Message.claimed_at.is_null()
-        & (Message.status == MessageStatus.PENDING.value)
+    me = system.process_id()
+    held = _held.get(message_id, _NOT_HELD) if row["claimed_by"] == me else _NOT_HELD
+    if isinstance(held, str):
+        # This process sent it and the database went away before the send was written
+        # down: write it down now, without sending again.
+        await _record_sent(bus, row, held)
+        _held.pop(message_id, None)
+        return Outcome("sent", detail=held)
+    free: Any = Message.claimed_at.is_null()
+    if held is None:  # claimed here, never sent: this job's retry after an outage
+        free = free | (Message.claimed_by == me)
+    claimed = await Message.update({Message.claimed_at: utcnow(), Message.claimed_by: me}).where(
+        (Message.id == message_id) & free & (Message.status == MessageStatus.PENDING.value)
     ).returning(Message.id)
     if not claimed:
         return Outcome("skipped", detail="another sender has it")
+    _held[message_id] = None
     try:
         outbound = await _build(row, media)
+        _held.pop(message_id, None)  # from here on the send may have happened
         result = await rpc.call(row["session"], Send(message=outbound))
     except NotConnectedError as exc:
         return await _retry_or_fail(bus, row, attempt, retry_hours, f"session offline: {exc}")
@@ -88,7 +106,9 @@ async def deliver(rpc: SessionRpc, bus: Bus, media: MediaStore, message_id: str,
         # At least the wait WhatsApp asked for.
         return await _retry_or_fail(bus, row, attempt, retry_hours, str(exc),
                                     at_least=float(exc.retry_after or 0))
+    _held[message_id] = result["id"]
     await _record_sent(bus, row, result["id"])
+    _held.pop(message_id, None)
     return Outcome("sent", detail=result["id"])
 
 
